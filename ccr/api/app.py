@@ -1,0 +1,133 @@
+"""FastAPI routes. Thin: authenticate, validate, call one service, render the answer."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from ccr.api.auth import verify_bearer, verify_signature
+from ccr.api.payloads import CommandRequest, HookPayload
+from ccr.errors import CcrError
+
+if TYPE_CHECKING:
+    from ccr.hub import Hub
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def _ccr_error(status: int, exc: CcrError) -> JSONResponse:
+    return JSONResponse({"error": exc.to_dict()}, status_code=status)
+
+
+def _validation(exc: ValidationError) -> JSONResponse:
+    problems = [f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                for e in exc.errors()[:5]]
+    return _error(422, "invalid_payload", "; ".join(problems))
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it passes `limit` bytes (checked while reading)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(hub: Hub) -> FastAPI:
+    app = FastAPI(title="ccr hub", version="0.1.0", docs_url=None, redoc_url=None)
+
+    def authorized(request: Request) -> bool:
+        return verify_bearer(hub.api_token, request.headers.get("authorization"))
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if not hub.ready:
+            return JSONResponse({"status": "starting"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @app.post("/notify")
+    async def notify(request: Request) -> JSONResponse:
+        body = await _read_body(request, hub.settings.hub.max_body_bytes)
+        if body is None:
+            return _error(413, "too_large",
+                          f"body over {hub.settings.hub.max_body_bytes} bytes")
+        problem = verify_signature(hub.shared_secret, request.headers.get("x-ccr-timestamp"),
+                                   request.headers.get("x-ccr-signature"), body)
+        if problem:
+            return _error(401, "unauthorized", problem)
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "bad_json", "the body is not valid JSON")
+        if not isinstance(data, dict):
+            return _error(400, "bad_json", "the body must be a JSON object")
+        try:
+            payload = HookPayload.model_validate(data)
+        except ValidationError as exc:
+            return _validation(exc)
+        if hub.settings.server(payload.server_id) is None:
+            return _error(403, "unknown_server",
+                          f"server '{payload.server_id}' is not in the hub's ccr.toml")
+        result = await hub.sessions.ingest(payload.to_event(hub.clock()))
+        if result.duplicate:
+            return JSONResponse({"status": "duplicate"})
+        session = result.session
+        return JSONResponse({"status": "accepted",
+                             "session": session.handle if session else None,
+                             "notified": result.notified})
+
+    @app.get("/api/sessions")
+    async def sessions(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        live = await hub.sessions.live()
+        return JSONResponse({"sessions": [hub.session_view(s) for s in live]})
+
+    @app.get("/api/servers")
+    async def servers(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        return JSONResponse({"servers": hub.server_views()})
+
+    @app.get("/api/commands")
+    async def commands(request: Request, limit: int = 20) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        recent = await hub.commands.recent(max(1, min(limit, 500)))
+        return JSONResponse({"commands": [hub.command_view(c) for c in recent]})
+
+    @app.post("/api/commands")
+    async def send(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        body = await _read_body(request, 256 * 1024)
+        if body is None:
+            return _error(413, "too_large", "body too large")
+        try:
+            req = CommandRequest.model_validate_json(body)
+        except ValidationError as exc:
+            return _validation(exc)
+        result = await hub.commands.submit(text=req.text, ref=req.session, source="api")
+        if result.command is None:
+            err = result.error or CcrError("internal", detail="no command")
+            status = 404 if err.code == "unknown_session" else 422
+            return _ccr_error(status, err)
+        body_out: dict[str, Any] = {"command": hub.command_view(result.command)}
+        if result.error is not None:
+            body_out["error"] = result.error.to_dict()
+        return JSONResponse(body_out, status_code=200 if result.error is None else 502)
+
+    return app

@@ -1,0 +1,55 @@
+"""Validated shapes of what the HTTP face accepts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ccr.models import EventKind, HookEvent
+from ccr.sessions import classify
+
+_SHORT = 512
+_LONG = 64_000
+
+
+class TmuxInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    pane_id: str | None = Field(None, pattern=r"^%\d{1,9}$")
+    socket: str | None = Field(None, max_length=4096)
+    session_name: str | None = Field(None, max_length=_SHORT)
+
+
+class HookPayload(BaseModel):
+    """What `ccr hook` posts. Unknown fields are ignored; missing optional ones are fine."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str = Field(pattern=r"^[A-Za-z0-9_.-]{8,100}$")
+    server_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
+    hook_event_name: str = Field(min_length=1, max_length=64)
+    session_id: str | None = Field(None, max_length=_SHORT)
+    cwd: str | None = Field(None, max_length=4096)
+    message: str | None = Field(None, max_length=_LONG)
+    notification_type: str | None = Field(None, max_length=_SHORT)
+    last_prompt: str | None = Field(None, max_length=_LONG)
+    last_reply: str | None = Field(None, max_length=_LONG)
+    created_at: float | None = None
+    tmux: TmuxInfo = Field(default_factory=TmuxInfo)
+
+    def to_event(self, now: float) -> HookEvent:
+        kind: EventKind = classify(self.hook_event_name, self.notification_type, self.message)
+        return HookEvent(
+            event_id=self.event_id, server_id=self.server_id, kind=kind,
+            hook_event_name=self.hook_event_name, claude_session_id=self.session_id,
+            cwd=self.cwd, pane_id=self.tmux.pane_id, tmux_socket=self.tmux.socket,
+            tmux_session=self.tmux.session_name, message=self.message,
+            notification_type=self.notification_type, last_prompt=self.last_prompt,
+            last_reply=self.last_reply, sent_at=self.created_at or now,
+        )
+
+
+class CommandRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    session: str = Field(min_length=1, max_length=64, description="handle (laptop:1) or token")
+    text: str = Field(min_length=1, max_length=100_000)

@@ -1,0 +1,1 @@
+"""Command-line face (Typer): serve, console, sessions, send, hook, doctor, demo."""

@@ -1,0 +1,214 @@
+"""The `ccr` command. Each subcommand is a thin call into the hub, its API or a service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ccr.config import Settings, load_settings
+from ccr.errors import CcrError
+
+app = typer.Typer(
+    name="ccr",
+    help="Drive Claude Code in tmux, locally and over SSH, from Telegram and a live console.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="ccr.toml to use (default: $CCR_CONFIG, then "
+                 "~/.config/ccr/ccr.toml).", show_default=False),
+]
+
+
+def fail(exc: CcrError) -> None:
+    """Print an error with its recovery steps and exit 1."""
+    err.print(f"[bold red]Error:[/] {exc.message}")
+    for i, step in enumerate(exc.steps, 1):
+        err.print(f"  {i}. {step}")
+    raise typer.Exit(1)
+
+
+def settings_or_exit(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except CcrError as exc:
+        fail(exc)
+        raise AssertionError from None  # fail() always exits
+
+
+@app.command()
+def serve(config: ConfigOpt = None) -> None:
+    """Run the hub headless: ingest, Telegram bot, delivery; stops cleanly on SIGTERM/SIGINT."""
+    from ccr.hub import Hub
+    from ccr.logsink import print_events
+
+    settings = settings_or_exit(config)
+
+    async def main() -> None:
+        hub = Hub(settings)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, hub.request_stop)
+        logger = asyncio.create_task(print_events(hub.bus, err))
+        try:
+            await hub.run_until_stopped()
+        finally:
+            logger.cancel()
+        err.print("hub stopped")
+
+    try:
+        asyncio.run(main())
+    except CcrError as exc:
+        fail(exc)
+
+
+@app.command()
+def console(config: ConfigOpt = None) -> None:
+    """Run the hub inside the live operator console."""
+    from ccr.console.app import ConsoleApp
+    from ccr.hub import Hub
+
+    settings = settings_or_exit(config)
+    try:
+        hub = Hub(settings)
+    except CcrError as exc:
+        fail(exc)
+    result = ConsoleApp(hub).run()
+    if isinstance(result, CcrError):
+        fail(result)
+
+
+def _client(config: Path | None) -> Any:
+    from ccr.cli.client import HubClient
+
+    return HubClient(settings_or_exit(config))
+
+
+@app.command()
+def sessions(config: ConfigOpt = None,
+             as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the live sessions of the running hub."""
+    try:
+        data = _client(config).request("GET", "/api/sessions")
+    except CcrError as exc:
+        fail(exc)
+    rows = data.get("sessions", [])
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    if not rows:
+        out.print("No live sessions yet. They appear when a hook reports from a server.")
+        return
+    table = Table("handle", "token", "project", "tmux", "last", "active", "expires in",
+                  title="Live sessions", title_justify="left")
+    now = time.time()
+    for s in rows:
+        from ccr.telegram.render import ago
+
+        project = (s.get("project") or "?").rstrip("/").rsplit("/", 1)[-1]
+        tmux = f"{s.get('tmux_session') or '?'} {s.get('pane') or ''}".strip()
+        table.add_row(s["handle"], s["token"], project, tmux, s.get("last_event") or "",
+                      ago(now - s["updated_at"]) + " ago", ago(s["expires_at"] - now))
+    out.print(table)
+
+
+@app.command()
+def send(
+    handle: Annotated[str, typer.Argument(help="Session handle (laptop:1) or its token.")],
+    text: Annotated[str, typer.Argument(help="Text to type; it is typed literally, then Enter.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Type TEXT into a session's pane through the running hub."""
+    try:
+        data = _client(config).request("POST", "/api/commands",
+                                       json={"session": handle, "text": text})
+    except CcrError as exc:
+        fail(exc)
+    command = data.get("command")
+    error = data.get("error")
+    if error:
+        err.print(f"[bold red]{'Not delivered' if command else 'Error'}:[/] {error['message']}")
+        for i, step in enumerate(error.get("steps", []), 1):
+            err.print(f"  {i}. {step}")
+        raise typer.Exit(1)
+    out.print(f"[green]Typed into {command['session']}[/] (command {command['id']})")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def hook(
+    print_settings: Annotated[bool, typer.Option(
+        "--print-settings", help="Print the hooks block for Claude Code's settings.json.")] = False,
+    flush: Annotated[bool, typer.Option(
+        "--flush", help="Send the events spooled while the hub was unreachable.")] = False,
+) -> None:
+    """Claude Code hook: reads the event JSON on stdin and posts it to the hub. Never fails."""
+    from ccr import hook as hook_module
+
+    args = (["--print-settings"] if print_settings else []) + (["--flush"] if flush else [])
+    raise typer.Exit(hook_module.main(args))
+
+
+@app.command()
+def doctor(config: ConfigOpt = None) -> None:
+    """Check config, secrets, tmux, each server's SSH and host key, Telegram, and the hub."""
+    from ccr.doctor import Check, run_checks
+
+    settings = settings_or_exit(config)
+    out.print(f"[green]✓[/] config: {settings.hub.listen}, {len(settings.servers)} server(s)")
+    with out.status("checking servers and Telegram…"):
+        checks: list[Check] = asyncio.run(run_checks(settings))
+    failed = 0
+    for c in checks:
+        mark = "[green]✓[/]" if c.ok else ("[yellow]![/]" if c.ok is None else "[red]✗[/]")
+        out.print(f"{mark} {c.name}: {c.detail}")
+        if c.fix and not c.ok:
+            out.print(f"    [dim]→ {c.fix}[/]")
+        failed += c.ok is False
+    if failed:
+        out.print(f"\n[red]{failed} problem(s) to fix.[/]")
+        raise typer.Exit(1)
+    out.print("\n[green]All good.[/]")
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path | None, typer.Option(
+        help="Where the demo keeps its database (default: a fresh temporary folder).")] = None,
+    port: Annotated[int, typer.Option(help="Port for the demo hub (0: any free port).")] = 0,
+) -> None:
+    """See the whole loop in a minute: a hub, a stand-in Claude in tmux, and the console."""
+    from ccr.demo.runner import run_demo
+
+    try:
+        run_demo(data_dir=data_dir, port=port)
+    except CcrError as exc:
+        fail(exc)
+
+
+@app.command()
+def version() -> None:
+    """Print ccr's version."""
+    from ccr import __version__
+
+    out.print(f"ccr {__version__}")
+
+
+def run() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

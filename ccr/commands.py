@@ -1,0 +1,165 @@
+"""Command service: the one path from "type this into that session" to the pane.
+
+Telegram's /cmd and replies, the console's send box, `ccr send` and the API all call
+`submit`. The command row is written before any network attempt; a Telegram update id is
+recorded in the same transaction, so a redelivered update is never typed twice. A failure
+after keys may have reached tmux is recorded as uncertain and never retyped on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ccr.errors import CcrError, InputError, NotFoundError, RemoteError
+from ccr.events import CommandChanged, EventBus, HubLog
+from ccr.models import Command, CommandState, Session
+from ccr.remote.executor import Executor, clean_text
+from ccr.sessions import SessionService
+from ccr.store import commands as rows
+from ccr.store import outbox
+from ccr.store.db import Database
+
+STALE_AFTER_S = 600.0
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What became of a submission: the command, or why there is none."""
+
+    command: Command | None
+    error: CcrError | None = None
+    duplicate: bool = False
+
+
+class CommandService:
+    """Accepts, records and dispatches commands."""
+
+    def __init__(self, db: Database, bus: EventBus, sessions: SessionService,
+                 executor: Executor, *, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.bus = bus
+        self.sessions = sessions
+        self.executor = executor
+        self.clock = clock
+        self.on_outbox: Callable[[], None] = lambda: None
+        self._tasks: set[asyncio.Task[SubmitResult]] = set()
+
+    async def submit(self, *, text: str, ref: str | None = None, session_id: int | None = None,
+                     source: str, chat_id: int | None = None, update_id: int | None = None,
+                     reply_to: int | None = None) -> SubmitResult:
+        """Accept a command and type it; returns once it was delivered or failed."""
+        now = self.clock()
+        error: CcrError | None = None
+        command: Command | None = None
+        session: Session | None = None
+        body = clean_text(text)
+        try:
+            session = await self._target(ref, session_id, now)
+            if not body.strip():
+                raise InputError("text_empty")
+        except CcrError as exc:
+            error = exc
+        async with self.db.transaction() as conn:
+            if update_id is not None and await rows.seen_update(conn, update_id, now):
+                return SubmitResult(command=None, duplicate=True)
+            if session is not None and error is None:
+                command = await rows.insert(conn, command_id=new_command_id(),
+                                            session_id=session.id, text=body, source=source,
+                                            chat_id=chat_id, reply_to=reply_to, now=now)
+            elif error is not None and chat_id is not None:
+                await outbox.enqueue(conn, chat_id=chat_id, kind="command_error",
+                                     payload={"error": error.to_dict(), "ref": ref or ""},
+                                     now=now, reply_to=reply_to)
+        if command is None or session is None:
+            if chat_id is not None:
+                self.on_outbox()
+            return SubmitResult(command=None, error=error)
+        self.bus.publish(CommandChanged(command))
+        return await self._dispatch(command, session)
+
+    async def _target(self, ref: str | None, session_id: int | None, now: float) -> Session:
+        if session_id is not None:
+            found = await self.sessions.get(session_id)
+            if found is None or found.expires_at <= now:
+                handle = found.handle if found else str(session_id)
+                raise NotFoundError("unknown_session", handle=handle)
+            return found
+        if not ref:
+            raise InputError("text_empty")
+        return await self.sessions.resolve(ref)
+
+    async def _dispatch(self, command: Command, session: Session) -> SubmitResult:
+        async with self.db.transaction() as conn:
+            command = await rows.set_state(conn, command.id, CommandState.DISPATCHING,
+                                           now=self.clock())
+        self.bus.publish(CommandChanged(command))
+        error: CcrError | None = None
+        try:
+            await self.executor.send_text(session, command.text)
+            state = CommandState.DELIVERED
+        except RemoteError as exc:
+            error = exc
+            state = CommandState.UNCERTAIN if exc.sent else CommandState.FAILED
+        except CcrError as exc:
+            error = exc
+            state = CommandState.FAILED
+        except Exception as exc:  # a bug must still leave a visible, final state
+            error = CcrError("internal", detail=type(exc).__name__)
+            state = CommandState.FAILED
+            self.bus.publish(HubLog("error", f"command {command.id}: {exc!r}"))
+        return SubmitResult(command=await self._finish(command, state, error), error=error)
+
+    async def _finish(self, command: Command, state: CommandState,
+                      error: CcrError | None) -> Command:
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            command = await rows.set_state(
+                conn, command.id, state, now=now,
+                error_code=error.code if error else None,
+                error_text=error.explain() if error else None,
+            )
+            if command.chat_id is not None:
+                await outbox.enqueue(
+                    conn, chat_id=command.chat_id, kind="command_result", now=now,
+                    reply_to=await rows.reply_to(conn, command.id),
+                    session_id=command.session_id, command_id=command.id,
+                    payload={"command_id": command.id, "handle": command.handle,
+                             "state": state.value, "text": command.text[:200],
+                             "error": error.to_dict() if error else None},
+                )
+        self.bus.publish(CommandChanged(command))
+        if command.chat_id is not None:
+            self.on_outbox()
+        return command
+
+    async def recover(self) -> None:
+        """After a restart: type what was accepted but never started; flag what was cut off."""
+        async with self.db.reading() as conn:
+            stuck = await rows.in_states(conn, (CommandState.PENDING, CommandState.DISPATCHING))
+        now = self.clock()
+        for command in stuck:
+            if command.state is CommandState.DISPATCHING:
+                err = RemoteError("delivery_uncertain", sent=True, handle=command.handle,
+                                  server=command.handle.split(":")[0], detail="hub restarted")
+                await self._finish(command, CommandState.UNCERTAIN, err)
+            elif now - command.created_at > STALE_AFTER_S:
+                await self._finish(command, CommandState.FAILED,
+                                   CcrError("stale_command", handle=command.handle))
+            else:
+                session = await self.sessions.get(command.session_id)
+                if session is None:
+                    continue
+                task = asyncio.create_task(self._dispatch(command, session))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def recent(self, limit: int = 50) -> list[Command]:
+        async with self.db.reading() as conn:
+            return await rows.recent(conn, limit)
+
+
+def new_command_id() -> str:
+    return "c" + secrets.token_hex(5)

@@ -1,0 +1,199 @@
+"""ccr.toml: one validated Settings object built at start; a bad key is named in the error.
+
+Secrets never live in the file: it names the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ccr.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("~/.config/ccr/ccr.toml")
+SERVER_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HubSettings(_Strict):
+    """Where the hub listens and keeps its data."""
+
+    listen: str = "127.0.0.1:8765"
+    """host:port of the ingest endpoint and the API."""
+    data_dir: Path = Path("~/.local/share/ccr")
+    """SQLite database and the hub's runtime files."""
+    shared_secret_env: str = "CCR_SHARED_SECRET"
+    """Environment variable holding the secret hooks sign their events with."""
+    api_token_env: str = "CCR_API_TOKEN"
+    """Environment variable holding the token CLI and API clients send."""
+    session_ttl_hours: float = Field(24.0, gt=0)
+    """A session expires this long after its last activity."""
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    """Largest hook event accepted by POST /notify."""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, for example 127.0.0.1:8765")
+        return v
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @property
+    def url(self) -> str:
+        host = self.host
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+
+class TelegramSettings(_Strict):
+    """The bot. Without a token in `token_env` the hub runs without Telegram."""
+
+    token_env: str = "CCR_TELEGRAM_TOKEN"
+    base_url: str = ""
+    """Optional self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot."""
+    allowed_chats: list[int] = Field(default_factory=list)
+    """Only these chats are served; notifications go to all of them."""
+    admins: list[int] = Field(default_factory=list)
+    """Users allowed admin-only actions."""
+    poll_timeout: float = Field(10.0, ge=0, le=50)
+    """Long-polling timeout for getUpdates, in seconds."""
+
+
+class ExecutorSettings(_Strict):
+    """How text is typed into a pane."""
+
+    settle_ms: int = Field(300, ge=0, le=5000)
+    """Pause between the typed text and its Enter; Claude Code swallows an Enter inside a burst."""
+    enter_check_ms: int = Field(150, ge=0, le=5000)
+    """After the Enter, wait this long and check the text left the input line."""
+    max_text_chars: int = Field(8000, ge=1, le=100_000)
+    command_timeout_s: float = Field(10.0, gt=0)
+    """Deadline for one tmux call, local or over SSH."""
+    connect_timeout_s: float = Field(10.0, gt=0)
+
+
+class LocalServer(_Strict):
+    """tmux on the hub's own machine."""
+
+    id: Annotated[str, Field(pattern=SERVER_ID_PATTERN)]
+    kind: Literal["local"]
+    tmux_socket: str = ""
+    """Optional tmux -L NAME."""
+    name: str = ""
+
+
+class SshServer(_Strict):
+    """tmux on another machine, reached over SSH with a verified host key."""
+
+    id: Annotated[str, Field(pattern=SERVER_ID_PATTERN)]
+    kind: Literal["ssh"]
+    host: str
+    port: int = Field(22, gt=0, lt=65536)
+    user: str = Field(default_factory=lambda: os.environ.get("USER", "root"))
+    identity: Path = Path("~/.ssh/id_ed25519")
+    known_hosts: Path = Path("~/.ssh/known_hosts")
+    tmux_socket: str = ""
+    name: str = ""
+
+    @field_validator("identity", "known_hosts")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+
+Server = Annotated[LocalServer | SshServer, Field(discriminator="kind")]
+
+
+class Settings(_Strict):
+    """Everything the hub needs, validated once at start."""
+
+    hub: HubSettings = Field(default_factory=HubSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    servers: list[Server] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Settings:
+        seen: set[str] = set()
+        for s in self.servers:
+            if s.id in seen:
+                raise ValueError(f"server id '{s.id}' is used twice")
+            seen.add(s.id)
+        return self
+
+    def server(self, server_id: str) -> LocalServer | SshServer | None:
+        return next((s for s in self.servers if s.id == server_id), None)
+
+    def secret(self, env: str) -> str | None:
+        value = os.environ.get(env, "")
+        return value or None
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """The config file to use: --config, then CCR_CONFIG, then ~/.config/ccr/ccr.toml."""
+    chosen = explicit or os.environ.get("CCR_CONFIG") or DEFAULT_CONFIG_PATH
+    return Path(chosen).expanduser()
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("local", "ssh"):  # discriminator branch names are not keys
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def parse_settings(data: dict[str, object], path: Path | str = "<memory>") -> Settings:
+    """Validate a parsed TOML document, naming the first bad key in the error."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        details = []
+        for err in exc.errors()[:3]:
+            key = _loc(tuple(err["loc"])) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            details.append(f"{key}: {msg}")
+        raise ConfigError("config_invalid", path=str(path), detail="; ".join(details)) from None
+
+
+def load_settings(explicit: str | Path | None = None) -> Settings:
+    """Read and validate the config file."""
+    path = config_path(explicit)
+    if not path.is_file():
+        raise ConfigError("config_missing", path=str(path))
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        detail = f"not valid TOML ({exc})"
+        raise ConfigError("config_invalid", path=str(path), detail=detail) from None
+    return parse_settings(data, path)

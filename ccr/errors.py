@@ -1,0 +1,188 @@
+"""One error hierarchy for every face: a stable code, a plain message and recovery steps.
+
+Faces (Telegram, console, CLI, API) never show a raw exception; they render a `CcrError`
+through `explain()`, so the same failure reads the same everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a person is told about an error code."""
+
+    title: str
+    steps: tuple[str, ...]
+
+
+# Each code is mapped once, here. `{placeholders}` are filled from the error's context.
+CATALOG: dict[str, Explanation] = {
+    "config_missing": Explanation(
+        "No configuration file was found at {path}.",
+        (
+            "Copy the example: `cp ccr.toml ~/.config/ccr/ccr.toml` and edit it.",
+            "Or point ccr at one with `--config PATH` or the CCR_CONFIG variable.",
+        ),
+    ),
+    "config_invalid": Explanation(
+        "The configuration is not valid: {detail}",
+        ("Fix the key named above in {path}.", "Run `ccr doctor` to check it again."),
+    ),
+    "secret_missing": Explanation(
+        "The environment variable {env} is not set ({purpose}).",
+        (
+            "Set it before starting ccr, for example `export {env}=...`.",
+            "Secrets never go in ccr.toml; the file only names the variable.",
+        ),
+    ),
+    "unknown_server": Explanation(
+        "There is no server called '{server}'.",
+        (
+            "Check the server ids in ccr.toml.",
+            "Use /sessions to see the servers that have sessions.",
+        ),
+    ),
+    "unknown_session": Explanation(
+        "There is no live session '{handle}'.",
+        (
+            "Send /sessions to see the live sessions and their handles (like laptop:1).",
+            "Sessions expire 24 h after their last activity; a new message from Claude "
+            "brings them back.",
+        ),
+    ),
+    "session_not_in_tmux": Explanation(
+        "Session {handle} is not running inside tmux, so ccr cannot type into it.",
+        ("Start Claude Code inside a tmux session on that machine.",),
+    ),
+    "pane_gone": Explanation(
+        "The tmux pane of session {handle} no longer exists; nothing was typed.",
+        (
+            "Check that Claude Code is still running on {server}.",
+            "Start it again in tmux; its next message registers the session again.",
+        ),
+    ),
+    "tmux_failed": Explanation(
+        "tmux on {server} refused the command: {detail}",
+        ("Check that tmux is installed and running on {server}.", "Run `ccr doctor`."),
+    ),
+    "ssh_unreachable": Explanation(
+        "Cannot reach {server} over SSH: {detail}",
+        (
+            "Check that {server} is up and its SSH port is open.",
+            "Run `ccr doctor` to test the connection.",
+        ),
+    ),
+    "ssh_auth_failed": Explanation(
+        "{server} refused the SSH login: {detail}",
+        (
+            "Check `user` and `identity` for {server} in ccr.toml.",
+            "Make sure the public key is in the server's ~/.ssh/authorized_keys.",
+        ),
+    ),
+    "ssh_host_key_unknown": Explanation(
+        "The host key of {server} is not in {known_hosts}, so ccr will not connect.",
+        (
+            "Verify the key's fingerprint with the server's owner.",
+            "Then add it: `ssh-keyscan -p {port} {host} >> {known_hosts}`.",
+        ),
+    ),
+    "ssh_host_key_changed": Explanation(
+        "The host key of {server} does not match {known_hosts}: possible impersonation.",
+        (
+            "Do not connect until you know why the key changed.",
+            "If the server was reinstalled, remove the old line with "
+            "`ssh-keygen -R '[{host}]:{port}' -f {known_hosts}` and add the new key.",
+        ),
+    ),
+    "delivery_uncertain": Explanation(
+        "The connection to {server} dropped while typing; the text may or may not have "
+        "arrived in {handle}.",
+        (
+            "Look at the session before sending again: ccr never retypes on its own.",
+            "If the text is not there, send it again.",
+        ),
+    ),
+    "stale_command": Explanation(
+        "A command for {handle} was not typed: the hub was down for too long after accepting it.",
+        ("Check the session, then send the command again if it is still wanted.",),
+    ),
+    "text_empty": Explanation(
+        "There is no text to send.",
+        ("Write the text after the handle, for example `/cmd laptop:1 run the tests`.",),
+    ),
+    "text_too_long": Explanation(
+        "The text is {length} characters long; the limit is {limit}.",
+        ("Send it in shorter parts.",),
+    ),
+    "hub_unreachable": Explanation(
+        "The ccr hub at {url} is not answering.",
+        ("Start it with `ccr serve` (or `ccr console`).", "Check [hub] listen in ccr.toml."),
+    ),
+    "api_unauthorized": Explanation(
+        "The hub refused the API token.",
+        (
+            "Set {env} to the hub's API token.",
+            "A hub started without it writes a token to its data_dir/api-token file.",
+        ),
+    ),
+    "internal": Explanation(
+        "Something went wrong inside ccr ({detail}).",
+        ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),
+    ),
+}
+
+
+class _Default(dict[str, object]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+class CcrError(Exception):
+    """An error a person can act on. `code` is stable; `context` fills the catalog text."""
+
+    def __init__(self, code: str, **context: object) -> None:
+        if code not in CATALOG:
+            raise ValueError(f"unknown error code {code!r}")
+        self.code = code
+        self.context = context
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        return CATALOG[self.code].title.format_map(_Default(self.context))
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        return tuple(s.format_map(_Default(self.context)) for s in CATALOG[self.code].steps)
+
+    def explain(self) -> str:
+        """Plain text: the message, then numbered recovery steps."""
+        lines = [self.message]
+        lines += [f"{i}. {step}" for i, step in enumerate(self.steps, 1)]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "message": self.message, "steps": list(self.steps)}
+
+
+class ConfigError(CcrError):
+    """The configuration file or environment is wrong."""
+
+
+class RemoteError(CcrError):
+    """Reaching a server or its tmux failed."""
+
+    def __init__(self, code: str, *, sent: bool = False, **context: object) -> None:
+        # `sent` is False when the failure provably happened before any key reached tmux.
+        self.sent = sent
+        super().__init__(code, **context)
+
+
+class NotFoundError(CcrError):
+    """A session, server or other thing named by the user does not exist."""
+
+
+class InputError(CcrError):
+    """The user's input cannot be accepted as it is."""

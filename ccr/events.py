@@ -1,0 +1,85 @@
+"""In-process event bus: services publish typed events, faces and workers subscribe.
+
+Subscribers get their own bounded queue, so a slow console never blocks the hub; when a
+queue is full the oldest event is dropped for that subscriber only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from ccr.models import Command, Session
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every hub event."""
+
+
+@dataclass(frozen=True)
+class SessionUpdated(Event):
+    session: Session
+    created: bool
+    kind: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class NotificationDelivered(Event):
+    outbox_id: int
+    chat_id: int
+    session_handle: str | None
+
+
+@dataclass(frozen=True)
+class NotificationFailed(Event):
+    outbox_id: int
+    chat_id: int
+    error: str
+
+
+@dataclass(frozen=True)
+class CommandChanged(Event):
+    command: Command
+
+
+@dataclass(frozen=True)
+class ServerStateChanged(Event):
+    server_id: str
+    state: str  # "up" | "down" | "unknown"
+    detail: str
+
+
+@dataclass(frozen=True)
+class HubLog(Event):
+    """A line for the operator's log (starts, stops, warnings)."""
+
+    level: str
+    text: str
+
+
+class EventBus:
+    """Fan-out of events to any number of subscribers."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self._queues: set[asyncio.Queue[Event]] = set()
+        self._size = queue_size
+
+    def publish(self, event: Event) -> None:
+        for q in self._queues:
+            if q.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    q.get_nowait()
+            q.put_nowait(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self) -> AsyncIterator[asyncio.Queue[Event]]:
+        q: asyncio.Queue[Event] = asyncio.Queue(self._size)
+        self._queues.add(q)
+        try:
+            yield q
+        finally:
+            self._queues.discard(q)

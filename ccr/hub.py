@@ -1,0 +1,240 @@
+"""The Hub: builds every part from one Settings object, runs the background tasks, stops them.
+
+`ccr serve` runs it headless; `ccr console` and `ccr demo` run the same Hub inside the
+Textual app's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from ccr import views
+from ccr.api.app import create_app
+from ccr.commands import CommandService
+from ccr.config import Settings
+from ccr.delivery import DeliveryWorker, Sender
+from ccr.errors import CcrError, ConfigError
+from ccr.events import EventBus, HubLog, ServerStateChanged
+from ccr.models import Command, Session
+from ccr.remote.executor import Executor
+from ccr.sessions import SessionService
+from ccr.store.db import Database
+from ccr.store.outbox import OutboxItem
+
+PROBE_INTERVAL_S = 60.0
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the hub decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class _NoTelegram:
+    """Sender used when Telegram is not configured: nothing is ever enqueued for it."""
+
+    async def send(self, item: OutboxItem) -> int:
+        from ccr.delivery import SendFailed
+
+        raise SendFailed("Telegram is not configured")
+
+
+class Hub:
+    """Composition root and lifecycle owner."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.bus = EventBus()
+        self.ready = False
+        self.data_dir = settings.hub.data_dir
+        self.db = Database(self.data_dir / "ccr.db")
+        secret = settings.secret(settings.hub.shared_secret_env)
+        if secret is None:
+            raise ConfigError("secret_missing", env=settings.hub.shared_secret_env,
+                              purpose="hooks sign their events with it")
+        self.shared_secret = secret
+        self.api_token = settings.secret(settings.hub.api_token_env) or ""
+        self.telegram_token = settings.secret(settings.telegram.token_env)
+        self.executor = Executor(list(settings.servers), settings.executor)
+        self.sessions = SessionService(
+            self.db, self.bus, clock=clock, ttl_seconds=settings.hub.session_ttl_hours * 3600,
+            recipients=self._recipients,
+        )
+        self.commands = CommandService(self.db, self.bus, self.sessions, self.executor,
+                                       clock=clock)
+        self.telegram: Any = None
+        self.sender: Sender = _NoTelegram()
+        self.delivery = DeliveryWorker(self.db, self.bus, self.sender, clock=clock)
+        self.sessions.on_outbox = self.delivery.wake
+        self.commands.on_outbox = self.delivery.wake
+        self.server_state: dict[str, tuple[str, str, float]] = {
+            s.id: ("unknown", "not checked yet", 0.0) for s in settings.servers
+        }
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._http: _QuietServer | None = None
+        self._stopping = asyncio.Event()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def _recipients(self) -> list[int]:
+        if self.telegram is None:
+            return []
+        return list(self.settings.telegram.allowed_chats)
+
+    def _bind(self) -> socket.socket:
+        host, port = self.settings.hub.host, self.settings.hub.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise ConfigError("config_invalid", path="ccr.toml",
+                              detail=f"hub.listen: cannot listen on {host}:{port} "
+                                     f"({exc.strerror}); is another hub running?") from None
+        sock.listen(128)
+        sock.setblocking(False)
+        return sock
+
+    async def start(self) -> None:
+        """Open the store, bind the API, start the workers; ready once /healthz says ok."""
+        sock = self._bind()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.open()
+        if not self.api_token:
+            self.api_token = secrets.token_urlsafe(24)
+            self._write_token_file()
+        config = uvicorn.Config(create_app(self), log_level="warning", access_log=False,
+                                lifespan="off", timeout_graceful_shutdown=2)
+        self._http = _QuietServer(config)
+        self.spawn(self._http.serve(sockets=[sock]), "http")
+        if self.telegram_token and self.settings.telegram.allowed_chats:
+            await self._start_telegram(self.telegram_token)
+        elif self.telegram_token:
+            self.log("warning", "Telegram token set but [telegram] allowed_chats is empty: "
+                                "the bot is off")
+        self.spawn(self.delivery.run(), "delivery")
+        await self.commands.recover()
+        self.spawn(self._watch_servers(), "servers")
+        while not self._http.started:  # uvicorn offers no event for this
+            await asyncio.sleep(0.01)  # noqa: ASYNC110
+        self.ready = True
+        self.log("info", f"hub listening on {self.settings.hub.url}")
+
+    async def _start_telegram(self, token: str) -> None:
+        from ccr.telegram.bot import TelegramBot
+
+        bot = TelegramBot(self, token)
+        try:
+            await bot.start()
+        except Exception as exc:
+            self.log("error", f"Telegram did not start ({type(exc).__name__}: {exc}); "
+                              "notifications stay queued until it does")
+            await bot.stop()
+            return
+        self.telegram = bot
+        self.sender = bot
+        self.delivery.sender = bot
+
+    def _write_token_file(self) -> None:
+        path = self.data_dir / "api-token"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.api_token)
+
+    async def stop(self) -> None:
+        """Stop in reverse order; in-flight commands get a moment to finish."""
+        self.ready = False
+        if self.telegram is not None:
+            await self.telegram.stop()
+        if self._http is not None:
+            self._http.should_exit = True
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=3)
+            for t in still:
+                t.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+        await self.executor.close()
+        await self.db.close()
+        with contextlib.suppress(OSError):
+            token_file = self.data_dir / "api-token"
+            if token_file.exists() and not self.settings.secret(self.settings.hub.api_token_env):
+                token_file.unlink()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def run_until_stopped(self) -> None:
+        await self.start()
+        try:
+            await self._stopping.wait()
+        finally:
+            await self.stop()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self.keep(task)
+        return task
+
+    def keep(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.log("error", f"background task {task.get_name()} failed: "
+                              f"{task.exception()!r}")
+
+    def log(self, level: str, text: str) -> None:
+        self.bus.publish(HubLog(level, text))
+
+    # --- servers ---------------------------------------------------------------------------
+
+    async def _watch_servers(self) -> None:
+        while True:
+            await asyncio.gather(*(self.probe(s.id) for s in self.settings.servers))
+            await asyncio.sleep(PROBE_INTERVAL_S)
+
+    async def probe(self, server_id: str) -> tuple[str, str]:
+        """Check a server's tmux answers; publish a change of state."""
+        try:
+            version = await self.executor.probe(server_id)
+            state, detail = "up", version
+        except CcrError as exc:
+            state, detail = "down", exc.message
+        previous = self.server_state.get(server_id, ("unknown", "", 0.0))[0]
+        self.server_state[server_id] = (state, detail, self.clock())
+        if state != previous:
+            self.bus.publish(ServerStateChanged(server_id, state, detail))
+        return state, detail
+
+    # --- views for faces -----------------------------------------------------------------
+
+    def session_view(self, s: Session) -> dict[str, Any]:
+        return views.session(s)
+
+    def command_view(self, c: Command) -> dict[str, Any]:
+        return views.command(c)
+
+    def server_views(self) -> list[dict[str, Any]]:
+        return [views.server(s, self.server_state.get(s.id)) for s in self.settings.servers]
+
+
+def database_path(settings: Settings) -> Path:
+    return settings.hub.data_dir / "ccr.db"

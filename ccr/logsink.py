@@ -1,0 +1,50 @@
+"""Writes hub events as log lines for `ccr serve` (metadata only, never message text)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+
+from ccr.events import (
+    CommandChanged,
+    Event,
+    EventBus,
+    HubLog,
+    NotificationDelivered,
+    NotificationFailed,
+    ServerStateChanged,
+    SessionUpdated,
+)
+
+
+def describe(event: Event) -> tuple[str, str] | None:
+    """(level, line) for an event, or None for events not worth a line."""
+    match event:
+        case HubLog(level=level, text=text):
+            return level, text
+        case SessionUpdated(session=s, created=created, kind=kind):
+            return "info", f"{s.handle} {kind}{' (new session)' if created else ''}"
+        case CommandChanged(command=c):
+            detail = f" ({c.error_code})" if c.error_code else ""
+            return "info", f"command {c.id} for {c.handle}: {c.state.value}{detail}"
+        case NotificationDelivered(outbox_id=oid, chat_id=chat):
+            return "info", f"message {oid} delivered to chat {chat}"
+        case NotificationFailed(outbox_id=oid, chat_id=chat, error=error):
+            return "error", f"message {oid} to chat {chat} failed: {error}"
+        case ServerStateChanged(server_id=sid, state=state, detail=detail):
+            return ("info" if state == "up" else "warning"), f"server {sid} is {state}: {detail}"
+    return None
+
+
+async def print_events(bus: EventBus, console: Console) -> None:
+    colors = {"error": "red", "warning": "yellow", "info": "default"}
+    async with bus.subscribe() as queue:
+        while True:
+            line = describe(await queue.get())
+            if line is None:
+                continue
+            level, text = line
+            stamp = time.strftime("%H:%M:%S")
+            console.print(f"[dim]{stamp}[/] [{colors.get(level, 'default')}]{level:7}[/] {text}",
+                          markup=True, highlight=False, soft_wrap=True)

@@ -1,0 +1,92 @@
+"""Plain domain records shared by services and faces."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    """What a Claude Code hook reported."""
+
+    STOP = "stop"
+    SUBAGENT_STOP = "subagent_stop"
+    WAITING = "waiting"  # Notification: permission or idle prompt
+    NOTIFICATION = "notification"  # other Notification types
+
+
+class CommandState(StrEnum):
+    PENDING = "pending"
+    DISPATCHING = "dispatching"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class Session:
+    """One Claude Code instance in one tmux pane on one server."""
+
+    id: int
+    server_id: str
+    number: int
+    token: str
+    pane_id: str | None
+    tmux_socket: str | None
+    tmux_session: str | None
+    claude_session_id: str | None
+    project: str | None
+    last_event: str | None
+    last_prompt: str | None
+    last_reply: str | None
+    created_at: float
+    updated_at: float
+    expires_at: float
+
+    @property
+    def handle(self) -> str:
+        return f"{self.server_id}:{self.number}"
+
+    @property
+    def project_name(self) -> str:
+        if not self.project:
+            return "?"
+        return self.project.rstrip("/").rsplit("/", 1)[-1] or self.project
+
+
+@dataclass(frozen=True)
+class Command:
+    """Text a person asked to type into a session."""
+
+    id: str
+    session_id: int
+    handle: str
+    text: str
+    source: str
+    chat_id: int | None
+    state: CommandState
+    error_code: str | None
+    error_text: str | None
+    created_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class HookEvent:
+    """A validated event from a server's hook, as the services see it."""
+
+    event_id: str
+    server_id: str
+    kind: EventKind
+    hook_event_name: str
+    claude_session_id: str | None
+    cwd: str | None
+    pane_id: str | None
+    tmux_socket: str | None
+    tmux_session: str | None
+    message: str | None
+    notification_type: str | None
+    last_prompt: str | None
+    last_reply: str | None
+    sent_at: float
+    extra: dict[str, str] = field(default_factory=dict)

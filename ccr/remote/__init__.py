@@ -1,0 +1,1 @@
+"""Reaching tmux: transports (local process, SSH) and the executor that types into panes."""

@@ -1,0 +1,174 @@
+"""Types a person's text into a session's own tmux pane, literally, then submits it.
+
+Single-line text goes in as `send-keys -H` with its UTF-8 bytes in hex, so tmux never
+reads it as key names or command syntax (an argument ending in `;` would otherwise end the
+tmux command). Multi-line text is loaded into a buffer through stdin and pasted as a
+bracketed paste. The Enter is a separate key after a settle time, because Claude Code
+treats an Enter inside a burst of input as part of a paste. One lock per pane holds it
+from the first key to the Enter, so concurrent dispatches never interleave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from ccr.config import ExecutorSettings, LocalServer, SshServer
+from ccr.errors import InputError, RemoteError
+from ccr.models import Session
+from ccr.remote.local import LocalTransport
+from ccr.remote.ssh import SshTransport
+from ccr.remote.transport import Transport
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BORDER = " \t│┃|"
+
+
+def clean_text(text: str) -> str:
+    """Normalise line ends and drop control characters that a phone keyboard never means."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL.sub("", text).strip("\n")
+
+
+def hex_keys(text: str) -> list[str]:
+    """The text's UTF-8 bytes as `send-keys -H` arguments."""
+    return [f"{b:02x}" for b in text.encode("utf-8")]
+
+
+def still_on_input_line(cursor_line: str, text: str) -> bool:
+    """True when the typed text's end still sits on the line with the cursor (Enter lost)."""
+    last = text.rsplit("\n", 1)[-1].strip()
+    if not last:
+        return False
+    tail = last[-8:]
+    return cursor_line.rstrip(_BORDER).endswith(tail)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened when typing: how many Enters it took, and how long."""
+
+    enters: int
+    seconds: float
+
+
+def tmux_target(server: LocalServer | SshServer, session: Session) -> list[str]:
+    """Socket options: the socket the hook reported, else the configured -L name."""
+    if session.tmux_socket:
+        return ["-S", session.tmux_socket]
+    if server.tmux_socket:
+        return ["-L", server.tmux_socket]
+    return []
+
+
+class Executor:
+    """Owns one transport per server and one lock per pane."""
+
+    def __init__(self, servers: list[LocalServer | SshServer],
+                 settings: ExecutorSettings) -> None:
+        self.settings = settings
+        self.servers = {s.id: s for s in servers}
+        self._transports: dict[str, Transport] = {}
+        self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+
+    def transport(self, server_id: str) -> Transport:
+        t = self._transports.get(server_id)
+        if t is None:
+            server = self.servers[server_id]
+            if isinstance(server, SshServer):
+                t = SshTransport(server, timeout=self.settings.command_timeout_s,
+                                 connect_timeout=self.settings.connect_timeout_s)
+            else:
+                t = LocalTransport(server.id, timeout=self.settings.command_timeout_s)
+            self._transports[server_id] = t
+        return t
+
+    def _lock(self, server_id: str, socket: str, pane: str) -> asyncio.Lock:
+        key = (server_id, socket, pane)
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def send_text(self, session: Session, text: str) -> Delivery:
+        """Type `text` into the session's pane and submit it with Enter."""
+        text = clean_text(text)
+        if not text.strip():
+            raise InputError("text_empty")
+        if len(text) > self.settings.max_text_chars:
+            raise InputError("text_too_long", length=len(text), limit=self.settings.max_text_chars)
+        server = self.servers.get(session.server_id)
+        if server is None:
+            raise RemoteError("unknown_server", server=session.server_id)
+        if not session.pane_id:
+            raise RemoteError("session_not_in_tmux", handle=session.handle)
+        sock = tmux_target(server, session)
+        pane = session.pane_id
+        transport = self.transport(server.id)
+        started = time.monotonic()
+        async with self._lock(server.id, " ".join(sock), pane):
+            typed = False
+            try:
+                if "\n" in text:
+                    buf = f"ccr-{secrets.token_hex(4)}"
+                    await transport.tmux([*sock, "load-buffer", "-b", buf, "-"],
+                                         stdin=text.encode("utf-8"))
+                    await transport.tmux([*sock, "paste-buffer", "-p", "-d", "-b", buf,
+                                          "-t", pane])
+                else:
+                    await transport.tmux([*sock, "send-keys", "-t", pane, "-H",
+                                          *hex_keys(text)])
+                typed = True
+                await asyncio.sleep(self.settings.settle_ms / 1000)
+                await transport.tmux([*sock, "send-keys", "-t", pane, "Enter"])
+                enters = 1
+                if self.settings.enter_check_ms and await self._enter_lost(
+                    transport, sock, pane, text
+                ):
+                    await transport.tmux([*sock, "send-keys", "-t", pane, "Enter"])
+                    enters = 2
+            except RemoteError as exc:
+                raise self._for_session(exc, session, typed) from None
+        return Delivery(enters=enters, seconds=time.monotonic() - started)
+
+    async def _enter_lost(self, transport: Transport, sock: list[str], pane: str,
+                          text: str) -> bool:
+        """Did the text stay on the input line? A failed check counts as delivered."""
+        await asyncio.sleep(self.settings.enter_check_ms / 1000)
+        try:
+            line = await self._cursor_line(transport, sock, pane)
+        except RemoteError:
+            return False
+        return still_on_input_line(line, text)
+
+    async def _cursor_line(self, transport: Transport, sock: list[str], pane: str) -> str:
+        out = await transport.tmux([*sock, "display-message", "-p", "-t", pane, "#{cursor_y}",
+                                    ";", "capture-pane", "-p", "-t", pane])
+        first, _, screen = out.partition("\n")
+        try:
+            y = int(first.strip())
+        except ValueError:
+            return ""
+        lines = screen.split("\n")
+        return lines[y] if 0 <= y < len(lines) else ""
+
+    @staticmethod
+    def _for_session(exc: RemoteError, session: Session, typed: bool) -> RemoteError:
+        """Name the session in the error; once keys were typed, any failure is uncertain."""
+        ctx = dict(exc.context, handle=session.handle, server=session.server_id)
+        if typed or exc.sent:
+            ctx.setdefault("detail", exc.message)
+            return RemoteError("delivery_uncertain", sent=True, **ctx)
+        return RemoteError(exc.code, sent=False, **ctx)
+
+    async def probe(self, server_id: str) -> str:
+        """A cheap call that proves tmux on the server answers; returns its version."""
+        return (await self.transport(server_id).tmux(["-V"])).strip()
+
+    async def close(self) -> None:
+        for t in self._transports.values():
+            await t.close()
+        self._transports.clear()

@@ -1,0 +1,159 @@
+"""tmux on another machine over one kept-open asyncssh connection per server.
+
+Host keys are always verified against the configured known_hosts file. Failures are sorted
+by whether the command could have reached the remote side: a connect, auth, host-key or
+channel-open failure never ran anything (`sent=False`); a connection lost after the exec
+request may have (`sent=True`), and the executor then never retypes on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shlex
+from pathlib import Path
+
+import asyncssh
+
+from ccr.config import SshServer
+from ccr.errors import RemoteError
+from ccr.remote.transport import tmux_failure
+
+
+class _Client(asyncssh.SSHClient):
+    """Notices a lost connection so the next call reconnects instead of failing."""
+
+    def __init__(self) -> None:
+        self.lost = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+
+
+def host_key_error(server: SshServer) -> RemoteError:
+    """Unknown and changed host keys are different problems with different advice."""
+    known = False
+    path = server.known_hosts
+    if path.is_file():
+        try:
+            hosts = asyncssh.read_known_hosts(str(path))
+            trusted = hosts.match(server.host, "", server.port)
+            known = bool(trusted[0] or trusted[1] or trusted[2])
+        except (OSError, ValueError, asyncssh.Error):
+            known = False
+    code = "ssh_host_key_changed" if known else "ssh_host_key_unknown"
+    return RemoteError(code, sent=False, server=server.id, host=server.host, port=server.port,
+                       known_hosts=str(path))
+
+
+def connect_error(server: SshServer, exc: BaseException) -> RemoteError:
+    """Translate a failure to connect; none of these ran a command."""
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return host_key_error(server)
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return RemoteError("ssh_auth_failed", sent=False, server=server.id, detail=exc.reason)
+    if isinstance(exc, FileNotFoundError | PermissionError) and exc.filename:
+        detail = f"cannot read {exc.filename}"
+        return RemoteError("ssh_auth_failed", sent=False, server=server.id, detail=detail)
+    if isinstance(exc, TimeoutError):
+        detail = "no answer (timed out)"
+    elif isinstance(exc, asyncssh.Error):
+        detail = exc.reason
+    elif isinstance(exc, OSError):
+        detail = exc.strerror or str(exc)
+    else:
+        detail = type(exc).__name__
+    return RemoteError("ssh_unreachable", sent=False, server=server.id, detail=detail)
+
+
+class SshTransport:
+    """One persistent SSH connection; each tmux call is one exec channel on it."""
+
+    def __init__(self, server: SshServer, *, timeout: float = 10.0,
+                 connect_timeout: float = 10.0) -> None:
+        self.server = server
+        self.server_id = server.id
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self._conn: asyncssh.SSHClientConnection | None = None
+        self._client: _Client | None = None
+        self._connect_lock = asyncio.Lock()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None and self._client is not None and not self._client.lost
+
+    async def connect(self) -> asyncssh.SSHClientConnection:
+        """The live connection, opening a new one if needed."""
+        async with self._connect_lock:
+            if self._conn is not None and self._client is not None and not self._client.lost:
+                return self._conn
+            await self._drop()
+            s = self.server
+            identity = Path(s.identity)
+            try:
+                conn, client = await asyncio.wait_for(
+                    asyncssh.create_connection(
+                        _Client, s.host, port=s.port, username=s.user,
+                        client_keys=[str(identity)], known_hosts=str(s.known_hosts),
+                        agent_path=None, config=None, keepalive_interval=15,
+                        keepalive_count_max=3, login_timeout=self.connect_timeout,
+                    ),
+                    self.connect_timeout,
+                )
+            except (OSError, asyncssh.Error, TimeoutError, ValueError) as exc:
+                raise connect_error(s, exc) from None
+            self._conn, self._client = conn, client
+            return conn
+
+    async def tmux(self, args: list[str], *, stdin: bytes | None = None) -> str:
+        conn = await self.connect()
+        command = shlex.join(["tmux", *args])
+        try:
+            proc = await conn.create_process(command, encoding=None,
+                                             stdin=asyncssh.PIPE if stdin else asyncssh.DEVNULL)
+        except asyncssh.ChannelOpenError as exc:
+            await self._drop()
+            raise RemoteError("ssh_unreachable", sent=False, server=self.server_id,
+                              detail=f"could not open a channel ({exc.reason})") from None
+        except (OSError, asyncssh.Error) as exc:
+            await self._drop()
+            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
+                              handle="?", detail=str(exc)) from None
+        try:
+            if stdin:
+                proc.stdin.write(stdin)
+                proc.stdin.write_eof()
+            result = await asyncio.wait_for(proc.wait(), self.timeout)
+        except TimeoutError:
+            proc.close()
+            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
+                              handle="?", detail="no answer in time") from None
+        except (OSError, asyncssh.Error) as exc:
+            await self._drop()
+            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
+                              handle="?", detail=str(exc)) from None
+        if result.exit_status is None and result.exit_signal is not None:
+            await self._drop()
+            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
+                              handle="?", detail="the remote command was killed")
+        out = result.stdout if isinstance(result.stdout, bytes) else b""
+        err = result.stderr if isinstance(result.stderr, bytes) else b""
+        if result.exit_status != 0:
+            if result.exit_status == 127:
+                raise RemoteError("tmux_failed", sent=False, server=self.server_id,
+                                  detail="tmux is not installed or not on PATH there")
+            raise tmux_failure(self.server_id, err.decode("utf-8", "replace"))
+        return out.decode("utf-8", "replace")
+
+    async def _drop(self) -> None:
+        conn, self._conn, self._client = self._conn, None, None
+        if conn is not None:
+            conn.close()
+
+    async def close(self) -> None:
+        conn, self._conn, self._client = self._conn, None, None
+        if conn is not None:
+            conn.close()
+            with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
+                await asyncio.wait_for(conn.wait_closed(), 2)

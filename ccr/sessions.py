@@ -1,0 +1,161 @@
+"""Session service: ingest hook events, keep the registry, resolve handles.
+
+An event, its session upsert and the notifications it causes are written in ONE
+transaction; a re-posted event (same id) has no second effect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ccr.errors import NotFoundError
+from ccr.events import EventBus, SessionUpdated
+from ccr.models import EventKind, HookEvent, Session
+from ccr.store import outbox
+from ccr.store import sessions as rows
+from ccr.store.db import Database
+
+HANDLE = re.compile(r"^(?P<server>[a-z0-9][a-z0-9-]*):(?P<number>\d{1,9})$")
+TOKEN = re.compile(r"^[a-z0-9]{8}$")
+PREVIEW_CHARS = 3500
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    duplicate: bool
+    session: Session | None
+    notified: int
+
+
+def classify(hook_event_name: str, notification_type: str | None, message: str | None) -> EventKind:
+    """Stop / subagent stop / waiting (permission or idle) / other notification."""
+    if hook_event_name == "Stop":
+        return EventKind.STOP
+    if hook_event_name == "SubagentStop":
+        return EventKind.SUBAGENT_STOP
+    waiting_types = ("permission_prompt", "idle_prompt", "elicitation_dialog")
+    if notification_type in waiting_types:
+        return EventKind.WAITING
+    text = (message or "").lower()
+    if "permission" in text or "waiting for your input" in text:
+        return EventKind.WAITING
+    return EventKind.NOTIFICATION
+
+
+def summary(event: HookEvent) -> str:
+    """One line for logs and the console."""
+    if event.kind is EventKind.STOP:
+        return "Claude finished"
+    if event.kind is EventKind.SUBAGENT_STOP:
+        return "a subagent finished"
+    return event.message or "Claude needs your attention"
+
+
+class SessionService:
+    """The registry of Claude Code sessions."""
+
+    def __init__(self, db: Database, bus: EventBus, *, clock: Callable[[], float],
+                 ttl_seconds: float, recipients: Callable[[], list[int]]) -> None:
+        self.db = db
+        self.bus = bus
+        self.clock = clock
+        self.ttl = ttl_seconds
+        self.recipients = recipients
+        self.on_outbox: Callable[[], None] = lambda: None
+
+    async def ingest(self, event: HookEvent) -> IngestResult:
+        now = self.clock()
+        key = rows.pane_key(event.pane_id, event.tmux_socket, event.claude_session_id)
+        fields: dict[str, object] = {
+            "pane_id": event.pane_id,
+            "tmux_socket": event.tmux_socket,
+            "tmux_session": event.tmux_session,
+            "claude_session_id": event.claude_session_id,
+            "project": event.cwd,
+            "last_event": event.kind.value,
+            "last_prompt": event.last_prompt,
+            "last_reply": event.last_reply,
+        }
+        notified = 0
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO hook_events (event_id, server_id, received_at) "
+                "VALUES (?, ?, ?)", (event.event_id, event.server_id, now),
+            )
+            if cur.rowcount == 0:
+                return IngestResult(duplicate=True, session=None, notified=0)
+            current = await rows.find_live_by_pane(conn, event.server_id, key, now)
+            repeat_idle = (
+                current is not None and event.notification_type == "idle_prompt"
+                and current.last_event == EventKind.STOP.value
+            )
+            if current is None:
+                session = await rows.insert(conn, server_id=event.server_id, key=key,
+                                            fields=fields, now=now, expires_at=now + self.ttl)
+            else:
+                if repeat_idle:
+                    fields["last_event"] = None  # keep "stop": the reminder adds nothing
+                session = await rows.update(conn, current.id, fields, now, now + self.ttl)
+            await conn.execute("UPDATE hook_events SET session_id = ? WHERE event_id = ?",
+                               (session.id, event.event_id))
+            if not repeat_idle:
+                payload = self.notification_payload(event, session, created=current is None)
+                for chat in self.recipients():
+                    await outbox.enqueue(conn, chat_id=chat, kind="notification",
+                                         payload=payload, now=now, session_id=session.id)
+                    notified += 1
+        self.bus.publish(SessionUpdated(session=session, created=current is None,
+                                        kind=event.kind.value, summary=summary(event)))
+        if notified:
+            self.on_outbox()
+        return IngestResult(duplicate=False, session=session, notified=notified)
+
+    @staticmethod
+    def notification_payload(event: HookEvent, session: Session, *, created: bool) -> dict[str, object]:
+        reply = event.last_reply or ""
+        return {
+            "event": event.kind.value,
+            "handle": session.handle,
+            "token": session.token,
+            "server": session.server_id,
+            "project": session.project or "",
+            "tmux_session": session.tmux_session or "",
+            "answerable": bool(session.pane_id),
+            "message": event.message or "",
+            "notification_type": event.notification_type or "",
+            "prompt": (event.last_prompt or "")[:300],
+            "reply": reply[:PREVIEW_CHARS],
+            "reply_truncated": len(reply) > PREVIEW_CHARS,
+            "new_session": created,
+        }
+
+    async def resolve(self, ref: str) -> Session:
+        """A session by handle (`kr4:1`) or token; a clear error when there is none."""
+        ref = ref.strip().lower()
+        now = self.clock()
+        async with self.db.reading() as conn:
+            m = HANDLE.match(ref)
+            if m:
+                found = await rows.by_handle(conn, m["server"], int(m["number"]), now)
+            elif TOKEN.match(ref):
+                found = await rows.by_token(conn, ref, now)
+            else:
+                found = None
+        if found is None:
+            raise NotFoundError("unknown_session", handle=ref)
+        return found
+
+    async def for_message(self, chat_id: int, message_id: int) -> Session | None:
+        """The session a Telegram message (a notification we sent) was about."""
+        async with self.db.reading() as conn:
+            return await rows.by_message(conn, chat_id, message_id)
+
+    async def live(self) -> list[Session]:
+        async with self.db.reading() as conn:
+            return await rows.live(conn, self.clock())
+
+    async def get(self, session_id: int) -> Session | None:
+        async with self.db.reading() as conn:
+            return await rows.by_id(conn, session_id)

@@ -1,0 +1,1 @@
+"""SQLite persistence: one database file, WAL, one writer connection, short transactions."""

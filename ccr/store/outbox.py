@@ -1,0 +1,93 @@
+"""Outbox: every message for Telegram is a row first, written with the change that caused it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiosqlite
+
+from ccr.store.db import Database
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    chat_id: int
+    kind: str
+    payload: dict[str, Any]
+    reply_to: int | None
+    session_id: int | None
+    attempts: int
+
+
+async def enqueue(conn: aiosqlite.Connection, *, chat_id: int, kind: str,
+                  payload: dict[str, Any], now: float, reply_to: int | None = None,
+                  session_id: int | None = None, command_id: str | None = None) -> int:
+    async with conn.execute(
+        "INSERT INTO outbox (chat_id, text, kind, reply_to, session_id, command_id, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (chat_id, json.dumps(payload, ensure_ascii=False), kind, reply_to, session_id,
+         command_id, now, now),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
+    """Pending rows whose time has come, oldest first (per-chat order is kept by the worker)."""
+    rows = await db.fetchall(
+        "SELECT id, chat_id, kind, text, reply_to, session_id, attempts FROM outbox "
+        "WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,),
+    )
+    items = []
+    blocked: set[int] = set()
+    waiting = await db.fetchall(
+        "SELECT chat_id, MIN(id) AS first FROM outbox WHERE state = 'pending' "
+        "AND next_attempt_at > ? GROUP BY chat_id", (now,),
+    )
+    first_waiting = {int(r["chat_id"]): int(r["first"]) for r in waiting}
+    for r in rows:
+        chat = int(r["chat_id"])
+        if chat in blocked or (chat in first_waiting and first_waiting[chat] <= r["id"]):
+            blocked.add(chat)
+            continue
+        items.append(OutboxItem(int(r["id"]), chat, r["kind"], json.loads(r["text"]),
+                                r["reply_to"], r["session_id"], int(r["attempts"])))
+    return items
+
+
+async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?, "
+            "attempts = attempts + 1 WHERE id = ?", (message_id, now, item.id),
+        )
+        if item.session_id is not None:
+            await conn.execute(
+                "INSERT OR REPLACE INTO messages (chat_id, message_id, session_id) VALUES (?, ?, ?)",
+                (item.chat_id, message_id, item.session_id),
+            )
+
+
+async def mark_retry(db: Database, item: OutboxItem, error: str, next_at: float) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? "
+            "WHERE id = ?", (error, next_at, item.id),
+        )
+
+
+async def mark_failed(db: Database, item: OutboxItem, error: str) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? "
+            "WHERE id = ?", (error, item.id),
+        )
+
+
+async def counts(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
+    return {r["state"]: int(r["n"]) for r in rows}

@@ -1,0 +1,84 @@
+"""Schema migrations, applied in order; `PRAGMA user_version` records the last one applied."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: the core loop
+    """
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        server_id TEXT NOT NULL,
+        number INTEGER NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        pane_key TEXT NOT NULL,
+        pane_id TEXT,
+        tmux_socket TEXT,
+        tmux_session TEXT,
+        claude_session_id TEXT,
+        project TEXT,
+        last_event TEXT,
+        last_prompt TEXT,
+        last_reply TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        expires_at REAL NOT NULL,
+        UNIQUE (server_id, number)
+    );
+    CREATE INDEX sessions_by_pane ON sessions (server_id, pane_key, expires_at);
+    CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+
+    CREATE TABLE hook_events (
+        event_id TEXT PRIMARY KEY,
+        server_id TEXT NOT NULL,
+        session_id INTEGER,
+        received_at REAL NOT NULL
+    );
+
+    CREATE TABLE telegram_updates (
+        update_id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL
+    );
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        parse_mode TEXT,
+        reply_to INTEGER,
+        session_id INTEGER,
+        command_id TEXT,
+        kind TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        message_id INTEGER,
+        created_at REAL NOT NULL,
+        sent_at REAL
+    );
+    CREATE INDEX outbox_by_state ON outbox (state, next_attempt_at, id);
+
+    CREATE TABLE messages (
+        chat_id INTEGER NOT NULL,
+        message_id INTEGER NOT NULL,
+        session_id INTEGER NOT NULL,
+        PRIMARY KEY (chat_id, message_id)
+    );
+
+    CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        session_id INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        source TEXT NOT NULL,
+        chat_id INTEGER,
+        reply_to INTEGER,
+        state TEXT NOT NULL,
+        error_code TEXT,
+        error_text TEXT,
+        created_at REAL NOT NULL,
+        finished_at REAL
+    );
+    CREATE INDEX commands_by_state ON commands (state, created_at);
+    CREATE INDEX commands_by_time ON commands (created_at);
+    """,
+]

@@ -1,0 +1,175 @@
+"""The Telegram bot: python-telegram-bot running as a task in the hub's event loop.
+
+Handlers translate an update into one service call; everything the hub says goes through
+the outbox, which this module also sends (it is the delivery worker's `Sender`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+from telegram import Message, ReplyParameters, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from ccr.delivery import SendFailed
+from ccr.events import HubLog
+from ccr.store.outbox import OutboxItem
+from ccr.telegram import render
+
+if TYPE_CHECKING:
+    from ccr.hub import Hub
+
+ACK_WAIT_S = 1.2
+
+
+class TelegramBot:
+    """Owns the PTB Application; serves only the allowed chats."""
+
+    def __init__(self, hub: Hub, token: str) -> None:
+        self.hub = hub
+        cfg = hub.settings.telegram
+        builder: ApplicationBuilder = (  # type: ignore[type-arg]
+            Application.builder().token(token)
+            .rate_limiter(AIORateLimiter(max_retries=0))
+            .get_updates_read_timeout(cfg.poll_timeout + 10)
+            .connect_timeout(5).read_timeout(10).write_timeout(10)
+        )
+        if cfg.base_url:
+            builder = builder.base_url(cfg.base_url)  # PTB appends the token
+        self.app = builder.build()
+        allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
+        self._allowed = allowed
+        if allowed is not None:
+            self.app.add_handler(CommandHandler(["start", "help"], self._help, filters=allowed))
+            self.app.add_handler(CommandHandler("sessions", self._sessions, filters=allowed))
+            self.app.add_handler(CommandHandler("cmd", self._cmd, filters=allowed))
+            self.app.add_handler(MessageHandler(
+                allowed & filters.TEXT & ~filters.COMMAND, self._text))
+        self.app.add_handler(MessageHandler(filters.ALL, self._ignored), group=1)
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        assert self.app.updater is not None
+        await self.app.updater.start_polling(
+            poll_interval=0.0, timeout=int(self.hub.settings.telegram.poll_timeout),
+            drop_pending_updates=False, error_callback=self._poll_error,
+        )
+        me = self.app.bot.username
+        self.hub.log("info", f"Telegram bot @{me} is polling")
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.app.updater is not None and self.app.updater.running:
+                await self.app.updater.stop()
+        with contextlib.suppress(Exception):
+            if self.app.running:
+                await self.app.stop()
+        with contextlib.suppress(Exception):
+            await self.app.shutdown()
+
+    def _poll_error(self, exc: TelegramError) -> None:
+        self.hub.bus.publish(HubLog("warning", f"Telegram polling: {exc.message}"))
+
+    # --- sending (the delivery worker's Sender) ------------------------------------------
+
+    async def send(self, item: OutboxItem) -> int:
+        text = render.item_text(item.kind, item.payload)
+        reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
+                 if item.reply_to else None)
+        try:
+            msg = await self.app.bot.send_message(
+                chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
+                reply_parameters=reply, link_preview_options=None,
+            )
+        except RetryAfter as exc:
+            delay = exc.retry_after
+            seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
+            raise SendFailed(f"rate limited ({seconds:g} s)", retry_after=float(seconds)) from None
+        except Forbidden as exc:
+            raise SendFailed(f"forbidden: {exc.message}", permanent=True) from None
+        except BadRequest as exc:
+            raise SendFailed(f"rejected: {exc.message}", permanent=True) from None
+        except (NetworkError, TelegramError) as exc:
+            raise SendFailed(f"network: {exc.message}") from None
+        return int(msg.message_id)
+
+    # --- handlers -------------------------------------------------------------------------
+
+    async def _help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.effective_message:
+            await update.effective_message.reply_html(render.HELP)
+
+    async def _sessions(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = update.effective_message
+        if msg is None:
+            return
+        for text in render.sessions_list(await self.hub.sessions.live(), self.hub.clock()):
+            await msg.reply_html(text)
+
+    async def _cmd(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = update.effective_message
+        if msg is None or msg.text is None:
+            return
+        rest = msg.text.split(maxsplit=1)[1] if len(msg.text.split(maxsplit=1)) > 1 else ""
+        ref, _, text = rest.strip().partition(" ") if rest.strip() else ("", "", "")
+        if "\n" in ref:
+            ref, _, more = ref.partition("\n")
+            text = more + (" " + text if text else "")
+        if not ref:
+            await msg.reply_html("Usage: /cmd <code>HANDLE text</code>, e.g. "
+                                 "<code>/cmd laptop:1 run the tests</code>. "
+                                 "Send /sessions for the handles.")
+            return
+        await self._submit(update, msg, text=text, ref=ref)
+
+    async def _text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        msg = update.effective_message
+        if msg is None or msg.text is None:
+            return
+        replied = msg.reply_to_message
+        if replied is None:
+            await msg.reply_html("To answer Claude, <b>reply</b> to its notification, or use "
+                                 "/cmd <code>HANDLE text</code>. /sessions lists the handles.")
+            return
+        session = await self.hub.sessions.for_message(msg.chat_id, replied.message_id)
+        if session is None:
+            await msg.reply_html("That message is not a ccr notification, so I don't know "
+                                 "which session to type into. Reply to a notification, or use "
+                                 "/cmd <code>HANDLE text</code>.")
+            return
+        await self._submit(update, msg, text=msg.text, session_id=session.id)
+
+    async def _submit(self, update: Update, msg: Message, *, text: str,
+                      ref: str | None = None, session_id: int | None = None) -> None:
+        task = asyncio.create_task(self.hub.commands.submit(
+            text=text, ref=ref, session_id=session_id, source="telegram",
+            chat_id=msg.chat_id, update_id=update.update_id, reply_to=msg.message_id,
+        ))
+        done, _ = await asyncio.wait({task}, timeout=ACK_WAIT_S)
+        if not done:
+            # The result comes through the outbox when the server answers; say so now.
+            await msg.reply_html(f"⏳ Typing into <b>{render.esc(ref or 'the session')}</b>… "
+                                 "I'll confirm when it is done.")
+            self.hub.keep(task)
+
+    async def _ignored(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        allowed = self.hub.settings.telegram.allowed_chats
+        if chat.id not in allowed:
+            self.hub.log("warning", f"ignored an update from chat {chat.id}: it is not in "
+                                    "[telegram] allowed_chats")

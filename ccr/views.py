@@ -1,0 +1,32 @@
+"""Plain-dict views of domain records, shared by the API, CLI and console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ccr.config import LocalServer, SshServer
+from ccr.models import Command, Session
+
+
+def session(s: Session) -> dict[str, Any]:
+    return {
+        "handle": s.handle, "token": s.token, "server": s.server_id, "project": s.project,
+        "pane": s.pane_id, "tmux_session": s.tmux_session, "last_event": s.last_event,
+        "last_prompt": s.last_prompt, "last_reply": (s.last_reply or "")[:1000] or None,
+        "created_at": s.created_at, "updated_at": s.updated_at, "expires_at": s.expires_at,
+    }
+
+
+def command(c: Command) -> dict[str, Any]:
+    return {
+        "id": c.id, "session": c.handle, "text": c.text, "source": c.source,
+        "state": c.state.value, "error_code": c.error_code, "error": c.error_text,
+        "created_at": c.created_at, "finished_at": c.finished_at,
+    }
+
+
+def server(s: LocalServer | SshServer, state: tuple[str, str, float] | None) -> dict[str, Any]:
+    st, detail, at = state or ("unknown", "", 0.0)
+    where = "this machine" if isinstance(s, LocalServer) else f"{s.user}@{s.host}:{s.port}"
+    return {"id": s.id, "kind": s.kind, "where": where, "state": st, "detail": detail,
+            "checked_at": at or None}
