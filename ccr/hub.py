@@ -130,8 +130,8 @@ class Hub:
         self.spawn(self.delivery.run(), "delivery")
         await self.commands.recover()
         self.spawn(self._watch_servers(), "servers")
-        while not self._http.started:  # uvicorn offers no event for this
-            await asyncio.sleep(0.01)  # noqa: ASYNC110
+        while not self._http.started:  # noqa: ASYNC110 (uvicorn offers no event for this)
+            await asyncio.sleep(0.01)
         self.ready = True
         self.log("info", f"hub listening on {self.settings.hub.url}")
 

@@ -113,7 +113,8 @@ class SessionService:
         return IngestResult(duplicate=False, session=session, notified=notified)
 
     @staticmethod
-    def notification_payload(event: HookEvent, session: Session, *, created: bool) -> dict[str, object]:
+    def notification_payload(event: HookEvent, session: Session,
+                             *, created: bool) -> dict[str, object]:
         reply = event.last_reply or ""
         return {
             "event": event.kind.value,

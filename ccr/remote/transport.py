@@ -36,4 +36,5 @@ def tmux_failure(server_id: str, stderr: str) -> RemoteError:
     if "command not found" in lowered or ("not found" in lowered and "tmux" in lowered):
         return RemoteError("tmux_failed", sent=False, server=server_id,
                            detail="tmux is not installed or not on PATH")
-    return RemoteError("tmux_failed", sent=False, server=server_id, detail=text[:300] or "no output")
+    detail = text[:300] or "no output"
+    return RemoteError("tmux_failed", sent=False, server=server_id, detail=detail)

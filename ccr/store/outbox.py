@@ -67,7 +67,8 @@ async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float)
         )
         if item.session_id is not None:
             await conn.execute(
-                "INSERT OR REPLACE INTO messages (chat_id, message_id, session_id) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO messages (chat_id, message_id, session_id) "
+                "VALUES (?, ?, ?)",
                 (item.chat_id, message_id, item.session_id),
             )
 

@@ -20,7 +20,7 @@ def new_token() -> str:
 
 
 def from_row(row: sqlite3.Row) -> Session:
-    return Session(**{k: row[k] for k in row.keys() if k != "pane_key"})
+    return Session(**{k: row[k] for k in row.keys() if k != "pane_key"})  # noqa: SIM118
 
 
 def pane_key(pane_id: str | None, socket: str | None, claude_session_id: str | None) -> str:
