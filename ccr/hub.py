@@ -110,18 +110,23 @@ class Hub:
         sock.setblocking(False)
         return sock
 
-    async def start(self) -> None:
-        """Open the store, bind the API, start the workers; ready once /healthz says ok."""
-        sock = self._bind()
+    async def start(self, *, http: bool = True) -> None:
+        """Open the store, bind the API, start the workers; ready once /healthz says ok.
+
+        `http=False` runs without the API (the console's snapshot tests use it).
+        """
+        sock = self._bind() if http else None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await self.db.open()
         if not self.api_token:
             self.api_token = secrets.token_urlsafe(24)
-            self._write_token_file()
-        config = uvicorn.Config(create_app(self), log_level="warning", access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=2)
-        self._http = _QuietServer(config)
-        self.spawn(self._http.serve(sockets=[sock]), "http")
+            if http:
+                self._write_token_file()
+        if sock is not None:
+            config = uvicorn.Config(create_app(self), log_level="warning", access_log=False,
+                                    lifespan="off", timeout_graceful_shutdown=2)
+            self._http = _QuietServer(config)
+            self.spawn(self._http.serve(sockets=[sock]), "http")
         if self.telegram_token and self.settings.telegram.allowed_chats:
             await self._start_telegram(self.telegram_token)
         elif self.telegram_token:
@@ -130,10 +135,11 @@ class Hub:
         self.spawn(self.delivery.run(), "delivery")
         await self.commands.recover()
         self.spawn(self._watch_servers(), "servers")
-        while not self._http.started:  # noqa: ASYNC110 (uvicorn offers no event for this)
-            await asyncio.sleep(0.01)
+        while self._http is not None and not self._http.started:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
         self.ready = True
-        self.log("info", f"hub listening on {self.settings.hub.url}")
+        self.log("info", f"hub listening on {self.settings.hub.url}" if http
+                 else "hub started (API off)")
 
     async def _start_telegram(self, token: str) -> None:
         from ccr.telegram.bot import TelegramBot

@@ -1,0 +1,101 @@
+"""Live sessions and the selected session's last exchange."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable, Static
+
+from ccr.models import Session
+from ccr.telegram.render import ago
+
+EVENT_STYLE = {"stop": "green", "waiting": "bold yellow", "subagent_stop": "cyan",
+               "notification": "magenta"}
+
+
+def one_line(text: str | None, width: int) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+class SessionsTable(DataTable[Any]):
+    """One row per live session, newest activity kept in place; select one to type into it."""
+
+    class Selected(Message):
+        def __init__(self, session: Session | None) -> None:
+            super().__init__()
+            self.session = session
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.sessions: dict[str, Session] = {}
+        self.now = 0.0
+
+    def on_mount(self) -> None:
+        for label, key in (("handle", "handle"), ("token", "token"), ("project", "project"),
+                           ("state", "state"), ("Claude said", "last"), ("active", "active")):
+            self.add_column(label, key=key)
+
+    def upsert(self, session: Session, now: float) -> None:
+        self.now = now
+        key = str(session.id)
+        self.sessions[key] = session
+        cells = self._cells(session)
+        if key in self.rows:
+            for col, value in cells.items():
+                self.update_cell(key, col, value)
+        else:
+            self.add_row(*cells.values(), key=key)
+        if self.cursor_row >= 0 and self.row_count and self._selected_key() == key:
+            self.post_message(self.Selected(session))
+
+    def _cells(self, s: Session) -> dict[str, Any]:
+        event = s.last_event or ""
+        return {
+            "handle": Text(s.handle, style="bold"),
+            "token": s.token,
+            "project": s.project_name,
+            "state": Text(event or "-", style=EVENT_STYLE.get(event, "")),
+            "last": one_line(s.last_reply or s.last_prompt, 48),
+            "active": ago(self.now - s.updated_at) + " ago",
+        }
+
+    def _selected_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    @property
+    def selected(self) -> Session | None:
+        key = self._selected_key()
+        return self.sessions.get(key) if key else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Selected(self.sessions.get(event.row_key.value or "")))
+
+
+class SessionDetail(Static):
+    """The selected session's last prompt and Claude's last reply."""
+
+    session: reactive[Session | None] = reactive(None)
+
+    def render(self) -> Text:
+        s = self.session
+        if s is None:
+            return Text("No session selected. Sessions appear when Claude Code's hook reports.",
+                        style="dim")
+        out = Text()
+        out.append(f"{s.handle}", style="bold")
+        out.append(f"  {s.project or '?'}  tmux {s.tmux_session or '?'} {s.pane_id or '-'}\n",
+                   style="dim")
+        if s.last_prompt:
+            out.append("You: ", style="bold cyan")
+            out.append(one_line(s.last_prompt, 300) + "\n")
+        out.append("Claude: ", style="bold green")
+        out.append((s.last_reply or "(nothing yet)").strip()[:1500])
+        return out
