@@ -7,6 +7,7 @@ through the same command service as Telegram and the CLI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import work
@@ -35,10 +36,12 @@ class ConsoleApp(App[CcrError | None]):
         Binding("ctrl+l", "clear_log", "Clear log"),
     ]
 
-    def __init__(self, hub: Hub, *, start_http: bool = True) -> None:
+    def __init__(self, hub: Hub, *, start_http: bool = True,
+                 after_start: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.hub = hub
         self.start_http = start_http
+        self.after_start = after_start
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -71,6 +74,8 @@ class ConsoleApp(App[CcrError | None]):
                 self.post_message(HubStopped(exc))
                 return
             self._refresh_title()
+            if self.after_start is not None:
+                self.after_start()
             for session in await self.hub.sessions.live():
                 self.query_one(SessionsTable).upsert(session, self.hub.clock())
             while True:
