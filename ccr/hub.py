@@ -84,6 +84,7 @@ class Hub:
             s.id: ("unknown", "not checked yet", 0.0) for s in settings.servers
         }
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._daemons: set[asyncio.Task[Any]] = set()
         self._http: _QuietServer | None = None
         self._stopping = asyncio.Event()
 
@@ -132,9 +133,9 @@ class Hub:
         elif self.telegram_token:
             self.log("warning", "Telegram token set but [telegram] allowed_chats is empty: "
                                 "the bot is off")
-        self.spawn(self.delivery.run(), "delivery")
+        self.spawn(self.delivery.run(), "delivery", daemon=True)
         await self.commands.recover()
-        self.spawn(self._watch_servers(), "servers")
+        self.spawn(self._watch_servers(), "servers", daemon=True)
         while self._http is not None and not self._http.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
         self.ready = True
@@ -169,6 +170,8 @@ class Hub:
             await self.telegram.stop()
         if self._http is not None:
             self._http.should_exit = True
+        for task in self._daemons:
+            task.cancel()
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             _, still = await asyncio.wait(pending, timeout=3)
@@ -192,9 +195,14 @@ class Hub:
         finally:
             await self.stop()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str,
+              *, daemon: bool = False) -> asyncio.Task[Any]:
+        """Start a background task; daemons (endless loops) are cancelled at stop."""
         task = asyncio.create_task(coro, name=name)
         self.keep(task)
+        if daemon:
+            self._daemons.add(task)
+            task.add_done_callback(self._daemons.discard)
         return task
 
     def keep(self, task: asyncio.Task[Any]) -> None:
