@@ -18,19 +18,27 @@ def esc(text: str) -> str:
     return html.escape(text, quote=False)
 
 
+def u16len(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def clip(text: str, limit: int) -> str:
-    """At most `limit` characters, marking a cut with an ellipsis."""
-    if len(text) <= limit:
+    """At most `limit` UTF-16 units, marking a cut with an ellipsis."""
+    if u16len(text) <= limit:
         return text
-    return text[: max(0, limit - 1)].rstrip() + "…"
+    cut = text[: max(0, limit - 1)]
+    while cut and u16len(cut) > limit - 1:
+        cut = cut[: len(cut) - max(1, (u16len(cut) - limit + 1) // 2)]
+    return cut.rstrip() + "…"
 
 
 def notification(p: dict[str, Any]) -> str:
     event = str(p.get("event", "notification"))
     handle = str(p.get("handle", "?"))
-    project = str(p.get("project", "")).rstrip("/").rsplit("/", 1)[-1] or "?"
+    project = clip(str(p.get("project", "")).rstrip("/").rsplit("/", 1)[-1] or "?", 80)
     title = str(p.get("message") or "") if event in ("waiting", "notification") else ""
-    title = title or TITLES.get(event, "Claude")
+    title = clip(title, 500) or TITLES.get(event, "Claude")
     head = (f"{ICONS.get(event, '🔔')} <b>{esc(handle)}</b> · {esc(project)} "
             f"on {esc(str(p.get('server', '?')))}\n{esc(title)}")
     if p.get("new_session"):
@@ -42,12 +50,12 @@ def notification(p: dict[str, Any]) -> str:
         foot = "⚠️ This Claude is not running inside tmux, so ccr cannot type into it."
     prompt = str(p.get("prompt") or "")
     reply = str(p.get("reply") or "")
-    parts_plain = len(head) + len(foot) + 40
+    parts_plain = u16len(head) + u16len(foot) + 40
     prompt_part = ""
     if prompt:
         prompt_text = clip(prompt.replace("\n", " "), 200)
         prompt_part = f"\n\n<i>You:</i> {esc(prompt_text)}"
-        parts_plain += len(prompt_text) + 6
+        parts_plain += u16len(prompt_text) + 6
     reply_part = ""
     if reply:
         budget = max(100, LIMIT - parts_plain)
