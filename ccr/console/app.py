@@ -62,7 +62,11 @@ class ConsoleApp(App[CcrError | None]):
         self.query_one("#send").border_title = "send"
         self.sub_title = "starting…"
         self.query_one(ServersTable).show(self.hub.server_views())
+        self.set_interval(10, self._tick)
         self.run_hub()
+
+    def _tick(self) -> None:
+        self.query_one(SessionsTable).tick(self.hub.clock())
 
     @work(exclusive=True, group="hub")
     async def run_hub(self) -> None:

@@ -36,7 +36,7 @@ class SessionsTable(DataTable[Any]):
 
     def on_mount(self) -> None:
         for label, key in (("handle", "handle"), ("token", "token"), ("project", "project"),
-                           ("state", "state"), ("Claude said", "last"), ("active", "active")):
+                           ("state", "state"), ("active", "active"), ("Claude said", "last")):
             self.add_column(label, key=key)
 
     def upsert(self, session: Session, now: float) -> None:
@@ -52,6 +52,13 @@ class SessionsTable(DataTable[Any]):
         if self.cursor_row >= 0 and self.row_count and self._selected_key() == key:
             self.post_message(self.Selected(session))
 
+    def tick(self, now: float) -> None:
+        """Refresh the "active" column as time passes."""
+        self.now = now
+        for key, s in self.sessions.items():
+            if key in self.rows:
+                self.update_cell(key, "active", ago(now - s.updated_at) + " ago")
+
     def _cells(self, s: Session) -> dict[str, Any]:
         event = s.last_event or ""
         return {
@@ -59,8 +66,8 @@ class SessionsTable(DataTable[Any]):
             "token": s.token,
             "project": s.project_name,
             "state": Text(event or "-", style=EVENT_STYLE.get(event, "")),
-            "last": one_line(s.last_reply or s.last_prompt, 48),
             "active": ago(self.now - s.updated_at) + " ago",
+            "last": one_line(s.last_reply or s.last_prompt, 36),
         }
 
     def _selected_key(self) -> str | None:
@@ -91,7 +98,8 @@ class SessionDetail(Static):
                         style="dim")
         out = Text()
         out.append(f"{s.handle}", style="bold")
-        out.append(f"  {s.project or '?'}  tmux {s.tmux_session or '?'} {s.pane_id or '-'}\n",
+        out.append(f" · {s.project or '?'}\n", style="dim")
+        out.append(f"tmux {s.tmux_session or '?'} pane {s.pane_id or '-'} · token {s.token}\n\n",
                    style="dim")
         if s.last_prompt:
             out.append("You: ", style="bold cyan")

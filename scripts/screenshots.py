@@ -1,0 +1,61 @@
+"""Regenerate screenshots/ (SVG, and PNG when rsvg-convert is installed) of each console state.
+
+Run: python scripts/screenshots.py
+It drives the real console on a real hub (temporary data, private tmux socket), the same
+states as the snapshot tests in tests/console/test_snapshots.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ccr.console.app import ConsoleApp  # noqa: E402
+from tests.console.conftest import make_hub  # noqa: E402
+from tests.console.test_snapshots import settled, with_sessions  # noqa: E402
+from tests.fixtures.tmux import Tmux  # noqa: E402
+
+STATES = {"console-empty": settled, "console-sessions": with_sessions}
+SIZES = {"": (120, 36), "-80x24": (80, 24)}
+
+
+async def shoot(name: str, size: tuple[int, int], tmp: Path, tmux: Tmux) -> Path:
+    app = ConsoleApp(make_hub(tmp, tmux), start_http=False)
+    async with app.run_test(size=size) as pilot:
+        await STATES[name](pilot)
+        out = app.save_screenshot(filename=f"{name}.svg", path=str(ROOT / "screenshots"))
+    return Path(out)
+
+
+def main() -> None:
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    os.environ.setdefault("CCR_SHARED_SECRET", "screenshots")
+    (ROOT / "screenshots").mkdir(exist_ok=True)
+    tmux = Tmux()
+    try:
+        for name in STATES:
+            for suffix, size in SIZES.items():
+                with tempfile.TemporaryDirectory() as tmp:
+                    svg = asyncio.run(shoot(name, size, Path(tmp), tmux))
+                    final = svg.with_name(f"{name}{suffix}.svg")
+                    svg.replace(final)
+                    if shutil.which("rsvg-convert"):
+                        subprocess.run(["rsvg-convert", str(final), "-o",
+                                        str(final.with_suffix(".png"))], check=True)
+                    print(final.relative_to(ROOT))
+    finally:
+        tmux.kill_server()
+
+
+if __name__ == "__main__":
+    main()

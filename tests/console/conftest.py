@@ -1,0 +1,66 @@
+"""A console on a real hub (no HTTP), real SQLite, a local server on a private tmux socket."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ccr.config import parse_settings
+from ccr.console.app import ConsoleApp
+from ccr.hub import Hub
+from ccr.models import HookEvent
+from ccr.sessions import classify
+from tests.fixtures.hub import SECRET
+from tests.fixtures.tmux import Tmux
+
+FROZEN = 1_764_000_000.0  # a fixed "now" so snapshots do not move
+
+
+@pytest.fixture
+def frozen_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setenv("CCR_SHARED_SECRET", SECRET)
+    monkeypatch.delenv("CCR_TELEGRAM_TOKEN", raising=False)
+    tokens = (f"tok{n:05d}" for n in itertools.count(1))
+    monkeypatch.setattr("ccr.store.sessions.new_token", lambda: next(tokens))
+
+
+def make_hub(tmp_path: Path, tmux: Tmux, *, frozen: bool = True) -> Hub:
+    settings = parse_settings({
+        "hub": {"listen": "127.0.0.1:1", "data_dir": str(tmp_path / "data")},
+        "executor": {"settle_ms": 50, "enter_check_ms": 50},
+        "servers": [{"id": "laptop", "kind": "local", "tmux_socket": tmux.socket_name}],
+    })
+    return Hub(settings, clock=(lambda: FROZEN) if frozen else time.time)
+
+
+@pytest.fixture
+def console(tmp_path: Path, tmux: Tmux, frozen_env: None) -> Iterator[ConsoleApp]:
+    yield ConsoleApp(make_hub(tmp_path, tmux), start_http=False)
+
+
+def hook_event(*, pane: str = "%1", name: str = "Stop", reply: str = "Tests pass now.",
+               prompt: str = "run the tests", cwd: str = "/home/ana/shop",
+               message: str | None = None, ntype: str | None = None,
+               socket: str | None = None) -> HookEvent:
+    return HookEvent(
+        event_id=str(uuid.uuid4()), server_id="laptop", kind=classify(name, ntype, message),
+        hook_event_name=name, claude_session_id="c-" + pane, cwd=cwd, pane_id=pane,
+        tmux_socket=socket, tmux_session="work", message=message, notification_type=ntype,
+        last_prompt=prompt, last_reply=reply, sent_at=FROZEN,
+    )
+
+
+async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in the console")
+        await pilot.pause(0.02)
