@@ -51,6 +51,7 @@ class DeliveryWorker:
         self.sender = sender
         self.clock = clock
         self._wake = asyncio.Event()
+        self._sending = asyncio.Lock()
 
     def wake(self) -> None:
         self._wake.set()
@@ -85,7 +86,17 @@ class DeliveryWorker:
             if not progressed:
                 return sent
 
+    async def settled(self, timeout: float = 2.0) -> None:
+        """Wait for a send in flight to be recorded (a reply may race its message id)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout), self._sending:
+                pass
+
     async def _send(self, item: OutboxItem) -> bool:
+        async with self._sending:
+            return await self._send_one(item)
+
+    async def _send_one(self, item: OutboxItem) -> bool:
         try:
             message_id = await self.sender.send(item)
         except SendFailed as exc:

@@ -145,6 +145,9 @@ class TelegramBot:
                                  "/cmd <code>HANDLE text</code>. /sessions lists the handles.")
             return
         session = await self.hub.sessions.for_message(msg.chat_id, replied.message_id)
+        if session is None and replied.from_user is not None and replied.from_user.is_bot:
+            await self.hub.delivery.settled()
+            session = await self.hub.sessions.for_message(msg.chat_id, replied.message_id)
         if session is None:
             await msg.reply_html("That message is not a ccr notification, so I don't know "
                                  "which session to type into. Reply to a notification, or use "

@@ -86,7 +86,7 @@ async def test_reposted_event_has_no_second_effect(hub: Hub) -> None:
     ({"secret": "wrong"}, "wrong signature"),
     ({"ts": int(time.time()) - 3600}, "timestamp"),
     ({"headers": {"X-CCR-Signature": ""}}, "missing signature"),
-])
+], ids=["wrong-secret", "old-timestamp", "no-signature"])
 async def test_bad_signature_is_401_and_changes_nothing(hub: Hub, kwargs: dict[str, Any],
                                                         reason: str) -> None:
     resp = await post(hub, event(), **kwargs)
@@ -111,7 +111,7 @@ async def test_oversized_body_is_413(hub: Hub) -> None:
     (b"[1, 2]", 400),
     (json.dumps({"server_id": "laptop"}).encode(), 422),
     (json.dumps(event(tmux={"pane_id": "%3; rm -rf /"})).encode(), 422),
-])
+], ids=["not-json", "not-an-object", "missing-fields", "hostile-pane-id"])
 async def test_malformed_events_get_a_clear_error(hub: Hub, body: bytes, status: int) -> None:
     resp = await post(hub, body)
     assert resp.status_code == status and resp.json()["error"]["message"]
