@@ -86,10 +86,10 @@ class DeliveryWorker:
             if not progressed:
                 return sent
 
-    async def settled(self, timeout: float = 2.0) -> None:
+    async def settled(self, within: float = 2.0) -> None:
         """Wait for a send in flight to be recorded (a reply may race its message id)."""
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout), self._sending:
+            async with asyncio.timeout(within), self._sending:
                 pass
 
     async def _send(self, item: OutboxItem) -> bool:

@@ -17,6 +17,7 @@ Also runnable for manual trials: `python -m tests.botapi --port 8081`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import threading
@@ -528,10 +529,8 @@ def main() -> None:
     ns = parser.parse_args()
     with BotApiStandIn(ns.token, ns.port) as api:
         print(f"Bot API stand-in at {api.base_url} (token {api.token}); Ctrl-C stops it")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

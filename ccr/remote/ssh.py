@@ -103,6 +103,7 @@ class SshTransport:
                 )
             except (OSError, asyncssh.Error, TimeoutError, ValueError) as exc:
                 raise connect_error(s, exc) from None
+            assert isinstance(client, _Client)
             self._conn, self._client = conn, client
             return conn
 

@@ -58,8 +58,8 @@ def hook_event(*, pane: str = "%1", name: str = "Stop", reply: str = "Tests pass
     )
 
 
-async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(pilot: Any, predicate: Any, within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in the console")

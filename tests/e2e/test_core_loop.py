@@ -57,7 +57,7 @@ def test_hostile_texts_arrive_literally(where: str, request: pytest.FixtureReque
                                         tmp_path: Path) -> None:
     w: World = request.getfixturevalue("world" if where == "local" else "ssh_world")
     server = "laptop" if where == "local" else "kr4"
-    pane, state = w.start_agent(server, "hostile")
+    _, state = w.start_agent(server, "hostile")
     w.notification_for(f"{server}:1")
     marker = tmp_path / "pwned"
     texts = [t.replace("{marker}", str(marker)) for t in HOSTILE]
@@ -69,7 +69,7 @@ def test_hostile_texts_arrive_literally(where: str, request: pytest.FixtureReque
 
 
 def test_ssh_session_is_answered_over_ssh(ssh_world: World) -> None:
-    pane, state = ssh_world.start_agent("kr4", "remote")
+    _, state = ssh_world.start_agent("kr4", "remote")
     note = ssh_world.notification_for("kr4:1")
     assert "on kr4" in note["text"]
     ssh_world.botapi.push_text(CHAT, "hello over ssh", reply_to_message_id=note["message_id"])

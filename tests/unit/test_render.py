@@ -66,7 +66,8 @@ def test_unanswerable_session_says_why() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(reply=st.text(max_size=20_000) | st.text("🎉a<&", max_size=6000), prompt=st.text(max_size=2000),
+@given(reply=st.text(max_size=20_000) | st.text("🎉a<&", max_size=6000),
+       prompt=st.text(max_size=2000),
        project=st.text(max_size=4096), message=st.text(max_size=5000),
        event=st.sampled_from(["stop", "waiting", "subagent_stop", "notification"]))
 def test_any_text_renders_within_limits(reply: str, prompt: str, project: str, message: str,
