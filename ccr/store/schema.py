@@ -81,4 +81,38 @@ MIGRATIONS: list[str] = [
     CREATE INDEX commands_by_state ON commands (state, created_at);
     CREATE INDEX commands_by_time ON commands (created_at);
     """,
+    # 2: circuit breakers, persisted so a restart does not forget an open one
+    """
+    CREATE TABLE breakers (
+        server_id TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        successes INTEGER NOT NULL DEFAULT 0,
+        opened_at REAL,
+        next_probe_at REAL,
+        last_error TEXT,
+        updated_at REAL NOT NULL
+    );
+    """,
+    # 3: dead letters: outbox rows that failed every attempt, worked on a slower schedule
+    """
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY,
+        outbox_id INTEGER NOT NULL UNIQUE,
+        chat_id INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        cycles INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'queued',
+        next_attempt_at REAL NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX dead_letters_by_state ON dead_letters (state, next_attempt_at, id);
+    """,
+    # 4: session health: a lost pane is marked, not forgotten, until it comes back
+    """
+    ALTER TABLE sessions ADD COLUMN health TEXT NOT NULL DEFAULT 'ok';
+    ALTER TABLE sessions ADD COLUMN lost_at REAL;
+    ALTER TABLE sessions ADD COLUMN last_used_at REAL;
+    """,
 ]
