@@ -408,7 +408,7 @@ class Agent:
 
     def submit(self) -> None:
         """Enter on the input line: record the prompt and answer it (or queue it)."""
-        text = self.buffer
+        text = self.buffer.rstrip("\n")  # Claude Code trims the prompt it submits
         self.buffer = ""
         if not text.strip():
             return

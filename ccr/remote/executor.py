@@ -38,13 +38,17 @@ def hex_keys(text: str) -> list[str]:
     return [f"{b:02x}" for b in text.encode("utf-8")]
 
 
-def still_on_input_line(cursor_line: str, text: str) -> bool:
-    """True when the typed text's end still sits on the line with the cursor (Enter lost)."""
+def still_on_input_line(input_lines: list[str], text: str) -> bool:
+    """True when the typed text's end still sits on the cursor's line or the one above it.
+
+    A swallowed Enter either does nothing or becomes a newline in the input box, leaving
+    the cursor on an empty line below the text; both mean the prompt was not submitted.
+    """
     last = text.rsplit("\n", 1)[-1].strip()
     if not last:
         return False
     tail = last[-8:]
-    return cursor_line.rstrip(_BORDER).endswith(tail)
+    return any(line.rstrip(_BORDER).rstrip("⏎").endswith(tail) for line in input_lines)
 
 
 @dataclass(frozen=True)
@@ -139,21 +143,23 @@ class Executor:
         """Did the text stay on the input line? A failed check counts as delivered."""
         await asyncio.sleep(self.settings.enter_check_ms / 1000)
         try:
-            line = await self._cursor_line(transport, sock, pane)
+            lines = await self._input_lines(transport, sock, pane)
         except RemoteError:
             return False
-        return still_on_input_line(line, text)
+        return still_on_input_line(lines, text)
 
-    async def _cursor_line(self, transport: Transport, sock: list[str], pane: str) -> str:
+    async def _input_lines(self, transport: Transport, sock: list[str],
+                           pane: str) -> list[str]:
+        """The line with the cursor and the one above it."""
         out = await transport.tmux([*sock, "display-message", "-p", "-t", pane, "#{cursor_y}",
                                     ";", "capture-pane", "-p", "-t", pane])
         first, _, screen = out.partition("\n")
         try:
             y = int(first.strip())
         except ValueError:
-            return ""
+            return []
         lines = screen.split("\n")
-        return lines[y] if 0 <= y < len(lines) else ""
+        return lines[max(0, y - 1): y + 1] if 0 <= y < len(lines) else []
 
     @staticmethod
     def _for_session(exc: RemoteError, session: Session, typed: bool) -> RemoteError:
