@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input
 
@@ -10,6 +13,10 @@ from ccr.models import Session
 
 class SendBar(Input):
     """An input bound to the selected session; Enter asks the app to send its text."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.focus_sessions", "Back to sessions"),
+    ]
 
     class Send(Message):
         def __init__(self, session: Session, text: str) -> None:

@@ -1,0 +1,111 @@
+"""The `ccr` command as a new user meets it: the demo, doctor, serve's signals, bad config."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.botapi import BotApiStandIn
+from tests.fixtures.hub import ROOT, HubProcess, base_env, free_port, wait_until, write_config
+from tests.fixtures.sshd import Sshd
+from tests.fixtures.tmux import Tmux
+
+pytestmark = pytest.mark.e2e
+
+
+def ccr(*args: str, env: dict[str, str] | None = None,
+        timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ccr", *args], env=env or base_env(),
+                          capture_output=True, text=True, timeout=timeout, check=False,
+                          cwd=ROOT)
+
+
+def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path) -> None:
+    env = base_env(HOME=str(tmp_path), TERM="xterm-256color")
+    pane = tmux.new_session("demo", [sys.executable, "-m", "ccr", "demo"], width=130,
+                            height=40, env=env, cwd=tmp_path)
+    screen = tmux.wait_for_text(pane, "demo:1", timeout=30)
+    assert "Telegram off" in screen
+    socket_name = re.search(r"tmux -L (ccr-demo-\d+) attach", screen)
+    assert socket_name, screen
+    tmux.run("send-keys", "-t", pane, "/")
+    tmux.wait_for_text(pane, "Type into demo:1")
+    tmux.run("send-keys", "-t", pane, "-l", "hello from a new user")
+    tmux.run("send-keys", "-t", pane, "Enter")
+    tmux.wait_for_text(pane, "You said: hello from a new user", timeout=20)
+    tmux.run("send-keys", "-t", pane, "Escape")
+    time.sleep(0.3)  # an Escape followed at once by q reads as Alt+q
+    tmux.run("send-keys", "-t", pane, "q")
+    wait_until(lambda: "demo" not in tmux.run("list-sessions", "-F", "#{session_name}",
+                                               check=False)
+               or not any(c.strip() for c in tmux.capture(pane).splitlines()[-2:]), 15,
+               message="the demo to quit")
+    demo_server = subprocess.run(["tmux", "-L", socket_name.group(1), "list-sessions"],
+                                 capture_output=True, text=True, check=False)
+    wait_until(lambda: subprocess.run(["tmux", "-L", socket_name.group(1), "list-sessions"],
+                                      capture_output=True, check=False).returncode != 0, 10,
+               message=f"the demo's tmux server to be gone ({demo_server.stdout})")
+
+
+def test_doctor_checks_ssh_login_and_host_key(sshd: Sshd, tmp_path: Path) -> None:
+    server = {"id": "kr4", "kind": "ssh", "host": sshd.host, "port": sshd.port,
+              "user": sshd.user, "identity": sshd.identity, "known_hosts": sshd.known_hosts}
+    with BotApiStandIn() as api:
+        config = write_config(tmp_path / "ok.toml", port=free_port(), data_dir=tmp_path / "d",
+                              servers=[server],
+                              telegram={"base_url": api.base_url, "allowed_chats": [1]})
+        done = ccr("doctor", "--config", str(config),
+                   env=base_env(CCR_TELEGRAM_TOKEN=api.token))
+    assert "✓ server kr4" in done.stdout and "reachable" in done.stdout, done.stdout
+    assert "✓ Telegram token: bot @" in done.stdout
+
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    config = write_config(tmp_path / "unknown.toml", port=free_port(),
+                          data_dir=tmp_path / "d", servers=[server | {"known_hosts": empty}])
+    done = ccr("doctor", "--config", str(config))
+    assert done.returncode == 1
+    assert "✗ server kr4" in done.stdout and "host key" in done.stdout
+    assert "ssh-keyscan" in done.stdout and "Traceback" not in done.stdout + done.stderr
+
+
+def test_serve_stops_cleanly_on_sigterm_and_sigint(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "ccr.toml", port=free_port(), data_dir=tmp_path / "data",
+                          servers=[{"id": "laptop", "kind": "local"}])
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        hub = HubProcess(config=config, port=int(re.findall(r":(\d+)", config.read_text())[0]),
+                         workdir=tmp_path).start()
+        assert hub.stop(sig) == 0
+        assert "hub stopped" in hub.logs()
+        assert "Traceback" not in hub.logs()
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    ('[hub]\nlisten = "nowhere"\n', "hub.listen"),
+    ('[[servers]]\nid = "kr4"\nkind = "ssh"\nhost = "h"\nport = 70000\n', "servers[0].port"),
+    ('[[servers]]\nid = "Bad Id"\nkind = "local"\n', "servers[0].id"),
+    ('[telegram]\ntoken = "123:abc"\n', "telegram.token"),
+    ("[hub\n", "not valid TOML"),
+], ids=["listen", "port", "server-id", "secret-in-file", "toml-syntax"])
+def test_bad_config_is_named_by_its_key(body: str, named: str, tmp_path: Path) -> None:
+    config = tmp_path / "ccr.toml"
+    config.write_text(body)
+    done = ccr("serve", "--config", str(config), timeout=20)
+    assert done.returncode == 1
+    assert named in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_missing_secret_is_explained(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "ccr.toml", port=free_port(), data_dir=tmp_path / "data",
+                          servers=[{"id": "laptop", "kind": "local"}])
+    env = base_env()
+    env.pop("CCR_SHARED_SECRET")
+    done = ccr("serve", "--config", str(config), env=env, timeout=20)
+    assert done.returncode == 1
+    assert "CCR_SHARED_SECRET is not set" in done.stderr and "export" in done.stderr
