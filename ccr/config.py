@@ -96,6 +96,36 @@ class ExecutorSettings(_Strict):
     connect_timeout_s: float = Field(10.0, gt=0)
 
 
+class ReliabilitySettings(_Strict):
+    """Retries per operation kind and per-server circuit breakers; each can be turned off."""
+
+    retries: bool = True
+    """false: every operation is tried once (no SSH, Telegram or database retries)."""
+    breakers: bool = True
+    """false: no circuit breakers; every command tries its server."""
+    ssh_attempts: int = Field(5, ge=1, le=20)
+    """Tries of an SSH/tmux call that provably never reached tmux (never one that may have)."""
+    ssh_base_s: float = Field(1.0, gt=0, le=60)
+    """First backoff before the second try; doubles each time, with full jitter."""
+    ssh_max_s: float = Field(16.0, gt=0, le=600)
+    """Longest backoff between two SSH tries."""
+    telegram_attempts: int = Field(3, ge=1, le=20)
+    """Tries of one Telegram request; Telegram's retry_after is honoured."""
+    telegram_base_s: float = Field(0.5, gt=0, le=60)
+    telegram_max_s: float = Field(5.0, gt=0, le=600)
+    db_attempts: int = Field(10, ge=1, le=100)
+    """Tries to start a write transaction while another process holds the database lock."""
+    db_base_s: float = Field(0.01, gt=0, le=10)
+    db_total_s: float = Field(5.0, gt=0, le=120)
+    """Give up on a locked database after this long in all."""
+    breaker_failures: int = Field(5, ge=1, le=1000)
+    """Consecutive failed operations on a server that open its breaker."""
+    breaker_open_s: float = Field(30.0, gt=0, le=86400)
+    """An open breaker lets one probe through (half-open) after this long."""
+    breaker_successes: int = Field(2, ge=1, le=100)
+    """Successful probes in a row that close a half-open breaker."""
+
+
 class LocalServer(_Strict):
     """tmux on the hub's own machine."""
 
@@ -134,6 +164,7 @@ class Settings(_Strict):
     hub: HubSettings = Field(default_factory=HubSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
     servers: list[Server] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -97,11 +97,20 @@ CATALOG: dict[str, Explanation] = {
         ),
     ),
     "delivery_uncertain": Explanation(
-        "The connection to {server} dropped while typing; the text may or may not have "
-        "arrived in {handle}.",
+        "ccr lost contact with {server} while typing ({detail}); the text may or may not "
+        "have arrived in {handle}.",
         (
             "Look at the session before sending again: ccr never retypes on its own.",
             "If the text is not there, send it again.",
+        ),
+    ),
+    "server_unavailable": Explanation(
+        "{server} is temporarily unavailable: its last {failures} attempts failed, so ccr "
+        "did not try to type. It will try {server} again {retry_in}.",
+        (
+            "Nothing was typed: send the command again once {server} is back.",
+            "Check that {server} is up and reachable; run `ccr doctor` to test it.",
+            "The console's servers table and the hub's log show when it recovers.",
         ),
     ),
     "stale_command": Explanation(

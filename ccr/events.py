@@ -54,6 +54,18 @@ class ServerStateChanged(Event):
 
 
 @dataclass(frozen=True)
+class BreakerStateChanged(Event):
+    """A server's circuit breaker moved: "closed", "open" or "half_open"."""
+
+    server_id: str
+    previous: str
+    state: str
+    failures: int
+    retry_at: float | None  # when an open breaker lets the next probe through
+    reason: str
+
+
+@dataclass(frozen=True)
 class HubLog(Event):
     """A line for the operator's log (starts, stops, warnings)."""
 

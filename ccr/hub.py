@@ -26,6 +26,9 @@ from ccr.delivery import DeliveryWorker, Sender
 from ccr.errors import CcrError, ConfigError
 from ccr.events import EventBus, HubLog, ServerStateChanged
 from ccr.models import Command, Session
+from ccr.reliability.board import build_board, load_board, probe_due
+from ccr.reliability.breaker import BreakerPolicy
+from ccr.reliability.retry import policies
 from ccr.remote.executor import Executor
 from ccr.sessions import SessionService
 from ccr.store.db import Database
@@ -60,7 +63,14 @@ class Hub:
         self.bus = EventBus()
         self.ready = False
         self.data_dir = settings.hub.data_dir
-        self.db = Database(self.data_dir / "ccr.db")
+        self.retry = policies(settings.reliability)
+        self.db = Database(self.data_dir / "ccr.db", busy=self.retry.database, log=self.log)
+        self.breakers = (build_board(BreakerPolicy.from_settings(settings.reliability), self.db,
+                                     self.bus, clock)
+                         if settings.reliability.breakers else None)
+        self._probe_wake = asyncio.Event()
+        if self.breakers is not None:
+            self.breakers.listeners.append(lambda *_: self._probe_wake.set())
         secret = settings.secret(settings.hub.shared_secret_env)
         if secret is None:
             raise ConfigError("secret_missing", env=settings.hub.shared_secret_env,
@@ -68,7 +78,8 @@ class Hub:
         self.shared_secret = secret
         self.api_token = settings.secret(settings.hub.api_token_env) or ""
         self.telegram_token = settings.secret(settings.telegram.token_env)
-        self.executor = Executor(list(settings.servers), settings.executor)
+        self.executor = Executor(list(settings.servers), settings.executor,
+                                 retry=self.retry.ssh, breakers=self.breakers, log=self.log)
         self.sessions = SessionService(
             self.db, self.bus, clock=clock, ttl_seconds=settings.hub.session_ttl_hours * 3600,
             recipients=self._recipients,
@@ -119,6 +130,8 @@ class Hub:
         sock = self._bind() if http else None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         await self.db.open()
+        if self.breakers is not None:
+            await load_board(self.breakers, self.db)
         if not self.api_token:
             self.api_token = secrets.token_urlsafe(24)
             if http:
@@ -221,9 +234,20 @@ class Hub:
     # --- servers ---------------------------------------------------------------------------
 
     async def _watch_servers(self) -> None:
+        """Probe each server every PROBE_INTERVAL_S; an open breaker only at half-open time."""
+        due = {s.id: 0.0 for s in self.settings.servers}
         while True:
-            await asyncio.gather(*(self.probe(s.id) for s in self.settings.servers))
-            await asyncio.sleep(PROBE_INTERVAL_S)
+            now = self.clock()
+            ready = [sid for sid, at in due.items() if at <= now]
+            await asyncio.gather(*(self.probe(sid) for sid in ready))
+            self._probe_wake.clear()
+            now = self.clock()
+            for sid in due:
+                regular = now + PROBE_INTERVAL_S if sid in ready else due[sid]
+                due[sid] = probe_due(self.breakers, sid, now, regular)
+            wait = max(0.0, min(due.values(), default=now + PROBE_INTERVAL_S) - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._probe_wake.wait(), wait)
 
     async def probe(self, server_id: str) -> tuple[str, str]:
         """Check a server's tmux answers; publish a change of state."""

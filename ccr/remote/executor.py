@@ -11,17 +11,25 @@ from the first key to the Enter, so concurrent dispatches never interleave.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ccr.config import ExecutorSettings, LocalServer, SshServer
 from ccr.errors import InputError, RemoteError
 from ccr.models import Session
+from ccr.reliability.board import BreakerBoard
+from ccr.reliability.retry import LogSink, RetryPolicy, never_reached
 from ccr.remote.local import LocalTransport
 from ccr.remote.ssh import SshTransport
 from ccr.remote.transport import Transport
+
+SERVER_FAULTS = frozenset({"ssh_unreachable", "ssh_auth_failed", "ssh_host_key_unknown",
+                           "ssh_host_key_changed", "delivery_uncertain"})
+"""Codes that say the server itself failed; tmux answering "no such pane" is not one."""
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BORDER = " \t│┃|"
@@ -68,12 +76,25 @@ def tmux_target(server: LocalServer | SshServer, session: Session) -> list[str]:
     return []
 
 
+def server_fault(exc: RemoteError) -> bool:
+    """Does this failure count against the server's breaker? Anything possibly sent does."""
+    return exc.sent or exc.code in SERVER_FAULTS
+
+
 class Executor:
-    """Owns one transport per server and one lock per pane."""
+    """Owns one transport per server and one lock per pane; retries and breakers wrap calls.
+
+    `retry` retries only failures that provably never reached tmux; `breakers` refuses a
+    server whose breaker is open before any connection is attempted.
+    """
 
     def __init__(self, servers: list[LocalServer | SshServer],
-                 settings: ExecutorSettings) -> None:
+                 settings: ExecutorSettings, *, retry: RetryPolicy | None = None,
+                 breakers: BreakerBoard | None = None, log: LogSink | None = None) -> None:
         self.settings = settings
+        self.retry = retry
+        self.breakers = breakers
+        self.log = log
         self.servers = {s.id: s for s in servers}
         self._transports: dict[str, Transport] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
@@ -113,21 +134,21 @@ class Executor:
         pane = session.pane_id
         transport = self.transport(server.id)
         started = time.monotonic()
-        async with self._lock(server.id, " ".join(sock), pane):
+        async with self._guard(server.id), self._lock(server.id, " ".join(sock), pane):
             typed = False
             try:
                 if "\n" in text:
                     buf = f"ccr-{secrets.token_hex(4)}"
-                    await transport.tmux([*sock, "load-buffer", "-b", buf, "-"],
-                                         stdin=text.encode("utf-8"))
-                    await transport.tmux([*sock, "paste-buffer", "-p", "-d", "-b", buf,
-                                          "-t", pane])
+                    await self._call(transport, [*sock, "load-buffer", "-b", buf, "-"],
+                                     stdin=text.encode("utf-8"))
+                    await self._call(transport, [*sock, "paste-buffer", "-p", "-d", "-b", buf,
+                                                 "-t", pane])
                 else:
-                    await transport.tmux([*sock, "send-keys", "-t", pane, "-H",
-                                          *hex_keys(text)])
+                    await self._call(transport, [*sock, "send-keys", "-t", pane, "-H",
+                                                 *hex_keys(text)])
                 typed = True
                 await asyncio.sleep(self.settings.settle_ms / 1000)
-                await transport.tmux([*sock, "send-keys", "-t", pane, "Enter"])
+                await self._call(transport, [*sock, "send-keys", "-t", pane, "Enter"])
                 enters = 1
                 if self.settings.enter_check_ms and await self._enter_lost(
                     transport, sock, pane, text
@@ -137,6 +158,36 @@ class Executor:
             except RemoteError as exc:
                 raise self._for_session(exc, session, typed) from None
         return Delivery(enters=enters, seconds=time.monotonic() - started)
+
+    async def _call(self, transport: Transport, args: list[str], *,
+                    stdin: bytes | None = None) -> str:
+        """One tmux call; retried only while its failures provably never reached tmux."""
+        if self.retry is None or self.retry.attempts <= 1:
+            return await transport.tmux(args, stdin=stdin)
+        return await self.retry.call(lambda: transport.tmux(args, stdin=stdin),
+                                     retry_if=never_reached, sink=self.log,
+                                     what=f"tmux on {transport.server_id}")
+
+    @contextlib.asynccontextmanager
+    async def _guard(self, server_id: str) -> AsyncIterator[None]:
+        """The server's breaker around one operation: refuse fast, count the outcome."""
+        board = self.breakers
+        if board is None:
+            yield
+            return
+        await board.admit(server_id)
+        try:
+            yield
+        except RemoteError as exc:
+            if server_fault(exc):
+                await board.failure(server_id, exc.message)
+            else:
+                await board.success(server_id)  # tmux answered; the pane is another matter
+            raise
+        except BaseException:
+            board.release(server_id)
+            raise
+        await board.success(server_id)
 
     async def _enter_lost(self, transport: Transport, sock: list[str], pane: str,
                           text: str) -> bool:
@@ -172,7 +223,8 @@ class Executor:
 
     async def probe(self, server_id: str) -> str:
         """A cheap call that proves tmux on the server answers; returns its version."""
-        return (await self.transport(server_id).tmux(["-V"])).strip()
+        async with self._guard(server_id):
+            return (await self.transport(server_id).tmux(["-V"])).strip()
 
     async def close(self) -> None:
         for t in self._transports.values():

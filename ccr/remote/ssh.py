@@ -30,6 +30,28 @@ class _Client(asyncssh.SSHClient):
         self.lost = True
 
 
+class _Exec(asyncssh.SSHClientSession[bytes]):
+    """One remote tmux invocation: knows whether its channel was ever opened."""
+
+    def __init__(self) -> None:
+        self.opened = False
+        self.out = bytearray()
+        self.err = bytearray()
+        self.error: Exception | None = None
+        self.done = asyncio.Event()
+
+    def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:
+        # Called once the server confirmed the channel, before the exec request is sent.
+        self.opened = True
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        (self.err if datatype == asyncssh.EXTENDED_DATA_STDERR else self.out).extend(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.error = exc
+        self.done.set()
+
+
 def host_key_error(server: SshServer) -> RemoteError:
     """Unknown and changed host keys are different problems with different advice."""
     known = False
@@ -108,44 +130,59 @@ class SshTransport:
             return conn
 
     async def tmux(self, args: list[str], *, stdin: bytes | None = None) -> str:
+        """Run `tmux ARGS` on one new exec channel.
+
+        Until the channel is open no command has left the hub (`sent=False`); from then on
+        the exec request may be on its way, so any failure is `sent=True`.
+        """
         conn = await self.connect()
         command = shlex.join(["tmux", *args])
+        session = _Exec()
         try:
-            proc = await conn.create_process(command, encoding=None,
-                                             stdin=asyncssh.PIPE if stdin else asyncssh.DEVNULL)
+            chan, _ = await asyncio.wait_for(
+                conn.create_session(lambda: session, command, encoding=None), self.timeout)
         except asyncssh.ChannelOpenError as exc:
             await self._drop()
+            if session.opened:  # the exec request was refused or lost: cannot tell which
+                raise self._lost(True, f"the command was not confirmed ({exc.reason})") from None
             raise RemoteError("ssh_unreachable", sent=False, server=self.server_id,
                               detail=f"could not open a channel ({exc.reason})") from None
+        except TimeoutError:
+            await self._drop()
+            raise self._lost(session.opened, "no answer in time") from None
         except (OSError, asyncssh.Error) as exc:
             await self._drop()
-            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
-                              handle="?", detail=str(exc)) from None
+            raise self._lost(session.opened, str(exc) or type(exc).__name__) from None
         try:
             if stdin:
-                proc.stdin.write(stdin)
-                proc.stdin.write_eof()
-            result = await asyncio.wait_for(proc.wait(), self.timeout)
+                chan.write(stdin)
+            chan.write_eof()
+            await asyncio.wait_for(session.done.wait(), self.timeout)
         except TimeoutError:
-            proc.close()
-            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
-                              handle="?", detail="no answer in time") from None
+            chan.close()
+            raise self._lost(True, "no answer in time") from None
         except (OSError, asyncssh.Error) as exc:
             await self._drop()
-            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
-                              handle="?", detail=str(exc)) from None
-        if result.exit_status is None and result.exit_signal is not None:
+            raise self._lost(True, str(exc) or type(exc).__name__) from None
+        status = chan.get_exit_status()
+        if session.error is not None or status is None or status < 0:
             await self._drop()
-            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
-                              handle="?", detail="the remote command was killed")
-        out = result.stdout if isinstance(result.stdout, bytes) else b""
-        err = result.stderr if isinstance(result.stderr, bytes) else b""
-        if result.exit_status != 0:
-            if result.exit_status == 127:
+            detail = ("the remote command was killed" if status is not None and status < 0
+                      else "the connection dropped")
+            raise self._lost(True, detail)
+        if status != 0:
+            if status == 127:
                 raise RemoteError("tmux_failed", sent=False, server=self.server_id,
                                   detail="tmux is not installed or not on PATH there")
-            raise tmux_failure(self.server_id, err.decode("utf-8", "replace"))
-        return out.decode("utf-8", "replace")
+            raise tmux_failure(self.server_id, bytes(session.err).decode("utf-8", "replace"))
+        return bytes(session.out).decode("utf-8", "replace")
+
+    def _lost(self, sent: bool, detail: str) -> RemoteError:
+        """A failure mid-call: uncertain once the channel was open, else never reached."""
+        if sent:
+            return RemoteError("delivery_uncertain", sent=True, server=self.server_id,
+                               handle="?", detail=detail)
+        return RemoteError("ssh_unreachable", sent=False, server=self.server_id, detail=detail)
 
     async def _drop(self) -> None:
         conn, self._conn, self._client = self._conn, None, None

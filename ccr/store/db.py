@@ -1,7 +1,9 @@
 """The database connection: WAL, busy timeout, migrations, serialized transactions.
 
 One aiosqlite connection is the hub's only writer; an asyncio lock keeps coroutines from
-interleaving statements inside each other's transactions.
+interleaving statements inside each other's transactions. When another process holds the
+write lock, starting a transaction is retried by the database retry policy (10 attempts
+from 10 ms, 5 s in all), each attempt waiting a share of that in SQLite's busy handler.
 """
 
 from __future__ import annotations
@@ -14,24 +16,37 @@ from pathlib import Path
 
 import aiosqlite
 
+from ccr.reliability.retry import LogSink, RetryPolicy, is_db_busy
 from ccr.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000
+"""SQLite's own wait for a lock when no retry policy is given."""
 
 
 class Database:
     """Owns the connection; hands out transactions and reads one at a time."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, busy: RetryPolicy | None = None,
+                 log: LogSink | None = None) -> None:
         self.path = path
+        self.busy = busy
+        self.log = log
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        """SQLite's wait per attempt: the policy's total time shared among its attempts."""
+        if self.busy is None or self.busy.attempts <= 1:
+            return BUSY_TIMEOUT_MS
+        total = self.busy.total_s or BUSY_TIMEOUT_MS / 1000
+        return max(10, int(total * 1000 / self.busy.attempts))
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute("PRAGMA synchronous = NORMAL")
         await conn.execute("PRAGMA foreign_keys = ON")
@@ -65,13 +80,25 @@ class Database:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
         async with self._lock:
             conn = self.conn
-            await conn.execute("BEGIN IMMEDIATE")
+            await self._begin(conn)
             try:
                 yield conn
             except BaseException:
                 await conn.execute("ROLLBACK")
                 raise
             await conn.execute("COMMIT")
+
+    async def _begin(self, conn: aiosqlite.Connection) -> None:
+        """Take the write lock; nothing of the transaction ran yet, so retrying is safe."""
+        if self.busy is None or self.busy.attempts <= 1:
+            await conn.execute("BEGIN IMMEDIATE")
+            return
+
+        async def begin() -> None:
+            await conn.execute("BEGIN IMMEDIATE")
+
+        await self.busy.call(begin, retry_if=is_db_busy, what="database write lock",
+                             sink=self.log)
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -1,0 +1,1 @@
+"""Reliability: bounded retries per operation kind and per-server circuit breakers."""
