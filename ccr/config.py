@@ -124,6 +124,14 @@ class ReliabilitySettings(_Strict):
     """An open breaker lets one probe through (half-open) after this long."""
     breaker_successes: int = Field(2, ge=1, le=100)
     """Successful probes in a row that close a half-open breaker."""
+    telegram_timeout_s: float = Field(10.0, gt=0, le=120)
+    """Deadline for one Telegram send (connect, write, read); a stall past it is a failure."""
+    dlq_interval_s: float = Field(60.0, gt=0, le=86400)
+    """How often the dead-letter queue is worked."""
+    dlq_base_s: float = Field(60.0, gt=0, le=86400)
+    """Wait before a dead letter's first retry cycle; doubles each cycle (60/120/240/480/960)."""
+    dlq_cycles: int = Field(5, ge=0, le=50)
+    """Retry cycles before a dead letter is archived and the admins are told."""
 
 
 class LocalServer(_Strict):

@@ -136,6 +136,17 @@ CATALOG: dict[str, Explanation] = {
             "A hub started without it writes a token to its data_dir/api-token file.",
         ),
     ),
+    "dlq_not_found": Explanation(
+        "There is no dead letter {entry}.",
+        ("Run `ccr dlq list` (or send /dlq) to see the entries and their numbers.",),
+    ),
+    "admin_only": Explanation(
+        "{what} is for the hub's admins only.",
+        (
+            "Ask an admin to do it for you.",
+            "Admins are the user ids in [telegram] admins in ccr.toml.",
+        ),
+    ),
     "internal": Explanation(
         "Something went wrong inside ccr ({detail}).",
         ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),

@@ -73,6 +73,56 @@ class HubLog(Event):
     text: str
 
 
+@dataclass(frozen=True)
+class DeadLettered(Event):
+    """A message's send attempts were spent; it waits in the dead-letter queue."""
+
+    entry_id: int
+    outbox_id: int
+    chat_id: int
+    reason: str
+    cycles: int
+    next_attempt_at: float | None
+
+
+@dataclass(frozen=True)
+class DeadLetterRetried(Event):
+    """A dead letter went back to the outbox, on schedule or by hand."""
+
+    entry_id: int
+    outbox_id: int
+    chat_id: int
+    by: str  # "schedule" | "hand"
+    cycle: int
+
+
+@dataclass(frozen=True)
+class DeadLetterDelivered(Event):
+    """A dead letter was delivered after all."""
+
+    entry_id: int
+    outbox_id: int
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class DeadLetterArchived(Event):
+    """A dead letter spent every retry cycle; it is kept, and the admins are told."""
+
+    entry_id: int
+    outbox_id: int
+    chat_id: int
+    reason: str
+    alerted: int  # how many admin chats the alert was queued for
+
+
+@dataclass(frozen=True)
+class DeadLettersPurged(Event):
+    """Dead letters were deleted by hand."""
+
+    count: int
+    archived_only: bool
+
 class EventBus:
     """Fan-out of events to any number of subscribers."""
 

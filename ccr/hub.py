@@ -23,15 +23,17 @@ from ccr.api.app import create_app
 from ccr.commands import CommandService
 from ccr.config import Settings
 from ccr.delivery import DeliveryWorker, Sender
+from ccr.dlq import DeadLetterQueue
 from ccr.errors import CcrError, ConfigError
 from ccr.events import EventBus, HubLog, ServerStateChanged
 from ccr.models import Command, Session
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy
-from ccr.reliability.retry import policies
+from ccr.reliability.retry import policies, telegram_policy
 from ccr.remote.executor import Executor
 from ccr.sessions import SessionService
 from ccr.store.db import Database
+from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
 
 PROBE_INTERVAL_S = 60.0
@@ -88,7 +90,14 @@ class Hub:
                                        clock=clock)
         self.telegram: Any = None
         self.sender: Sender = _NoTelegram()
-        self.delivery = DeliveryWorker(self.db, self.bus, self.sender, clock=clock)
+        rel = settings.reliability
+        schedule = Schedule(base_s=rel.dlq_base_s, cycles=rel.dlq_cycles)
+        self.delivery = DeliveryWorker(self.db, self.bus, self.sender, clock=clock,
+                                       policy=telegram_policy(rel), schedule=schedule,
+                                       admins=lambda: list(settings.telegram.admins))
+        self.dlq = DeadLetterQueue(self.db, self.bus, schedule=schedule,
+                                   interval_s=rel.dlq_interval_s, clock=clock,
+                                   wake=self.delivery.wake)
         self.sessions.on_outbox = self.delivery.wake
         self.commands.on_outbox = self.delivery.wake
         self.server_state: dict[str, tuple[str, str, float]] = {
@@ -147,6 +156,7 @@ class Hub:
             self.log("warning", "Telegram token set but [telegram] allowed_chats is empty: "
                                 "the bot is off")
         self.spawn(self.delivery.run(), "delivery", daemon=True)
+        self.spawn(self.dlq.run(), "dead-letters", daemon=True)
         await self.commands.recover()
         self.spawn(self._watch_servers(), "servers", daemon=True)
         while self._http is not None and not self._http.started:  # noqa: ASYNC110

@@ -9,9 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
+from ccr import dlq
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.errors import CcrError
+from ccr.store.deadletters import DeadLetter
 
 if TYPE_CHECKING:
     from ccr.hub import Hub
@@ -129,5 +131,51 @@ def create_app(hub: Hub) -> FastAPI:
         if result.error is not None:
             body_out["error"] = result.error.to_dict()
         return JSONResponse(body_out, status_code=200 if result.error is None else 502)
+
+    # --- dead letters ------------------------------------------------------------------
+
+    def dlq_view(entry: DeadLetter) -> dict[str, Any]:
+        return dlq.view(entry, hub.dlq.schedule)
+
+    @app.get("/api/dlq")
+    async def dlq_list(request: Request, delivered: bool = False) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        entries = await hub.dlq.list(include_delivered=delivered)
+        return JSONResponse({"entries": [dlq_view(e) for e in entries]})
+
+    @app.get("/api/dlq/{entry_id}")
+    async def dlq_show(request: Request, entry_id: int) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        try:
+            entry = await hub.dlq.get(entry_id)
+        except CcrError as exc:
+            return _ccr_error(404, exc)
+        return JSONResponse({"entry": dlq_view(entry)})
+
+    @app.post("/api/dlq/retry")
+    async def dlq_retry_all(request: Request) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        moved = await hub.dlq.retry_all()
+        return JSONResponse({"retried": [dlq_view(e) for e in moved]})
+
+    @app.post("/api/dlq/{entry_id}/retry")
+    async def dlq_retry(request: Request, entry_id: int) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        try:
+            result = await hub.dlq.retry(entry_id)
+        except CcrError as exc:
+            return _ccr_error(404, exc)
+        return JSONResponse({"entry": dlq_view(result.entry), "retried": result.moved},
+                            status_code=200 if result.moved else 409)
+
+    @app.delete("/api/dlq")
+    async def dlq_purge(request: Request, archived: bool = False) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        return JSONResponse({"purged": await hub.dlq.purge(archived_only=archived)})
 
     return app

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccr.cli import dlq as dlq_cli
 from ccr.config import Settings, load_settings
 from ccr.errors import CcrError
 
@@ -24,6 +25,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(dlq_cli.app, name="dlq")
 out = Console()
 err = Console(stderr=True)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import aiosqlite
 
+from ccr.store import deadletters
 from ccr.store.db import Database
 
 
@@ -59,7 +60,8 @@ async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
     return items
 
 
-async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float) -> None:
+async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float) -> int | None:
+    """Record a delivery; the id of the dead letter it resolves, if it was one."""
     async with db.transaction() as conn:
         await conn.execute(
             "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?, "
@@ -71,6 +73,7 @@ async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float)
                 "VALUES (?, ?, ?)",
                 (item.chat_id, message_id, item.session_id),
             )
+        return await deadletters.delivered(conn, item.id, now)
 
 
 async def mark_retry(db: Database, item: OutboxItem, error: str, next_at: float) -> None:
@@ -87,6 +90,22 @@ async def mark_failed(db: Database, item: OutboxItem, error: str) -> None:
             "UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_error = ? "
             "WHERE id = ?", (error, item.id),
         )
+
+
+async def mark_dead(conn: aiosqlite.Connection, item: OutboxItem, error: str) -> None:
+    """Take a row out of line for the dead-letter queue (inside the caller's transaction)."""
+    await conn.execute(
+        "UPDATE outbox SET state = 'dead', attempts = attempts + 1, last_error = ? "
+        "WHERE id = ?", (error, item.id),
+    )
+
+
+async def next_due(db: Database) -> float | None:
+    """When the first waiting message of some chat is due (only a chat's first one counts)."""
+    row = await db.fetchone(
+        "SELECT MIN(o.next_attempt_at) AS t FROM outbox o JOIN (SELECT MIN(id) AS first "
+        "FROM outbox WHERE state = 'pending' GROUP BY chat_id) h ON o.id = h.first")
+    return float(row["t"]) if row is not None and row["t"] is not None else None
 
 
 async def counts(db: Database) -> dict[str, int]:

@@ -100,12 +100,18 @@ MIGRATIONS: list[str] = [
         id INTEGER PRIMARY KEY,
         outbox_id INTEGER NOT NULL UNIQUE,
         chat_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
         reason TEXT NOT NULL,
+        error_type TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
         cycles INTEGER NOT NULL DEFAULT 0,
         state TEXT NOT NULL DEFAULT 'queued',
-        next_attempt_at REAL NOT NULL,
+        next_attempt_at REAL,
         created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
+        updated_at REAL NOT NULL,
+        archived_at REAL,
+        alerted_at REAL,
+        delivered_at REAL
     );
     CREATE INDEX dead_letters_by_state ON dead_letters (state, next_attempt_at, id);
     """,

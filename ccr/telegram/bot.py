@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 
 from telegram import Message, ReplyParameters, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -24,6 +32,7 @@ from telegram.ext import (
 )
 
 from ccr.delivery import SendFailed
+from ccr.errors import CcrError
 from ccr.events import HubLog
 from ccr.store.outbox import OutboxItem
 from ccr.telegram import render
@@ -40,11 +49,13 @@ class TelegramBot:
     def __init__(self, hub: Hub, token: str) -> None:
         self.hub = hub
         cfg = hub.settings.telegram
+        self.timeout = hub.settings.reliability.telegram_timeout_s
         builder: ApplicationBuilder = (  # type: ignore[type-arg]
             Application.builder().token(token)
             .rate_limiter(AIORateLimiter(max_retries=0))
             .get_updates_read_timeout(cfg.poll_timeout + 10)
-            .connect_timeout(5).read_timeout(10).write_timeout(10)
+            .connect_timeout(self.timeout).read_timeout(self.timeout)
+            .write_timeout(self.timeout).pool_timeout(self.timeout)
         )
         if cfg.base_url:
             builder = builder.base_url(cfg.base_url)  # PTB appends the token
@@ -55,6 +66,7 @@ class TelegramBot:
             self.app.add_handler(CommandHandler(["start", "help"], self._help, filters=allowed))
             self.app.add_handler(CommandHandler("sessions", self._sessions, filters=allowed))
             self.app.add_handler(CommandHandler("cmd", self._cmd, filters=allowed))
+            self.app.add_handler(CommandHandler("dlq", self._dlq, filters=allowed))
             self.app.add_handler(MessageHandler(
                 allowed & filters.TEXT & ~filters.COMMAND, self._text))
         self.app.add_handler(MessageHandler(filters.ALL, self._ignored), group=1)
@@ -86,7 +98,12 @@ class TelegramBot:
     # --- sending (the delivery worker's Sender) ------------------------------------------
 
     async def send(self, item: OutboxItem) -> int:
-        text = render.item_text(item.kind, item.payload)
+        """One try; any failure is a `SendFailed` with a reason a person can read."""
+        try:
+            text = render.item_text(item.kind, item.payload)
+        except Exception as exc:  # a bug must not block the chat: dead-letter it
+            raise SendFailed(f"ccr could not build this message ({type(exc).__name__})",
+                             permanent=True, category="internal") from None
         reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
                  if item.reply_to else None)
         try:
@@ -94,17 +111,33 @@ class TelegramBot:
                 chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
                 reply_parameters=reply, link_preview_options=None,
             )
-        except RetryAfter as exc:
-            delay = exc.retry_after
-            seconds = delay if isinstance(delay, int | float) else delay.total_seconds()
-            raise SendFailed(f"rate limited ({seconds:g} s)", retry_after=float(seconds)) from None
-        except Forbidden as exc:
-            raise SendFailed(f"forbidden: {exc.message}", permanent=True) from None
-        except BadRequest as exc:
-            raise SendFailed(f"rejected: {exc.message}", permanent=True) from None
-        except (NetworkError, TelegramError) as exc:
-            raise SendFailed(f"network: {exc.message}") from None
+        except TelegramError as exc:
+            raise self._failure(exc) from None
         return int(msg.message_id)
+
+    def _failure(self, exc: TelegramError) -> SendFailed:
+        """Telegram's error as a `SendFailed`: 400 and 403 are permanent, the rest are not."""
+        if isinstance(exc, RetryAfter):
+            delay = exc.retry_after
+            seconds = float(delay if isinstance(delay, int | float) else delay.total_seconds())
+            return SendFailed(f"Telegram asked ccr to slow down (flood control: retry after "
+                              f"{seconds:g} s)", retry_after=seconds, category="rate_limited")
+        if isinstance(exc, TimedOut):
+            return SendFailed(f"Telegram did not answer within {self.timeout:g} s (timed out)",
+                              category="timeout", uncertain=True)
+        if isinstance(exc, Forbidden):
+            return SendFailed(f"Telegram refused to deliver: the bot is blocked or not in "
+                              f"this chat ({exc.message})", permanent=True, category="forbidden")
+        if isinstance(exc, BadRequest):
+            return SendFailed(f"Telegram rejected the message as invalid ({exc.message})",
+                              permanent=True, category="rejected")
+        if isinstance(exc, InvalidToken):
+            return SendFailed(f"Telegram does not accept the bot's token ({exc.message})",
+                              category="unauthorized")
+        if isinstance(exc, NetworkError):
+            return SendFailed(f"Telegram could not be reached or failed ({exc.message})",
+                              category="network")
+        return SendFailed(f"Telegram answered with an error ({exc.message})")
 
     # --- handlers -------------------------------------------------------------------------
 
@@ -134,6 +167,46 @@ class TelegramBot:
                                  "Send /sessions for the handles.")
             return
         await self._submit(update, msg, text=text, ref=ref)
+
+    async def _dlq(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/dlq lists dead letters; /dlq retry ID|all sends them again. Admins only."""
+        msg, user = update.effective_message, update.effective_user
+        if msg is None or msg.text is None:
+            return
+        if user is None or user.id not in self.hub.settings.telegram.admins:
+            self.hub.log("warning", f"/dlq refused to user {user.id if user else '?'}: "
+                                    "not in [telegram] admins")
+            await msg.reply_html("🔒 " + render.error_text(
+                CcrError("admin_only", what="/dlq").to_dict()))
+            return
+        args = msg.text.split()[1:]
+        if not args or args == ["list"]:
+            entries = await self.hub.dlq.list()
+            for text in render.dlq_list(entries, self.hub.clock(), self.hub.dlq.schedule.cycles):
+                await msg.reply_html(text)
+            return
+        if len(args) == 2 and args[0] == "retry":
+            await msg.reply_html(await self._dlq_retry(args[1]))
+            return
+        await msg.reply_html("Usage: /dlq lists undelivered messages; "
+                             "<code>/dlq retry ID</code> or <code>/dlq retry all</code> "
+                             "sends them again.")
+
+    async def _dlq_retry(self, which: str) -> str:
+        if which == "all":
+            moved = await self.hub.dlq.retry_all()
+            if not moved:
+                return "Nothing to retry: no dead letter is waiting."
+            return (f"🔁 {len(moved)} dead letter(s) are back in line; they are sent in their "
+                    "original order. /dlq shows any that fail again.")
+        entry_id = int(which.lstrip("#")) if which.lstrip("#").isdigit() else -1
+        try:
+            result = await self.hub.dlq.retry(entry_id)
+        except CcrError as exc:
+            return "❌ " + render.error_text(exc.to_dict())
+        if result.moved:
+            return f"🔁 Dead letter #{entry_id} is back in line and will be sent now."
+        return f"Dead letter #{entry_id} is already {result.entry.state}; nothing to do."
 
     async def _text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg = update.effective_message

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ccr.models import Session
+
+if TYPE_CHECKING:
+    from ccr.store.deadletters import DeadLetter
 
 LIMIT = 4096
 ICONS = {"stop": "✅", "subagent_stop": "🧩", "waiting": "⏳", "notification": "🔔"}
@@ -92,6 +96,8 @@ def item_text(kind: str, payload: dict[str, Any]) -> str:
         text = command_result(payload)
     elif kind == "command_error":
         text = "❌ " + error_text(payload.get("error") or {})
+    elif kind == "dlq_alert":
+        text = dlq_alert(payload)
     else:
         text = esc(str(payload.get("text", "")))
     return text
@@ -142,6 +148,97 @@ HELP = (
     "<code>/cmd laptop:1 run the tests</code>. HANDLE is <code>server:N</code> or the "
     "8-letter token.\n"
     "• /sessions lists live sessions by server.\n"
+    "• /dlq (admins) lists messages Telegram did not take; /dlq retry ID|all sends them again.\n"
     "• /help shows this.\n\n"
     "Text is typed literally and submitted with Enter; nothing is run by a shell."
 )
+
+
+def item_summary(kind: str, payload: dict[str, Any]) -> str:
+    """What an outbox message is, in a few plain words (no message text beyond a title)."""
+    handle = str(payload.get("handle") or "?")
+    if kind == "notification":
+        title = TITLES.get(str(payload.get("event", "")), "Claude says")
+        return f"'{title}' notification for {handle}"
+    if kind == "command_result":
+        return f"command result for {handle}"
+    if kind == "command_error":
+        return "command error reply"
+    if kind == "dlq_alert":
+        return f"admin alert about dead letter {payload.get('entry_id', '?')}"
+    return f"{kind} message"
+
+
+def when(ts: float) -> str:
+    """A local date and time a person reads at a glance."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
+
+
+def dlq_alert(p: dict[str, Any]) -> str:
+    """The admins' alert: what failed, since when, and how to send it again."""
+    entry = esc(str(p.get("entry_id", "?")))
+    return (
+        "🚨 <b>A message could not be delivered</b> and has been archived (not lost).\n"
+        f"What: {esc(str(p.get('what', '?')))} to chat "
+        f"<code>{esc(str(p.get('chat_id')))}</code>\n"
+        f"Failing since: {when(float(p.get('since') or 0))} "
+        f"({esc(str(p.get('cycles', '?')))} retry cycles)\n"
+        f"Last error: {esc(clip(str(p.get('reason', '?')), 300))}\n\n"
+        "To send it again once the cause is fixed:\n"
+        f"1. here: <code>/dlq retry {entry}</code>\n"
+        f"2. or on the hub: <code>ccr dlq retry {entry}</code>\n"
+        "See every entry with /dlq or <code>ccr dlq list</code>."
+    )
+
+
+def dlq_list(entries: Sequence[DeadLetter], now: float, max_cycles: int) -> list[str]:
+    """The /dlq answer: each entry with its reason and next retry, then how to retry."""
+    if not entries:
+        return ["📭 The dead-letter queue is empty: every message was delivered."]
+    blocks = []
+    for e in entries:
+        if e.state == "queued" and e.next_attempt_at is not None:
+            nxt = f"next try in {ago(e.next_attempt_at - now)}"
+        elif e.state == "retrying":
+            nxt = "being retried now"
+        else:
+            nxt = "archived: retried only by hand"
+        blocks.append(
+            f"• <b>#{e.id}</b> {esc(item_summary(e.kind, e.payload))} to chat "
+            f"<code>{e.chat_id}</code>\n  since {when(e.created_at)} · cycle "
+            f"{e.cycles}/{max_cycles} · {nxt}\n  <i>{esc(clip(e.reason, 200))}</i>")
+    foot = "\nRetry: <code>/dlq retry ID</code> or <code>/dlq retry all</code>"
+    messages: list[str] = []
+    current = f"<b>Dead letters</b> ({len(entries)})"
+    for b in [*blocks, foot]:
+        if u16len(current) + u16len(b) + 1 > LIMIT - 100:
+            messages.append(current)
+            current = ""
+        current += "\n" + b
+    messages.append(current.strip())
+    return messages
+
+
+def session_health(p: dict[str, Any]) -> str:
+    """A session's pane was lost, its server went away, or it came back."""
+    handle = esc(str(p.get("handle", "?")))
+    project = esc(str(p.get("project", "")).rstrip("/").rsplit("/", 1)[-1] or "?")
+    reason = esc(clip(str(p.get("reason", "")), 300))
+    health = p.get("health")
+    if health == "ok":
+        return (f"🟢 <b>{handle}</b> · {project} is back: {reason}.\n"
+                "Replies and /cmd reach it again.")
+    if health == "unreachable":
+        return (f"🔴 <b>{handle}</b> · {project}: {reason}.\n"
+                "1. Nothing you send to it is typed until the server answers again.\n"
+                "2. ccr keeps checking and tells you when it is back.")
+    return (f"🔴 <b>{handle}</b> · {project}: {reason}.\n"
+            "1. Check that Claude Code still runs in tmux on that machine.\n"
+            "2. Start it again in the same tmux session: ccr maps it back and tells you.")
+
+
+def session_extended(p: dict[str, Any]) -> str:
+    """A session used close to its expiry got more time."""
+    hours = int(p.get("hours") or 24)
+    return (f"⏱ <b>{esc(str(p.get('handle', '?')))}</b> was about to expire; "
+            f"it stays open {hours} h more.")
