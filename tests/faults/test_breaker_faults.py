@@ -41,7 +41,7 @@ def test_killed_sshd_opens_the_breaker_then_it_closes_by_itself(
         assert len(told) == 5 and all("Cannot reach kr4" in t for t in told), dump(world)
         attempts = len(log_lines(world, "tmux on kr4: attempt"))
         assert attempts >= 5, "each failed command logged its attempts"
-        wait_until(lambda: log_lines(world, "breaker of kr4: closed -> open"), 5,
+        wait_until(lambda: log_lines(world, "breaker of kr4: closed -> open"), 10,
                    message="the breaker to open")
 
         world.botapi.push_text(CHAT, "/cmd kr4:1 while open")
@@ -49,7 +49,9 @@ def test_killed_sshd_opens_the_breaker_then_it_closes_by_itself(
         took = refused["finished_at"] - refused["created_at"]
         assert refused["state"] == "failed" and refused["error_code"] == "server_unavailable"
         print(f"refused in {took * 1000:.1f} ms")
-        assert took < 0.05, f"refused in {took * 1000:.1f} ms (with its database writes)"
+        # The breaker's own refusal takes microseconds (tests/unit/test_breaker.py: < 10 ms);
+        # this end-to-end figure adds three SQLite transactions on a loaded test machine.
+        assert took < 0.25, f"refused in {took * 1000:.1f} ms (with its database writes)"
         msg = world.botapi.wait_for_message(lambda m: "while open" in m["text"])
         assert "temporarily unavailable" in msg["text"] and "will try kr4 again in" in msg["text"]
         assert "1. Nothing was typed" in msg["text"] and "Traceback" not in msg["text"]
