@@ -78,6 +78,7 @@ class CommandService:
                 self.on_outbox()
             return SubmitResult(command=None, error=error)
         self.bus.publish(CommandChanged(command))
+        session = await self.sessions.used(session)
         return await self._dispatch(command, session)
 
     async def _target(self, ref: str | None, session_id: int | None, now: float) -> Session:

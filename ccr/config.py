@@ -132,6 +132,10 @@ class ReliabilitySettings(_Strict):
     """Wait before a dead letter's first retry cycle; doubles each cycle (60/120/240/480/960)."""
     dlq_cycles: int = Field(5, ge=0, le=50)
     """Retry cycles before a dead letter is archived and the admins are told."""
+    health_interval_s: float = Field(30.0, gt=0, le=3600)
+    """How often every session's pane is checked (one tmux call per server)."""
+    degraded_fraction: float = Field(0.3, ge=0, le=1)
+    """Above this share of servers unavailable, notifications say the hub is degraded."""
 
 
 class LocalServer(_Strict):

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from ccr.models import Command, Session
+from ccr.models import Command, Session, SessionHealth
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,15 @@ class BreakerStateChanged(Event):
     state: str
     failures: int
     retry_at: float | None  # when an open breaker lets the next probe through
+    reason: str
+
+
+@dataclass(frozen=True)
+class SessionHealthChanged(Event):
+    """A health check (or the session's own hook) found its pane lost, unreachable or back."""
+
+    session: Session
+    health: SessionHealth
     reason: str
 
 

@@ -29,8 +29,9 @@ from ccr.events import EventBus, HubLog, ServerStateChanged
 from ccr.models import Command, Session
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy
+from ccr.reliability.recovery import SessionRecovery
 from ccr.reliability.retry import policies, telegram_policy
-from ccr.remote.executor import Executor
+from ccr.remote.executor import Executor, tmux_target
 from ccr.sessions import SessionService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
@@ -100,6 +101,10 @@ class Hub:
                                    wake=self.delivery.wake)
         self.sessions.on_outbox = self.delivery.wake
         self.commands.on_outbox = self.delivery.wake
+        self.sessions.degraded = self.degraded
+        self.recovery = SessionRecovery(self.sessions, self.executor.list_panes,
+                                        self._tmux_target, interval=rel.health_interval_s,
+                                        clock=clock)
         self.server_state: dict[str, tuple[str, str, float]] = {
             s.id: ("unknown", "not checked yet", 0.0) for s in settings.servers
         }
@@ -159,6 +164,7 @@ class Hub:
         self.spawn(self.dlq.run(), "dead-letters", daemon=True)
         await self.commands.recover()
         self.spawn(self._watch_servers(), "servers", daemon=True)
+        self.spawn(self.recovery.run(), "recovery", daemon=True)
         while self._http is not None and not self._http.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
         self.ready = True
@@ -242,6 +248,27 @@ class Hub:
         self.bus.publish(HubLog(level, text))
 
     # --- servers ---------------------------------------------------------------------------
+
+    def _tmux_target(self, session: Session) -> list[str] | None:
+        server = self.settings.server(session.server_id)
+        return None if server is None else tmux_target(server, session)
+
+    def unavailable(self) -> list[str]:
+        """Servers whose last probe failed or whose breaker is not closed."""
+        down = {sid for sid, (state, _, _) in self.server_state.items() if state == "down"}
+        if self.breakers is not None:
+            down |= {sid for sid, rec in self.breakers.states().items()
+                     if rec.state != "closed"}
+        return sorted(down)
+
+    def degraded(self) -> str | None:
+        """A line for notifications when too many servers are unavailable, else None."""
+        total = len(self.settings.servers)
+        down = self.unavailable()
+        if not total or len(down) / total <= self.settings.reliability.degraded_fraction:
+            return None
+        return (f"{len(down)} of {total} servers unavailable ({', '.join(down)}); "
+                "commands to them wait until they answer")
 
     async def _watch_servers(self) -> None:
         """Probe each server every PROBE_INTERVAL_S; an open breaker only at half-open time."""

@@ -14,6 +14,7 @@ from ccr.events import (
     NotificationDelivered,
     NotificationFailed,
     ServerStateChanged,
+    SessionHealthChanged,
     SessionUpdated,
 )
 
@@ -34,6 +35,9 @@ def describe(event: Event) -> tuple[str, str] | None:
             return "error", f"message {oid} to chat {chat} failed: {error}"
         case ServerStateChanged(server_id=sid, state=state, detail=detail):
             return ("info" if state == "up" else "warning"), f"server {sid} is {state}: {detail}"
+        case SessionHealthChanged(session=s, health=health, reason=reason):
+            level = "info" if health == "ok" else "warning"
+            return level, f"{s.handle} {'is back' if health == 'ok' else health}: {reason}"
     return None
 
 

@@ -15,6 +15,14 @@ class EventKind(StrEnum):
     NOTIFICATION = "notification"  # other Notification types
 
 
+class SessionHealth(StrEnum):
+    """Whether a session's pane can be typed into, as the last health check found it."""
+
+    OK = "ok"
+    LOST = "lost"  # the pane is gone
+    UNREACHABLE = "unreachable"  # its server does not answer
+
+
 class CommandState(StrEnum):
     PENDING = "pending"
     DISPATCHING = "dispatching"
@@ -42,6 +50,8 @@ class Session:
     created_at: float
     updated_at: float
     expires_at: float
+    health: SessionHealth = SessionHealth.OK
+    lost_at: float | None = None
 
     @property
     def handle(self) -> str:

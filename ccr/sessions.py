@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ccr.errors import NotFoundError
-from ccr.events import EventBus, SessionUpdated
-from ccr.models import EventKind, HookEvent, Session
+from ccr.events import EventBus, SessionHealthChanged, SessionUpdated
+from ccr.models import EventKind, HookEvent, Session, SessionHealth
 from ccr.store import outbox
 from ccr.store import sessions as rows
 from ccr.store.db import Database
@@ -20,6 +20,7 @@ from ccr.store.db import Database
 HANDLE = re.compile(r"^(?P<server>[a-z0-9][a-z0-9-]*):(?P<number>\d{1,9})$")
 TOKEN = re.compile(r"^[a-z0-9]{8}$")
 PREVIEW_CHARS = 3500
+EXTEND_WITHIN_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class SessionService:
         self.ttl = ttl_seconds
         self.recipients = recipients
         self.on_outbox: Callable[[], None] = lambda: None
+        self.degraded: Callable[[], str | None] = lambda: None
 
     async def ingest(self, event: HookEvent) -> IngestResult:
         now = self.clock()
@@ -87,6 +89,10 @@ class SessionService:
             if cur.rowcount == 0:
                 return IngestResult(duplicate=True, session=None, notified=0)
             current = await rows.find_live_by_pane(conn, event.server_id, key, now)
+            if current is None and event.tmux_session:
+                current = await rows.find_lost_in_tmux_session(
+                    conn, event.server_id, event.tmux_socket, event.tmux_session, now)
+            restored = current is not None and current.health is not SessionHealth.OK
             repeat_idle = (
                 current is not None and event.notification_type == "idle_prompt"
                 and current.last_event == EventKind.STOP.value
@@ -98,16 +104,24 @@ class SessionService:
                 if repeat_idle:
                     fields["last_event"] = None  # keep "stop": the reminder adds nothing
                 session = await rows.update(conn, current.id, fields, now, now + self.ttl)
+                if restored:  # its own hook proves the pane is alive, maybe a new one
+                    session = await rows.set_health(conn, session.id, SessionHealth.OK,
+                                                    pane_id=event.pane_id, key=key, now=now)
             await conn.execute("UPDATE hook_events SET session_id = ? WHERE event_id = ?",
                                (session.id, event.event_id))
             if not repeat_idle:
                 payload = self.notification_payload(event, session, created=current is None)
+                payload["restored"] = restored
+                payload["degraded"] = self.degraded() or ""
                 for chat in self.recipients():
                     await outbox.enqueue(conn, chat_id=chat, kind="notification",
                                          payload=payload, now=now, session_id=session.id)
                     notified += 1
         self.bus.publish(SessionUpdated(session=session, created=current is None,
                                         kind=event.kind.value, summary=summary(event)))
+        if restored:
+            self.bus.publish(SessionHealthChanged(session, SessionHealth.OK,
+                                                  "its hook reported again"))
         if notified:
             self.on_outbox()
         return IngestResult(duplicate=False, session=session, notified=notified)
@@ -160,3 +174,45 @@ class SessionService:
     async def get(self, session_id: int) -> Session | None:
         async with self.db.reading() as conn:
             return await rows.by_id(conn, session_id)
+
+    async def set_health(self, session: Session, health: SessionHealth, reason: str) -> Session:
+        """Record what a health check found and tell the user, once per change."""
+        now = self.clock()
+        key = (rows.pane_key(session.pane_id, session.tmux_socket, session.claude_session_id)
+               if health is SessionHealth.OK else None)
+        async with self.db.transaction() as conn:
+            current = await rows.by_id(conn, session.id)
+            if current is None or (current.health is health
+                                   and current.pane_id == session.pane_id):
+                return current or session
+            updated = await rows.set_health(conn, session.id, health, pane_id=session.pane_id,
+                                            key=key, now=now)
+            payload = {"handle": updated.handle, "server": updated.server_id,
+                       "project": updated.project or "", "health": health.value,
+                       "reason": reason, "since": current.lost_at or now}
+            chats = self.recipients()
+            for chat in chats:
+                await outbox.enqueue(conn, chat_id=chat, kind="session_health", payload=payload,
+                                     now=now, session_id=updated.id)
+        self.bus.publish(SessionHealthChanged(updated, health, reason))
+        if chats:
+            self.on_outbox()
+        return updated
+
+    async def used(self, session: Session) -> Session:
+        """A command went to the session: one used within an hour of expiry gets 24 h more."""
+        now = self.clock()
+        if session.expires_at - now > EXTEND_WITHIN_S:
+            return session
+        async with self.db.transaction() as conn:
+            updated = await rows.extend(conn, session.id, now + self.ttl, now)
+            payload = {"handle": updated.handle, "server": updated.server_id,
+                       "project": updated.project or "", "expires_at": updated.expires_at,
+                       "hours": round(self.ttl / 3600)}
+            chats = self.recipients()
+            for chat in chats:
+                await outbox.enqueue(conn, chat_id=chat, kind="session_extended",
+                                     payload=payload, now=now, session_id=updated.id)
+        if chats:
+            self.on_outbox()
+        return updated

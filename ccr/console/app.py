@@ -19,7 +19,7 @@ from textual.widgets import Footer, Header
 from ccr.console.messages import HubEvent, HubStopped
 from ccr.console.widgets import ActivityLog, SendBar, ServersTable, SessionDetail, SessionsTable
 from ccr.errors import CcrError
-from ccr.events import CommandChanged, ServerStateChanged, SessionUpdated
+from ccr.events import CommandChanged, ServerStateChanged, SessionHealthChanged, SessionUpdated
 from ccr.hub import Hub
 from ccr.models import CommandState
 
@@ -92,7 +92,7 @@ class ConsoleApp(App[CcrError | None]):
         event = message.event
         self.query_one(ActivityLog).add_event(event)
         match event:
-            case SessionUpdated(session=session):
+            case SessionUpdated(session=session) | SessionHealthChanged(session=session):
                 self.query_one(SessionsTable).upsert(session, self.hub.clock())
                 self._refresh_title()
             case ServerStateChanged(server_id=sid, state=state, detail=detail):

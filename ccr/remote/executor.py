@@ -226,6 +226,18 @@ class Executor:
         async with self._guard(server_id):
             return (await self.transport(server_id).tmux(["-V"])).strip()
 
+    async def list_panes(self, server_id: str, sock: list[str]) -> dict[str, str]:
+        """Every pane on one tmux server, {pane id: session name}, in ONE call."""
+        async with self._guard(server_id):
+            out = await self.transport(server_id).tmux(
+                [*sock, "list-panes", "-a", "-F", "#{pane_id} #{session_name}"])
+        panes: dict[str, str] = {}
+        for line in out.splitlines():
+            pane, _, name = line.partition(" ")
+            if pane.startswith("%"):
+                panes[pane] = name
+        return panes
+
     async def close(self) -> None:
         for t in self._transports.values():
             await t.close()

@@ -7,11 +7,12 @@ import sqlite3
 
 import aiosqlite
 
-from ccr.models import Session
+from ccr.models import Session, SessionHealth
 
 TOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 COLUMNS = ("id, server_id, number, token, pane_id, tmux_socket, tmux_session, claude_session_id, "
-           "project, last_event, last_prompt, last_reply, created_at, updated_at, expires_at")
+           "project, last_event, last_prompt, last_reply, created_at, updated_at, expires_at, "
+           "health, lost_at")
 
 
 def new_token() -> str:
@@ -20,7 +21,9 @@ def new_token() -> str:
 
 
 def from_row(row: sqlite3.Row) -> Session:
-    return Session(**{k: row[k] for k in row.keys() if k != "pane_key"})  # noqa: SIM118
+    values = {k: row[k] for k in row.keys() if k != "pane_key"}  # noqa: SIM118
+    values["health"] = SessionHealth(values.get("health") or "ok")
+    return Session(**values)
 
 
 def pane_key(pane_id: str | None, socket: str | None, claude_session_id: str | None) -> str:
@@ -116,3 +119,42 @@ async def by_message(conn: aiosqlite.Connection, chat_id: int, message_id: int) 
     ) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
+
+
+async def find_lost_in_tmux_session(conn: aiosqlite.Connection, server_id: str,
+                                    socket: str | None, tmux_session: str,
+                                    now: float) -> Session | None:
+    """A live session marked lost whose tmux session (by name, same socket) is back."""
+    async with conn.execute(
+        f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND tmux_session = ? "
+        "AND COALESCE(tmux_socket, '') = ? AND health != 'ok' AND expires_at > ? "
+        "ORDER BY id DESC LIMIT 1", (server_id, tmux_session, socket or "", now),
+    ) as cur:
+        row = await cur.fetchone()
+    return from_row(row) if row else None
+
+
+async def set_health(conn: aiosqlite.Connection, session_id: int, health: SessionHealth,
+                     *, pane_id: str | None, key: str | None, now: float) -> Session:
+    """Record a health change; a restored session may have moved to a new pane."""
+    async with conn.execute(
+        "UPDATE sessions SET health = ?, lost_at = CASE WHEN ? = 'ok' THEN NULL "
+        "ELSE COALESCE(lost_at, ?) END, pane_id = COALESCE(?, pane_id), "
+        f"pane_key = COALESCE(?, pane_key) WHERE id = ? RETURNING {COLUMNS}",
+        (health.value, health.value, now, pane_id, key, session_id),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return from_row(row)
+
+
+async def extend(conn: aiosqlite.Connection, session_id: int, expires_at: float,
+                 now: float) -> Session:
+    """Push a session's expiry out (it was used close to it)."""
+    async with conn.execute(
+        f"UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ? RETURNING {COLUMNS}",
+        (expires_at, now, session_id),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return from_row(row)

@@ -47,6 +47,10 @@ def notification(p: dict[str, Any]) -> str:
             f"on {esc(str(p.get('server', '?')))}\n{esc(title)}")
     if p.get("new_session"):
         head += "  <i>(new session)</i>"
+    elif p.get("restored"):
+        head += "  <i>(back again)</i>"
+    if p.get("degraded"):
+        head = f"⚠️ <i>Degraded: {esc(clip(str(p['degraded']), 200))}</i>\n{head}"
     if p.get("answerable", True):
         foot = (f"↩️ Reply to this message to answer, or /cmd {esc(handle)} &lt;text&gt; "
                 f"(token <code>{esc(str(p.get('token', '')))}</code>)")
@@ -98,6 +102,10 @@ def item_text(kind: str, payload: dict[str, Any]) -> str:
         text = "❌ " + error_text(payload.get("error") or {})
     elif kind == "dlq_alert":
         text = dlq_alert(payload)
+    elif kind == "session_health":
+        text = session_health(payload)
+    elif kind == "session_extended":
+        text = session_extended(payload)
     else:
         text = esc(str(payload.get("text", "")))
     return text
@@ -152,6 +160,7 @@ HELP = (
     "• /help shows this.\n\n"
     "Text is typed literally and submitted with Enter; nothing is run by a shell."
 )
+
 
 
 def item_summary(kind: str, payload: dict[str, Any]) -> str:

@@ -66,7 +66,7 @@ class World:
 
 
 def make_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
-               **executor: Any) -> World:
+               reliability: dict[str, Any] | None = None, **executor: Any) -> World:
     servers: list[dict[str, Any]] = [{"id": "laptop", "kind": "local"}]
     if sshd is not None:
         servers.append({"id": "kr4", "kind": "ssh", "host": sshd.host, "port": sshd.port,
@@ -78,6 +78,7 @@ def make_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
         telegram={"base_url": botapi.base_url, "allowed_chats": [CHAT], "admins": [CHAT],
                   "poll_timeout": 1},
         executor={"settle_ms": 150, "enter_check_ms": 100, **executor},
+        reliability=reliability,
     )
     hub = HubProcess(config=config, port=port, workdir=tmp_path,
                      env=base_env(CCR_TELEGRAM_TOKEN=botapi.token))

@@ -28,12 +28,16 @@ def ccr(*args: str, env: dict[str, str] | None = None,
 
 def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path) -> None:
     env = base_env(HOME=str(tmp_path), TERM="xterm-256color")
-    pane = tmux.new_session("demo", [sys.executable, "-m", "ccr", "demo"], width=130,
+    # Textual obeys COLUMNS/LINES over the pane's real size; env execs, so the pid stays.
+    argv = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "ccr", "demo"]
+    pane = tmux.new_session("demo", argv, width=170,
                             height=40, env=env, cwd=tmp_path)
     screen = tmux.wait_for_text(pane, "demo:1", timeout=30)
-    assert "Telegram off" in screen
-    socket_name = re.search(r"tmux -L (ccr-demo-\d+) attach", screen)
-    assert socket_name, screen
+    assert "servers up" in screen
+    demo_pid = tmux.run("display-message", "-p", "-t", pane, "#{pane_pid}").strip()
+    demo_socket = f"ccr-demo-{demo_pid}"  # the demo's own private tmux server
+    assert subprocess.run(["tmux", "-L", demo_socket, "list-sessions"], capture_output=True,
+                          check=False).returncode == 0, "the stand-in agent runs in the demo"
     tmux.run("send-keys", "-t", pane, "/")
     tmux.wait_for_text(pane, "Type into demo:1")
     tmux.run("send-keys", "-t", pane, "-l", "hello from a new user")
@@ -46,11 +50,9 @@ def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path) -> 
                                                check=False)
                or not any(c.strip() for c in tmux.capture(pane).splitlines()[-2:]), 15,
                message="the demo to quit")
-    demo_server = subprocess.run(["tmux", "-L", socket_name.group(1), "list-sessions"],
-                                 capture_output=True, text=True, check=False)
-    wait_until(lambda: subprocess.run(["tmux", "-L", socket_name.group(1), "list-sessions"],
+    wait_until(lambda: subprocess.run(["tmux", "-L", demo_socket, "list-sessions"],
                                       capture_output=True, check=False).returncode != 0, 10,
-               message=f"the demo's tmux server to be gone ({demo_server.stdout})")
+               message="the demo's tmux server to be gone")
 
 
 def test_doctor_checks_ssh_login_and_host_key(sshd: Sshd, tmp_path: Path) -> None:

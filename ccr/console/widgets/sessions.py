@@ -13,7 +13,7 @@ from ccr.models import Session
 from ccr.telegram.render import ago
 
 EVENT_STYLE = {"stop": "green", "waiting": "bold yellow", "subagent_stop": "cyan",
-               "notification": "magenta"}
+               "notification": "magenta", "lost": "bold red", "unreachable": "bold red"}
 
 
 def one_line(text: str | None, width: int) -> str:
@@ -61,6 +61,8 @@ class SessionsTable(DataTable[Any]):
 
     def _cells(self, s: Session) -> dict[str, Any]:
         event = s.last_event or ""
+        if s.health != "ok":
+            event = s.health.value  # a lost pane matters more than what Claude last did
         return {
             "handle": Text(s.handle, style="bold"),
             "token": s.token,

@@ -1,0 +1,113 @@
+"""Session recovery: notice lost panes and unreachable servers, restore sessions that return.
+
+Every `interval` seconds each live session's pane is checked with ONE tmux call per server and
+socket (`list-panes -a`). A pane that is gone marks its session lost; an unreachable server
+marks its sessions unreachable; either is told to the user once. When the pane shows up
+again, or a new pane appears in the same tmux session (it was recreated), the mapping is
+restored and the user is told once more. Unreachable servers are re-checked with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ccr.errors import RemoteError
+from ccr.models import Session, SessionHealth
+from ccr.sessions import SessionService
+
+PaneLister = Callable[[str, list[str]], Awaitable[dict[str, str]]]
+"""(server id, tmux socket args) -> {pane id: tmux session name}; RemoteError if unreachable."""
+TargetOf = Callable[[Session], list[str] | None]
+"""The tmux socket args for a session, or None when its server is no longer configured."""
+
+MAX_BACKOFF_FACTOR = 8
+
+
+@dataclass(frozen=True)
+class Change:
+    """A session whose health changed in one check."""
+
+    session: Session
+    health: SessionHealth
+    reason: str
+
+
+class SessionRecovery:
+    """The health poller. `check()` is one round; `run()` repeats it forever."""
+
+    def __init__(self, sessions: SessionService, list_panes: PaneLister, target_of: TargetOf,
+                 *, interval: float, clock: Callable[[], float]) -> None:
+        self.sessions = sessions
+        self.list_panes = list_panes
+        self.target_of = target_of
+        self.interval = interval
+        self.clock = clock
+        self._failures: dict[str, int] = {}
+        self._next_try: dict[str, float] = {}
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):  # one bad round must not end recovery
+                await self.check()
+            await asyncio.sleep(self.interval)
+
+    async def check(self) -> list[Change]:
+        """Check every live session once; apply and return the changes."""
+        groups: dict[tuple[str, tuple[str, ...]], list[Session]] = {}
+        for s in await self.sessions.live():
+            target = self.target_of(s)
+            if target is None or not s.pane_id:
+                continue
+            groups.setdefault((s.server_id, tuple(target)), []).append(s)
+        now = self.clock()
+        due = [(key, group) for key, group in groups.items()
+               if self._next_try.get(key[0], 0.0) <= now]
+        results = await asyncio.gather(*(self._check_group(server, list(sock), group)
+                                         for (server, sock), group in due))
+        changes = [c for group_changes in results for c in group_changes]
+        for change in changes:
+            await self.sessions.set_health(change.session, change.health, change.reason)
+        return changes
+
+    async def _check_group(self, server_id: str, sock: list[str],
+                           group: list[Session]) -> list[Change]:
+        try:
+            panes = await self.list_panes(server_id, sock)
+        except RemoteError as exc:
+            if exc.code != "pane_gone":  # "no server running": the tmux server itself is gone
+                self._backoff(server_id)
+                why = f"{server_id} is unreachable: {exc.context.get('detail') or exc.code}"
+                return [Change(s, SessionHealth.UNREACHABLE, why)
+                        for s in group if s.health is not SessionHealth.UNREACHABLE]
+            panes = {}
+        self._failures.pop(server_id, None)
+        self._next_try.pop(server_id, None)
+        return [c for s in group if (c := self._judge(s, panes)) is not None]
+
+    def _judge(self, s: Session, panes: dict[str, str]) -> Change | None:
+        if s.pane_id in panes:
+            if s.health is SessionHealth.OK:
+                return None
+            return Change(s, SessionHealth.OK, "its tmux pane answers again")
+        reborn = [p for p, name in panes.items() if s.tmux_session and name == s.tmux_session]
+        if reborn:
+            moved = Session(**{**s.__dict__, "pane_id": sorted(reborn, key=_pane_number)[0]})
+            return Change(moved, SessionHealth.OK,
+                          f"tmux session {s.tmux_session} is back (pane {moved.pane_id})")
+        if s.health is SessionHealth.LOST:
+            return None
+        return Change(s, SessionHealth.LOST, f"its tmux pane {s.pane_id} is gone")
+
+    def _backoff(self, server_id: str) -> None:
+        n = self._failures.get(server_id, 0) + 1
+        self._failures[server_id] = n
+        factor = min(2 ** (n - 1), MAX_BACKOFF_FACTOR)
+        self._next_try[server_id] = self.clock() + self.interval * factor - self.interval
+
+
+def _pane_number(pane_id: str) -> int:
+    digits = pane_id.lstrip("%")
+    return int(digits) if digits.isdigit() else 0
