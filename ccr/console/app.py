@@ -7,6 +7,7 @@ through the same command service as Telegram and the CLI.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -19,7 +20,13 @@ from textual.widgets import Footer, Header
 from ccr.console.messages import HubEvent, HubStopped
 from ccr.console.widgets import ActivityLog, SendBar, ServersTable, SessionDetail, SessionsTable
 from ccr.errors import CcrError
-from ccr.events import CommandChanged, ServerStateChanged, SessionHealthChanged, SessionUpdated
+from ccr.events import (
+    BreakerStateChanged,
+    CommandChanged,
+    ServerStateChanged,
+    SessionHealthChanged,
+    SessionUpdated,
+)
 from ccr.hub import Hub
 from ccr.models import CommandState
 
@@ -98,6 +105,12 @@ class ConsoleApp(App[CcrError | None]):
             case ServerStateChanged(server_id=sid, state=state, detail=detail):
                 self.query_one(ServersTable).set_state(sid, state, detail)
                 self._refresh_title()
+            case BreakerStateChanged(server_id=sid, state=state, retry_at=retry_at,
+                                     reason=reason) if state != "closed":
+                when = (time.strftime(" · next try %H:%M:%S", time.localtime(retry_at))
+                        if retry_at else "")
+                self.query_one(ServersTable).set_state(sid, state.replace("_", "-"),
+                                                       f"{reason}{when}")
             case CommandChanged(command=c) if c.state is CommandState.DELIVERED:
                 self.notify(f"Typed into {c.handle}", timeout=3)
             case CommandChanged(command=c) if c.state in (CommandState.FAILED,

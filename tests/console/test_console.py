@@ -70,3 +70,27 @@ async def test_send_without_a_session_says_what_to_do(console: ConsoleApp) -> No
         await pilot.press("slash", "h", "i", "enter")
         await pilot.pause(0.1)
         assert any("Select a session first" in str(n.message) for n in console._notifications)
+
+
+async def test_an_open_breaker_shows_on_its_server(console: ConsoleApp) -> None:
+    async with console.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: console.hub.ready)
+        board = console.hub.breakers
+        assert board is not None
+        for _ in range(5):
+            await board.failure("laptop", "Cannot reach laptop")
+        table = console.query_one(ServersTable)
+        await wait_for(pilot, lambda: cell_texts(table)[0][3] == "open")
+        assert "next try" in cell_texts(table)[0][4]
+
+
+async def test_a_lost_pane_shows_on_its_session(console: ConsoleApp) -> None:
+    async with console.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: console.hub.ready)
+        await console.hub.sessions.ingest(hook_event(pane="%999"))  # no such pane
+        sessions = console.query_one(SessionsTable)
+        await wait_for(pilot, lambda: sessions.row_count == 1)
+        await console.hub.recovery.check()
+        await wait_for(pilot, lambda: cell_texts(sessions)[0][3] == "lost")
+        log = console.query_one(ActivityLog)
+        assert any("laptop:1 lost" in line.text for line in log.lines)
