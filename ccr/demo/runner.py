@@ -11,6 +11,7 @@ import os
 import secrets
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -102,6 +103,11 @@ def run_demo(*, data_dir: Path | None = None, port: int = 0) -> None:
         hub.log("info", "select its session, press / and type a line: it is typed into the "
                         "pane, the agent answers, and its hook reports back here")
 
+    def hang_up(signum: int, frame: object) -> None:
+        raise SystemExit(0)  # a closed terminal or a kill still cleans up below
+
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, hang_up)
     try:
         ConsoleApp(hub, after_start=launch).run()
     finally:

@@ -26,7 +26,8 @@ def ccr(*args: str, env: dict[str, str] | None = None,
                           cwd=ROOT)
 
 
-def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path) -> None:
+def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path,
+                                                 request: pytest.FixtureRequest) -> None:
     env = base_env(HOME=str(tmp_path), TERM="xterm-256color")
     # Textual obeys COLUMNS/LINES over the pane's real size; env execs, so the pid stays.
     argv = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "ccr", "demo"]
@@ -36,6 +37,8 @@ def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path) -> 
     assert "servers up" in screen
     demo_pid = tmux.run("display-message", "-p", "-t", pane, "#{pane_pid}").strip()
     demo_socket = f"ccr-demo-{demo_pid}"  # the demo's own private tmux server
+    request.addfinalizer(lambda: subprocess.run(["tmux", "-L", demo_socket, "kill-server"],
+                                                capture_output=True, check=False))
     assert subprocess.run(["tmux", "-L", demo_socket, "list-sessions"], capture_output=True,
                           check=False).returncode == 0, "the stand-in agent runs in the demo"
     tmux.run("send-keys", "-t", pane, "/")
@@ -111,3 +114,15 @@ def test_missing_secret_is_explained(tmp_path: Path) -> None:
     done = ccr("serve", "--config", str(config), env=env, timeout=20)
     assert done.returncode == 1
     assert "CCR_SHARED_SECRET is not set" in done.stderr and "export" in done.stderr
+
+
+def test_demo_cleans_up_when_its_terminal_closes(tmux: Tmux, tmp_path: Path) -> None:
+    argv = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "ccr", "demo"]
+    pane = tmux.new_session("demo", argv, width=120, height=36,
+                            env=base_env(HOME=str(tmp_path)), cwd=tmp_path)
+    tmux.wait_for_text(pane, "demo:1", timeout=30)
+    demo_socket = f"ccr-demo-{tmux.run('display-message', '-p', '-t', pane, '#{pane_pid}').strip()}"
+    tmux.kill_session("demo")  # the terminal goes away: SIGHUP
+    wait_until(lambda: subprocess.run(["tmux", "-L", demo_socket, "list-sessions"],
+                                      capture_output=True, check=False).returncode != 0, 15,
+               message="the demo's stand-in agent to be cleaned up after SIGHUP")
