@@ -49,8 +49,13 @@ class CommandService:
 
     async def submit(self, *, text: str, ref: str | None = None, session_id: int | None = None,
                      source: str, chat_id: int | None = None, update_id: int | None = None,
-                     reply_to: int | None = None) -> SubmitResult:
-        """Accept a command and type it; returns once it was delivered or failed."""
+                     reply_to: int | None = None,
+                     accepted: asyncio.Event | None = None) -> SubmitResult:
+        """Accept a command and type it; returns once it was delivered or failed.
+
+        `accepted` is set once the command (or its error) is safely recorded, so a caller
+        may stop waiting there and let the typing go on in the background.
+        """
         now = self.clock()
         error: CcrError | None = None
         command: Command | None = None
@@ -73,6 +78,8 @@ class CommandService:
                 await outbox.enqueue(conn, chat_id=chat_id, kind="command_error",
                                      payload={"error": error.to_dict(), "ref": ref or ""},
                                      now=now, reply_to=reply_to)
+        if accepted is not None:
+            accepted.set()
         if command is None or session is None:
             if chat_id is not None:
                 self.on_outbox()

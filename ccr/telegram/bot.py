@@ -230,16 +230,29 @@ class TelegramBot:
 
     async def _submit(self, update: Update, msg: Message, *, text: str,
                       ref: str | None = None, session_id: int | None = None) -> None:
+        accepted = asyncio.Event()
         task = asyncio.create_task(self.hub.commands.submit(
             text=text, ref=ref, session_id=session_id, source="telegram",
             chat_id=msg.chat_id, update_id=update.update_id, reply_to=msg.message_id,
+            accepted=accepted,
         ))
+        self.hub.keep(task)
+        # Return once the command is recorded (so the update may be confirmed), not once it
+        # is typed: updates are handled one by one, and a command to one session must not
+        # wait for another's typing. Commands to one pane keep their order (FIFO locks).
+        recorded = asyncio.create_task(accepted.wait())
+        await asyncio.wait({task, recorded}, return_when=asyncio.FIRST_COMPLETED)
+        recorded.cancel()
+        self.hub.keep(asyncio.create_task(self._ack_if_slow(task, msg, ref)))
+
+    async def _ack_if_slow(self, task: asyncio.Task[object], msg: Message,
+                           ref: str | None) -> None:
+        """The result comes through the outbox; if it takes a while, say so now."""
         done, _ = await asyncio.wait({task}, timeout=ACK_WAIT_S)
         if not done:
-            # The result comes through the outbox when the server answers; say so now.
-            await msg.reply_html(f"⏳ Typing into <b>{render.esc(ref or 'the session')}</b>… "
-                                 "I'll confirm when it is done.")
-            self.hub.keep(task)
+            with contextlib.suppress(TelegramError):
+                await msg.reply_html(f"⏳ Typing into <b>{render.esc(ref or 'the session')}</b>… "
+                                     "I'll confirm when it is done.")
 
     async def _ignored(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
