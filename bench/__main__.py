@@ -1,0 +1,22 @@
+"""`python -m bench`: run every benchmark with its defaults (arguments go to each one)."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import command_path
+
+BENCHMARKS = {"command_path": command_path.main}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    worst = 0
+    for name, run in BENCHMARKS.items():
+        print(f"=== {name} ===", flush=True)
+        worst = max(worst, run(args))
+    return worst
+
+
+if __name__ == "__main__":
+    sys.exit(main())
