@@ -21,6 +21,7 @@ from ccr.sessions import SessionService
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store.db import Database
+from ccr.telemetry.tracing import Tracing, fail, traced
 
 STALE_AFTER_S = 600.0
 
@@ -46,6 +47,7 @@ class CommandService:
         self.clock = clock
         self.on_outbox: Callable[[], None] = lambda: None
         self._tasks: set[asyncio.Task[SubmitResult]] = set()
+        self.tracing = Tracing.disabled()
 
     async def submit(self, *, text: str, ref: str | None = None, session_id: int | None = None,
                      source: str, chat_id: int | None = None, update_id: int | None = None,
@@ -55,7 +57,26 @@ class CommandService:
 
         `accepted` is set once the command (or its error) is safely recorded, so a caller
         may stop waiting there and let the typing go on in the background.
+
+        Each submission is a trace of its own: its id is stored on the command row and
+        quoted in any error about it.
         """
+        with self.tracing.span("command", component="command", root=True,
+                               attrs={"ccr.source": source[:20]}) as span:
+            result = await self._submit(text=text, ref=ref, session_id=session_id,
+                                        source=source, chat_id=chat_id, update_id=update_id,
+                                        reply_to=reply_to, accepted=accepted)
+            span.set_attribute("ccr.duplicate", result.duplicate)
+            if result.command is not None:
+                span.set_attribute("ccr.command", result.command.id)
+                span.set_attribute("ccr.state", result.command.state.value)
+            if result.error is not None:
+                fail(span, result.error)
+            return result
+
+    async def _submit(self, *, text: str, ref: str | None, session_id: int | None,
+                      source: str, chat_id: int | None, update_id: int | None,
+                      reply_to: int | None, accepted: asyncio.Event | None) -> SubmitResult:
         now = self.clock()
         error: CcrError | None = None
         command: Command | None = None
@@ -66,14 +87,16 @@ class CommandService:
             if not body.strip():
                 raise InputError("text_empty")
         except CcrError as exc:
-            error = exc
-        async with self.db.transaction() as conn:
+            error = exc.with_trace(self.tracing.trace_id())
+        async with traced(self.db.transaction(), self.tracing, "command.pending",
+                          component="command") as conn:
             if update_id is not None and await rows.seen_update(conn, update_id, now):
                 return SubmitResult(command=None, duplicate=True)
             if session is not None and error is None:
                 command = await rows.insert(conn, command_id=new_command_id(),
                                             session_id=session.id, text=body, source=source,
-                                            chat_id=chat_id, reply_to=reply_to, now=now)
+                                            chat_id=chat_id, reply_to=reply_to, now=now,
+                                            trace_id=self.tracing.trace_id())
             elif error is not None and chat_id is not None:
                 await outbox.enqueue(conn, chat_id=chat_id, kind="command_error",
                                      payload={"error": error.to_dict(), "ref": ref or ""},
@@ -100,7 +123,8 @@ class CommandService:
         return await self.sessions.resolve(ref)
 
     async def _dispatch(self, command: Command, session: Session) -> SubmitResult:
-        async with self.db.transaction() as conn:
+        async with traced(self.db.transaction(), self.tracing, "command.dispatching",
+                          component="command", server=session.server_id) as conn:
             command = await rows.set_state(conn, command.id, CommandState.DISPATCHING,
                                            now=self.clock())
         self.bus.publish(CommandChanged(command))
@@ -123,7 +147,10 @@ class CommandService:
     async def _finish(self, command: Command, state: CommandState,
                       error: CcrError | None) -> Command:
         now = self.clock()
-        async with self.db.transaction() as conn:
+        if error is not None:
+            error.with_trace(command.trace_id or self.tracing.trace_id())
+        async with traced(self.db.transaction(), self.tracing, f"command.{state.value}",
+                          component="command") as conn:
             command = await rows.set_state(
                 conn, command.id, state, now=now,
                 error_code=error.code if error else None,
@@ -149,20 +176,26 @@ class CommandService:
             stuck = await rows.in_states(conn, (CommandState.PENDING, CommandState.DISPATCHING))
         now = self.clock()
         for command in stuck:
-            if command.state is CommandState.DISPATCHING:
-                err = RemoteError("delivery_uncertain", sent=True, handle=command.handle,
-                                  server=command.handle.split(":")[0], detail="hub restarted")
-                await self._finish(command, CommandState.UNCERTAIN, err)
-            elif now - command.created_at > STALE_AFTER_S:
-                await self._finish(command, CommandState.FAILED,
-                                   CcrError("stale_command", handle=command.handle))
-            else:
-                session = await self.sessions.get(command.session_id)
-                if session is None:
-                    continue
-                task = asyncio.create_task(self._dispatch(command, session))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            with self.tracing.in_trace(command.trace_id, "command.recover", component="command",
+                                       attrs={"ccr.command": command.id}):
+                await self._recover(command, now)
+
+    async def _recover(self, command: Command, now: float) -> None:
+        """One command after a restart, inside its own trace."""
+        if command.state is CommandState.DISPATCHING:
+            err = RemoteError("delivery_uncertain", sent=True, handle=command.handle,
+                              server=command.handle.split(":")[0], detail="hub restarted")
+            await self._finish(command, CommandState.UNCERTAIN, err)
+        elif now - command.created_at > STALE_AFTER_S:
+            await self._finish(command, CommandState.FAILED,
+                               CcrError("stale_command", handle=command.handle))
+        else:
+            session = await self.sessions.get(command.session_id)
+            if session is None:
+                return
+            task = asyncio.create_task(self._dispatch(command, session))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def recent(self, limit: int = 50) -> list[Command]:
         async with self.db.reading() as conn:

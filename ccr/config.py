@@ -177,6 +177,7 @@ class Settings(_Strict):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
+    tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())
     servers: list[Server] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -240,3 +241,17 @@ def load_settings(explicit: str | Path | None = None) -> Settings:
         detail = f"not valid TOML ({exc})"
         raise ConfigError("config_invalid", path=str(path), detail=detail) from None
     return parse_settings(data, path)
+
+
+class TracingSettings(_Strict):
+    """Trace ids for notification flows and commands, kept in SQLite; OTLP export optional."""
+
+    enabled: bool = True
+    """false: no spans are recorded and errors quote no trace id."""
+    otlp_endpoint: str = ""
+    """Also export spans over OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces (needs the
+    optional extra: pip install 'ccr[otlp]')."""
+    retention_hours: float = Field(24.0, gt=0, le=24 * 30)
+    """Spans older than this are purged."""
+    max_spans: int = Field(200_000, ge=1000, le=10_000_000)
+    """At most this many spans are kept; the oldest go first."""

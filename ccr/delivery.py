@@ -40,6 +40,7 @@ from ccr.store.db import Database
 from ccr.store.deadletters import DeadLetter, Schedule
 from ccr.store.outbox import OutboxItem
 from ccr.telegram.render import item_summary
+from ccr.telemetry.tracing import Tracing
 
 
 class SendFailed(Exception):
@@ -86,6 +87,7 @@ class DeliveryWorker:
         self.rng = rng
         self._wake = asyncio.Event()
         self._sending = asyncio.Lock()
+        self.tracing = Tracing.disabled()
 
     def wake(self) -> None:
         self._wake.set()
@@ -133,11 +135,20 @@ class DeliveryWorker:
 
     async def _send(self, item: OutboxItem) -> Outcome:
         async with self._sending:
-            return await self._send_one(item)
+            # Continues the trace of whatever queued the message (a hook event, a command).
+            with self.tracing.span("outbox.deliver", component="delivery",
+                                   parent=item.trace_parent, root=item.trace_parent is None,
+                                   attrs={"ccr.kind": item.kind, "ccr.outbox_id": item.id,
+                                          "ccr.attempt": item.attempts + 1}) as span:
+                outcome = await self._send_one(item)
+                span.set_attribute("ccr.outcome", outcome.value)
+                return outcome
 
     async def _send_one(self, item: OutboxItem) -> Outcome:
         try:
-            message_id = await self.sender.send(item)
+            with self.tracing.span("telegram.send", component="telegram",
+                                   attrs={"ccr.kind": item.kind}):
+                message_id = await self.sender.send(item)
         except SendFailed as exc:
             return await self._failed(item, exc)
         entry_id = await outbox.mark_sent(self.db, item, message_id, self.clock())

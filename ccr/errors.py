@@ -147,6 +147,19 @@ CATALOG: dict[str, Explanation] = {
             "Admins are the user ids in [telegram] admins in ccr.toml.",
         ),
     ),
+    "trace_not_found": Explanation(
+        "There is no trace {ref} (traces are kept 24 h).",
+        ("Run `ccr trace` to list recent traces.",
+         "Check the id: it is quoted as `trace ID` in error messages."),
+    ),
+    "trace_ambiguous": Explanation(
+        "More than one trace starts with {ref}.",
+        ("Give more of the id (12 characters are always enough in practice).",),
+    ),
+    "trace_id_invalid": Explanation(
+        "'{ref}' is not a trace id: it must be 4 to 32 hexadecimal characters.",
+        ("Copy the id quoted after `trace` in the error message.",),
+    ),
     "internal": Explanation(
         "Something went wrong inside ccr ({detail}).",
         ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),
@@ -160,7 +173,12 @@ class _Default(dict[str, object]):
 
 
 class CcrError(Exception):
-    """An error a person can act on. `code` is stable; `context` fills the catalog text."""
+    """An error a person can act on. `code` is stable; `context` fills the catalog text.
+
+    `trace_id` is set where the failing flow's trace is known; every face quotes it.
+    """
+
+    trace_id: str | None = None
 
     def __init__(self, code: str, **context: object) -> None:
         if code not in CATALOG:
@@ -177,14 +195,37 @@ class CcrError(Exception):
     def steps(self) -> tuple[str, ...]:
         return tuple(s.format_map(_Default(self.context)) for s in CATALOG[self.code].steps)
 
+    def with_trace(self, trace_id: str | None) -> CcrError:
+        """Attach the trace this error happened in (kept when one is already set)."""
+        if trace_id and not self.trace_id:
+            self.trace_id = trace_id
+        return self
+
+    @property
+    def trace_ref(self) -> str | None:
+        """The short form people quote: `trace 4bf92f3577b3`."""
+        return f"trace {short_trace(self.trace_id)}" if self.trace_id else None
+
     def explain(self) -> str:
-        """Plain text: the message, then numbered recovery steps."""
+        """Plain text: the message, then numbered recovery steps (then the trace id)."""
         lines = [self.message]
         lines += [f"{i}. {step}" for i, step in enumerate(self.steps, 1)]
+        if self.trace_ref:
+            lines.append(f"({self.trace_ref})")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
-        return {"code": self.code, "message": self.message, "steps": list(self.steps)}
+        out: dict[str, object] = {"code": self.code, "message": self.message,
+                                  "steps": list(self.steps)}
+        if self.trace_id:
+            out["trace_id"] = self.trace_id
+            out["trace"] = self.trace_ref
+        return out
+
+
+def short_trace(trace_id: str) -> str:
+    """The first 12 hex characters of a trace id; `ccr trace` accepts them as they are."""
+    return trace_id[:12]
 
 
 class ConfigError(CcrError):

@@ -36,6 +36,7 @@ from ccr.sessions import SessionService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
+from ccr.telemetry.tracing import Tracing
 
 PROBE_INTERVAL_S = 60.0
 
@@ -102,6 +103,13 @@ class Hub:
         self.sessions.on_outbox = self.delivery.wake
         self.commands.on_outbox = self.delivery.wake
         self.sessions.degraded = self.degraded
+        tr = settings.tracing
+        self.tracing = Tracing(enabled=tr.enabled, otlp_endpoint=tr.otlp_endpoint,
+                               retention_s=tr.retention_hours * 3600, max_spans=tr.max_spans,
+                               log=self.log)
+        self.tracing.attach(self.db)
+        self.sessions.tracing = self.commands.tracing = self.tracing
+        self.delivery.tracing = self.executor.tracing = self.tracing
         self.recovery = SessionRecovery(self.sessions, self.executor.list_panes,
                                         self._tmux_target, interval=rel.health_interval_s,
                                         clock=clock)
@@ -165,6 +173,8 @@ class Hub:
         await self.commands.recover()
         self.spawn(self._watch_servers(), "servers", daemon=True)
         self.spawn(self.recovery.run(), "recovery", daemon=True)
+        if self.tracing.enabled:
+            self.spawn(self.tracing.run(), "tracing", daemon=True)
         while self._http is not None and not self._http.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
         self.ready = True
@@ -208,6 +218,7 @@ class Hub:
                 t.cancel()
             await asyncio.gather(*still, return_exceptions=True)
         await self.executor.close()
+        await self.tracing.close()
         await self.db.close()
         with contextlib.suppress(OSError):
             token_file = self.data_dir / "api-token"

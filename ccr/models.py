@@ -79,6 +79,8 @@ class Command:
     error_text: str | None
     created_at: float
     finished_at: float | None
+    trace_id: str | None = None
+    """The command's trace (started at submit); quoted in its errors."""
 
 
 @dataclass(frozen=True)

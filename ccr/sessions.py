@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ccr.errors import NotFoundError
 from ccr.events import EventBus, SessionHealthChanged, SessionUpdated
@@ -16,6 +16,7 @@ from ccr.models import EventKind, HookEvent, Session, SessionHealth
 from ccr.store import outbox
 from ccr.store import sessions as rows
 from ccr.store.db import Database
+from ccr.telemetry.tracing import Tracing, traced
 
 HANDLE = re.compile(r"^(?P<server>[a-z0-9][a-z0-9-]*):(?P<number>\d{1,9})$")
 TOKEN = re.compile(r"^[a-z0-9]{8}$")
@@ -28,6 +29,7 @@ class IngestResult:
     duplicate: bool
     session: Session | None
     notified: int
+    trace_id: str | None = None
 
 
 def classify(hook_event_name: str, notification_type: str | None, message: str | None) -> EventKind:
@@ -66,8 +68,26 @@ class SessionService:
         self.recipients = recipients
         self.on_outbox: Callable[[], None] = lambda: None
         self.degraded: Callable[[], str | None] = lambda: None
+        self.tracing = Tracing.disabled()
 
-    async def ingest(self, event: HookEvent) -> IngestResult:
+    async def ingest(self, event: HookEvent, *, traceparent: str | None = None,
+                     received: float | None = None) -> IngestResult:
+        """Take one hook event; its trace continues the hook's `traceparent`."""
+        received = self.clock() if received is None else received
+        parent = self.tracing.hook_span(traceparent, server=event.server_id,
+                                        started=min(event.sent_at, received), received=received,
+                                        attrs={"ccr.hook_event": event.hook_event_name[:40]})
+        with self.tracing.span("ingest", component="ingest", server=event.server_id,
+                               parent=parent, root=parent is None,
+                               attrs={"ccr.kind": event.kind.value}) as span:
+            result = await self._ingest(event)
+            span.set_attribute("ccr.duplicate", result.duplicate)
+            span.set_attribute("ccr.notified", result.notified)
+            if result.session is not None:
+                span.set_attribute("ccr.session", result.session.handle)
+            return replace(result, trace_id=self.tracing.trace_id())
+
+    async def _ingest(self, event: HookEvent) -> IngestResult:
         now = self.clock()
         key = rows.pane_key(event.pane_id, event.tmux_socket, event.claude_session_id)
         fields: dict[str, object] = {
@@ -81,7 +101,8 @@ class SessionService:
             "last_reply": event.last_reply,
         }
         notified = 0
-        async with self.db.transaction() as conn:
+        async with traced(self.db.transaction(), self.tracing, "session.upsert",
+                          component="store", server=event.server_id) as conn:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO hook_events (event_id, server_id, received_at) "
                 "VALUES (?, ?, ?)", (event.event_id, event.server_id, now),
@@ -114,8 +135,11 @@ class SessionService:
                 payload["restored"] = restored
                 payload["degraded"] = self.degraded() or ""
                 for chat in self.recipients():
-                    await outbox.enqueue(conn, chat_id=chat, kind="notification",
-                                         payload=payload, now=now, session_id=session.id)
+                    with self.tracing.span("outbox.enqueue", component="outbox",
+                                           server=event.server_id,
+                                           attrs={"ccr.kind": "notification"}):
+                        await outbox.enqueue(conn, chat_id=chat, kind="notification",
+                                             payload=payload, now=now, session_id=session.id)
                     notified += 1
         self.bus.publish(SessionUpdated(session=session, created=current is None,
                                         kind=event.kind.value, summary=summary(event)))

@@ -21,7 +21,7 @@ def command(c: Command) -> dict[str, Any]:
     return {
         "id": c.id, "session": c.handle, "text": c.text, "source": c.source,
         "state": c.state.value, "error_code": c.error_code, "error": c.error_text,
-        "created_at": c.created_at, "finished_at": c.finished_at,
+        "created_at": c.created_at, "finished_at": c.finished_at, "trace_id": c.trace_id,
     }
 
 

@@ -83,13 +83,17 @@ def create_app(hub: Hub) -> FastAPI:
         if hub.settings.server(payload.server_id) is None:
             return _error(403, "unknown_server",
                           f"server '{payload.server_id}' is not in the hub's ccr.toml")
-        result = await hub.sessions.ingest(payload.to_event(hub.clock()))
+        traceparent = request.headers.get("traceparent") or data.get("traceparent")
+        result = await hub.sessions.ingest(
+            payload.to_event(hub.clock()),
+            traceparent=traceparent if isinstance(traceparent, str) else None)
+        trace_ref = {"trace_id": result.trace_id} if result.trace_id else {}
         if result.duplicate:
-            return JSONResponse({"status": "duplicate"})
+            return JSONResponse({"status": "duplicate", **trace_ref})
         session = result.session
         return JSONResponse({"status": "accepted",
                              "session": session.handle if session else None,
-                             "notified": result.notified})
+                             "notified": result.notified, **trace_ref})
 
     @app.get("/api/sessions")
     async def sessions(request: Request) -> JSONResponse:
@@ -131,6 +135,23 @@ def create_app(hub: Hub) -> FastAPI:
         if result.error is not None:
             body_out["error"] = result.error.to_dict()
         return JSONResponse(body_out, status_code=200 if result.error is None else 502)
+
+    # --- traces ------------------------------------------------------------------------
+
+    @app.get("/api/traces")
+    async def traces(request: Request, limit: int = 20) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        return JSONResponse({"traces": await hub.tracing.recent(max(1, min(limit, 500)))})
+
+    @app.get("/api/traces/{trace_id}")
+    async def trace_show(request: Request, trace_id: str) -> JSONResponse:
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        try:
+            return JSONResponse({"trace": await hub.tracing.timeline(trace_id)})
+        except CcrError as exc:
+            return _ccr_error(404 if exc.code == "trace_not_found" else 422, exc)
 
     # --- dead letters ------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ccr.cli import dlq as dlq_cli
+from ccr.cli import trace as trace_cli
 from ccr.config import Settings, load_settings
 from ccr.errors import CcrError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(dlq_cli.app, name="dlq")
+app.command(name="trace")(trace_cli.trace)
 out = Console()
 err = Console(stderr=True)
 
@@ -41,7 +43,15 @@ def fail(exc: CcrError) -> None:
     err.print(f"[bold red]Error:[/] {exc.message}")
     for i, step in enumerate(exc.steps, 1):
         err.print(f"  {i}. {step}")
+    print_trace(exc.trace_id)
     raise typer.Exit(1)
+
+
+def print_trace(trace_id: object) -> None:
+    """Quote an error's trace id and how to see it."""
+    if isinstance(trace_id, str) and trace_id:
+        err.print(f"  [dim]trace {trace_id[:12]} (see it with `ccr trace {trace_id[:12]}`)[/]",
+                  highlight=False)
 
 
 def settings_or_exit(config: Path | None) -> Settings:
@@ -146,6 +156,7 @@ def send(
         err.print(f"[bold red]{'Not delivered' if command else 'Error'}:[/] {error['message']}")
         for i, step in enumerate(error.get("steps", []), 1):
             err.print(f"  {i}. {step}")
+        print_trace(error.get("trace_id"))
         raise typer.Exit(1)
     out.print(f"[green]Typed into {command['session']}[/] (command {command['id']})")
 

@@ -26,6 +26,7 @@ from ccr.reliability.retry import LogSink, RetryPolicy, never_reached
 from ccr.remote.local import LocalTransport
 from ccr.remote.ssh import SshTransport
 from ccr.remote.transport import Transport
+from ccr.telemetry.tracing import Tracing
 
 SERVER_FAULTS = frozenset({"ssh_unreachable", "ssh_auth_failed", "ssh_host_key_unknown",
                            "ssh_host_key_changed", "delivery_uncertain"})
@@ -76,6 +77,14 @@ def tmux_target(server: LocalServer | SshServer, session: Session) -> list[str]:
     return []
 
 
+def tmux_subcommand(args: list[str]) -> str:
+    """The tmux command an argv runs (`send-keys`), past the socket options."""
+    i = 0
+    while i < len(args) and args[i] in ("-L", "-S"):
+        i += 2
+    return args[i][:30] if i < len(args) else "?"
+
+
 def server_fault(exc: RemoteError) -> bool:
     """Does this failure count against the server's breaker? Anything possibly sent does."""
     return exc.sent or exc.code in SERVER_FAULTS
@@ -96,6 +105,7 @@ class Executor:
         self.breakers = breakers
         self.log = log
         self.servers = {s.id: s for s in servers}
+        self.tracing = Tracing.disabled()
         self._transports: dict[str, Transport] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
@@ -153,7 +163,7 @@ class Executor:
                 if self.settings.enter_check_ms and await self._enter_lost(
                     transport, sock, pane, text
                 ):
-                    await transport.tmux([*sock, "send-keys", "-t", pane, "Enter"])
+                    await self._tmux(transport, [*sock, "send-keys", "-t", pane, "Enter"])
                     enters = 2
             except RemoteError as exc:
                 raise self._for_session(exc, session, typed) from None
@@ -163,10 +173,19 @@ class Executor:
                     stdin: bytes | None = None) -> str:
         """One tmux call; retried only while its failures provably never reached tmux."""
         if self.retry is None or self.retry.attempts <= 1:
-            return await transport.tmux(args, stdin=stdin)
-        return await self.retry.call(lambda: transport.tmux(args, stdin=stdin),
+            return await self._tmux(transport, args, stdin=stdin)
+        return await self.retry.call(lambda: self._tmux(transport, args, stdin=stdin),
                                      retry_if=never_reached, sink=self.log,
                                      what=f"tmux on {transport.server_id}")
+
+    async def _tmux(self, transport: Transport, args: list[str], *,
+                    stdin: bytes | None = None) -> str:
+        """One tmux call as a span of the command's trace (its subcommand, never its text)."""
+        server = self.servers.get(transport.server_id)
+        with self.tracing.span(f"tmux {tmux_subcommand(args)}", only_in_trace=True,
+                               component="ssh" if isinstance(server, SshServer) else "tmux",
+                               server=transport.server_id):
+            return await transport.tmux(args, stdin=stdin)
 
     @contextlib.asynccontextmanager
     async def _guard(self, server_id: str) -> AsyncIterator[None]:
@@ -175,7 +194,9 @@ class Executor:
         if board is None:
             yield
             return
-        await board.admit(server_id)
+        with self.tracing.span("breaker.check", component="breaker", server=server_id,
+                               only_in_trace=True):
+            await board.admit(server_id)
         try:
             yield
         except RemoteError as exc:
@@ -202,8 +223,8 @@ class Executor:
     async def _input_lines(self, transport: Transport, sock: list[str],
                            pane: str) -> list[str]:
         """The line with the cursor and the one above it."""
-        out = await transport.tmux([*sock, "display-message", "-p", "-t", pane, "#{cursor_y}",
-                                    ";", "capture-pane", "-p", "-t", pane])
+        out = await self._tmux(transport, [*sock, "display-message", "-p", "-t", pane,
+                                           "#{cursor_y}", ";", "capture-pane", "-p", "-t", pane])
         first, _, screen = out.partition("\n")
         try:
             y = int(first.strip())

@@ -9,7 +9,8 @@ import aiosqlite
 from ccr.models import Command, CommandState
 
 _SELECT = ("SELECT c.id, c.session_id, s.server_id || ':' || s.number AS handle, c.text, c.source, "
-           "c.chat_id, c.state, c.error_code, c.error_text, c.created_at, c.finished_at "
+           "c.chat_id, c.state, c.error_code, c.error_text, c.created_at, c.finished_at, "
+           "c.trace_id "
            "FROM commands c JOIN sessions s ON s.id = c.session_id")
 
 
@@ -18,16 +19,18 @@ def from_row(row: sqlite3.Row) -> Command:
         id=row["id"], session_id=row["session_id"], handle=row["handle"], text=row["text"],
         source=row["source"], chat_id=row["chat_id"], state=CommandState(row["state"]),
         error_code=row["error_code"], error_text=row["error_text"],
-        created_at=row["created_at"], finished_at=row["finished_at"],
+        created_at=row["created_at"], finished_at=row["finished_at"], trace_id=row["trace_id"],
     )
 
 
 async def insert(conn: aiosqlite.Connection, *, command_id: str, session_id: int, text: str,
-                 source: str, chat_id: int | None, reply_to: int | None, now: float) -> Command:
+                 source: str, chat_id: int | None, reply_to: int | None, now: float,
+                 trace_id: str | None = None) -> Command:
     await conn.execute(
-        "INSERT INTO commands (id, session_id, text, source, chat_id, reply_to, state, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (command_id, session_id, text, source, chat_id, reply_to, CommandState.PENDING, now),
+        "INSERT INTO commands (id, session_id, text, source, chat_id, reply_to, state, "
+        "created_at, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (command_id, session_id, text, source, chat_id, reply_to, CommandState.PENDING, now,
+         trace_id),
     )
     found = await get(conn, command_id)
     assert found is not None

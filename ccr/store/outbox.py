@@ -10,6 +10,7 @@ import aiosqlite
 
 from ccr.store import deadletters
 from ccr.store.db import Database
+from ccr.telemetry.tracing import current_traceparent
 
 
 @dataclass(frozen=True)
@@ -21,16 +22,22 @@ class OutboxItem:
     reply_to: int | None
     session_id: int | None
     attempts: int
+    trace_parent: str | None = None
+    """W3C traceparent of the span that queued it; its delivery continues that trace."""
 
 
 async def enqueue(conn: aiosqlite.Connection, *, chat_id: int, kind: str,
                   payload: dict[str, Any], now: float, reply_to: int | None = None,
-                  session_id: int | None = None, command_id: str | None = None) -> int:
+                  session_id: int | None = None, command_id: str | None = None,
+                  trace_parent: str | None = None) -> int:
+    """Queue a message; it joins the trace running now unless `trace_parent` names one."""
+    trace_parent = trace_parent or current_traceparent()
     async with conn.execute(
         "INSERT INTO outbox (chat_id, text, kind, reply_to, session_id, command_id, "
-        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        "next_attempt_at, created_at, trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
         (chat_id, json.dumps(payload, ensure_ascii=False), kind, reply_to, session_id,
-         command_id, now, now),
+         command_id, now, now, trace_parent),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -40,8 +47,8 @@ async def enqueue(conn: aiosqlite.Connection, *, chat_id: int, kind: str,
 async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
     """Pending rows whose time has come, oldest first (per-chat order is kept by the worker)."""
     rows = await db.fetchall(
-        "SELECT id, chat_id, kind, text, reply_to, session_id, attempts FROM outbox "
-        "WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,),
+        "SELECT id, chat_id, kind, text, reply_to, session_id, attempts, trace_parent "
+        "FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,),
     )
     items = []
     blocked: set[int] = set()
@@ -56,7 +63,8 @@ async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
             blocked.add(chat)
             continue
         items.append(OutboxItem(int(r["id"]), chat, r["kind"], json.loads(r["text"]),
-                                r["reply_to"], r["session_id"], int(r["attempts"])))
+                                r["reply_to"], r["session_id"], int(r["attempts"]),
+                                r["trace_parent"]))
     return items
 
 

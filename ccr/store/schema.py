@@ -121,4 +121,24 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sessions ADD COLUMN lost_at REAL;
     ALTER TABLE sessions ADD COLUMN last_used_at REAL;
     """,
+    # 5: trace ids: spans kept 24 h; outbox rows and commands remember the trace they belong to
+    """
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY,
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        parent_id TEXT,
+        name TEXT NOT NULL,
+        component TEXT NOT NULL,
+        server TEXT,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX spans_by_trace ON spans (trace_id, started_at);
+    CREATE INDEX spans_by_start ON spans (started_at);
+    ALTER TABLE outbox ADD COLUMN trace_parent TEXT;
+    ALTER TABLE commands ADD COLUMN trace_id TEXT;
+    """,
 ]

@@ -90,6 +90,9 @@ def error_text(err: dict[str, Any]) -> str:
     lines = [esc(str(err.get("message", "Something went wrong.")))]
     steps = err.get("steps") or []
     lines += [f"{i}. {esc(str(s))}" for i, s in enumerate(steps, 1)]
+    trace_id = err.get("trace_id")
+    if trace_id:
+        lines.append(f"<i>trace <code>{esc(str(trace_id)[:12])}</code></i>")
     return "\n".join(lines)
 
 
