@@ -123,14 +123,19 @@ class CommandService:
         return await self.sessions.resolve(ref)
 
     async def _dispatch(self, command: Command, session: Session) -> SubmitResult:
-        async with traced(self.db.transaction(), self.tracing, "command.dispatching",
-                          component="command", server=session.server_id) as conn:
-            command = await rows.set_state(conn, command.id, CommandState.DISPATCHING,
-                                           now=self.clock())
-        self.bus.publish(CommandChanged(command))
+        async def typing() -> None:
+            # DISPATCHING only once the pane is ours: a command still waiting for it when
+            # the hub dies never reached tmux, so it is typed after the restart, not doubted.
+            nonlocal command
+            async with traced(self.db.transaction(), self.tracing, "command.dispatching",
+                              component="command", server=session.server_id) as conn:
+                command = await rows.set_state(conn, command.id, CommandState.DISPATCHING,
+                                               now=self.clock())
+            self.bus.publish(CommandChanged(command))
+
         error: CcrError | None = None
         try:
-            await self.executor.send_text(session, command.text)
+            await self.executor.send_text(session, command.text, before_typing=typing)
             state = CommandState.DELIVERED
         except RemoteError as exc:
             error = exc

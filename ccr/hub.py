@@ -124,7 +124,9 @@ class Hub:
     # --- lifecycle -------------------------------------------------------------------------
 
     def _recipients(self) -> list[int]:
-        if self.telegram is None:
+        # Not `self.telegram`: /notify is served while the bot is still starting, and an
+        # event accepted then must still be queued (the outbox keeps it for the sender).
+        if not self.telegram_token:
             return []
         return list(self.settings.telegram.allowed_chats)
 

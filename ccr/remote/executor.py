@@ -15,7 +15,7 @@ import contextlib
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from ccr.config import ExecutorSettings, LocalServer, SshServer
@@ -128,8 +128,13 @@ class Executor:
             lock = self._locks[key] = asyncio.Lock()
         return lock
 
-    async def send_text(self, session: Session, text: str) -> Delivery:
-        """Type `text` into the session's pane and submit it with Enter."""
+    async def send_text(self, session: Session, text: str, *,
+                        before_typing: Callable[[], Awaitable[None]] | None = None) -> Delivery:
+        """Type `text` into the session's pane and submit it with Enter.
+
+        `before_typing` runs once the pane is ours, just before the first key: only from
+        then on can the text have reached tmux.
+        """
         text = clean_text(text)
         if not text.strip():
             raise InputError("text_empty")
@@ -145,6 +150,8 @@ class Executor:
         transport = self.transport(server.id)
         started = time.monotonic()
         async with self._guard(server.id), self._lock(server.id, " ".join(sock), pane):
+            if before_typing is not None:
+                await before_typing()
             typed = False
             try:
                 if "\n" in text:

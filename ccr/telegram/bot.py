@@ -62,6 +62,7 @@ class TelegramBot:
         self.app = builder.build()
         allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
         self._allowed = allowed
+        self._poller: asyncio.Task[None] | None = None
         if allowed is not None:
             self.app.add_handler(CommandHandler(["start", "help"], self._help, filters=allowed))
             self.app.add_handler(CommandHandler("sessions", self._sessions, filters=allowed))
@@ -74,18 +75,42 @@ class TelegramBot:
     async def start(self) -> None:
         await self.app.initialize()
         await self.app.start()
-        assert self.app.updater is not None
-        await self.app.updater.start_polling(
-            poll_interval=0.0, timeout=int(self.hub.settings.telegram.poll_timeout),
-            drop_pending_updates=False, error_callback=self._poll_error,
-        )
+        await self.app.bot.delete_webhook(drop_pending_updates=False)
+        self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
         me = self.app.bot.username
         self.hub.log("info", f"Telegram bot @{me} is polling")
 
+    async def _poll(self) -> None:
+        """Long polling that confirms an update only once it was handled.
+
+        PTB's Updater confirms a batch (the next getUpdates offset) as soon as it is queued,
+        so a hub killed before handling it lost those messages. Here the offset moves past an
+        update only after its handler recorded it; a crash makes Telegram hand it out again,
+        and the update ids stored with commands keep a redelivered one from being typed twice.
+        """
+        offset: int | None = None
+        timeout = int(self.hub.settings.telegram.poll_timeout)
+        while True:
+            try:
+                updates = await self.app.bot.get_updates(
+                    offset=offset, timeout=timeout, read_timeout=timeout + 10)
+            except TelegramError as exc:
+                self._poll_error(exc)
+                await asyncio.sleep(1.0)
+                continue
+            for update in updates:
+                try:
+                    await self.app.process_update(update)
+                except Exception as exc:  # one bad update must not stop the bot
+                    self.hub.log("error", f"Telegram update {update.update_id}: {exc!r}")
+                offset = update.update_id + 1
+
     async def stop(self) -> None:
-        with contextlib.suppress(Exception):
-            if self.app.updater is not None and self.app.updater.running:
-                await self.app.updater.stop()
+        poller = self._poller
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await poller
         with contextlib.suppress(Exception):
             if self.app.running:
                 await self.app.stop()

@@ -60,8 +60,8 @@ def test_a_held_write_lock_makes_operations_wait_not_fail(
         sock = tmux.socket_path
 
         def event(n: int) -> dict[str, Any]:
-            return {"event_id": f"db-lock-event-{n:03d}", "server_id": "laptop", "hook_event_name": "Stop",
-                    "session_id": "lock-agent", "cwd": str(tmp_path),
+            return {"event_id": f"db-lock-event-{n:03d}", "server_id": "laptop",
+                    "hook_event_name": "Stop", "session_id": "lock-agent", "cwd": str(tmp_path),
                     "last_reply": f"lnote-{n} done", "tmux": {"pane_id": pane, "socket": sock}}
 
         assert post(hub.url, event(0)).json()["status"] == "accepted"
