@@ -1,5 +1,25 @@
-"""`python -m ccr` is the same as the `ccr` command."""
+"""`python -m ccr` and the `ccr` command.
 
-from ccr.cli.main import run
+`ccr hook` runs on every Claude Code turn, so it skips the CLI framework (about 0.2 s of
+imports) and goes straight to the stdlib-only hook; everything else is the Typer CLI.
+"""
 
-run()
+import sys
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["hook"] and not {"--help", "-h"} & set(args):
+        from ccr import hook
+
+        try:
+            sys.exit(hook.main(args[1:]))
+        except BrokenPipeError:  # `ccr hook --print-settings | head`
+            sys.exit(0)
+    from ccr.cli.main import run
+
+    run()
+
+
+if __name__ == "__main__":
+    main()

@@ -103,10 +103,14 @@ class ConsoleApp(App[CcrError | None]):
                 self.query_one(SessionsTable).upsert(session, self.hub.clock())
                 self._refresh_title()
             case ServerStateChanged(server_id=sid, state=state, detail=detail):
-                self.query_one(ServersTable).set_state(sid, state, detail)
+                if not self._breaker_shown(sid):  # an open breaker says more than "up"
+                    self.query_one(ServersTable).set_state(sid, state, detail)
                 self._refresh_title()
+            case BreakerStateChanged(server_id=sid, state="closed"):
+                state, detail, _ = self.hub.server_state.get(sid, ("unknown", "", 0.0))
+                self.query_one(ServersTable).set_state(sid, state, detail)
             case BreakerStateChanged(server_id=sid, state=state, retry_at=retry_at,
-                                     reason=reason) if state != "closed":
+                                     reason=reason):
                 when = (time.strftime(" · next try %H:%M:%S", time.localtime(retry_at))
                         if retry_at else "")
                 self.query_one(ServersTable).set_state(sid, state.replace("_", "-"),
@@ -117,6 +121,11 @@ class ConsoleApp(App[CcrError | None]):
                                                            CommandState.UNCERTAIN):
                 self.notify(c.error_text or "not delivered", title=f"{c.handle}: {c.state.value}",
                             severity="error", timeout=10)
+
+    def _breaker_shown(self, server_id: str) -> bool:
+        board = self.hub.breakers
+        record = board.states().get(server_id) if board is not None else None
+        return record is not None and record.state != "closed"
 
     def _refresh_title(self) -> None:
         views = self.hub.server_views()

@@ -75,6 +75,8 @@ async def test_send_without_a_session_says_what_to_do(console: ConsoleApp) -> No
 async def test_an_open_breaker_shows_on_its_server(console: ConsoleApp) -> None:
     async with console.run_test(size=(120, 36)) as pilot:
         await wait_for(pilot, lambda: console.hub.ready)
+        # The first probe's success would reset the count: let it land first.
+        await wait_for(pilot, lambda: console.hub.server_state["laptop"][0] != "unknown")
         board = console.hub.breakers
         assert board is not None
         for _ in range(5):
