@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import command_path
+from bench import command_path, one_down
 
-BENCHMARKS = {"command_path": command_path.main}
+BENCHMARKS = {"command_path": command_path.main, "one_down": one_down.main}
 
 
 def main(argv: list[str] | None = None) -> int:
