@@ -138,6 +138,20 @@ class ReliabilitySettings(_Strict):
     """Above this share of servers unavailable, notifications say the hub is degraded."""
 
 
+class MetricsSettings(_Strict):
+    """Prometheus metrics at GET /metrics and the in-memory time series behind the console."""
+
+    enabled: bool = True
+    """false: no metrics, no time series, /metrics answers 404 (a rollback switch)."""
+    require_token: bool = False
+    """true: GET /metrics needs the API token as a bearer token, like the API. The exposition
+    holds no secret, token or message text, only counts and timings per configured server."""
+    snapshot_interval_s: float = Field(60.0, ge=0, le=3600)
+    """How often the time series' figures are stored in SQLite; 0: never."""
+    snapshot_keep_hours: float = Field(24.0, gt=0, le=24 * 30)
+    """Stored snapshots older than this are deleted."""
+
+
 class LocalServer(_Strict):
     """tmux on the hub's own machine."""
 
@@ -178,6 +192,7 @@ class Settings(_Strict):
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
     tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     servers: list[Server] = Field(default_factory=list)
 
     @model_validator(mode="after")

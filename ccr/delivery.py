@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import enum
 import random
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -88,6 +89,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._sending = asyncio.Lock()
         self.tracing = Tracing.disabled()
+        self.observe: Callable[[str, float], None] | None = None
+        """Told of each send attempt: ("ok"|"error", seconds). Metrics."""
 
     def wake(self) -> None:
         self._wake.set()
@@ -145,12 +148,17 @@ class DeliveryWorker:
                 return outcome
 
     async def _send_one(self, item: OutboxItem) -> Outcome:
+        started = time.perf_counter()
         try:
             with self.tracing.span("telegram.send", component="telegram",
                                    attrs={"ccr.kind": item.kind}):
                 message_id = await self.sender.send(item)
         except SendFailed as exc:
+            if self.observe is not None:
+                self.observe("error", time.perf_counter() - started)
             return await self._failed(item, exc)
+        if self.observe is not None:
+            self.observe("ok", time.perf_counter() - started)
         entry_id = await outbox.mark_sent(self.db, item, message_id, self.clock())
         self.bus.publish(NotificationDelivered(item.id, item.chat_id,
                                                str(item.payload.get("handle") or "") or None))

@@ -36,6 +36,7 @@ from ccr.sessions import SessionService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
+from ccr.telemetry.metrics import Metrics, from_store, keep_snapshots
 from ccr.telemetry.tracing import Tracing
 
 PROBE_INTERVAL_S = 60.0
@@ -113,6 +114,13 @@ class Hub:
         self.recovery = SessionRecovery(self.sessions, self.executor.list_panes,
                                         self._tmux_target, interval=rel.health_interval_s,
                                         clock=clock)
+        self.metrics: Metrics | None = None
+        if settings.metrics.enabled:
+            self.metrics = Metrics([s.id for s in settings.servers], clock=clock,
+                                   connections=self.executor.connections)
+            self.executor.observe = self.metrics.ssh_call
+            self.db.observe = self.metrics.db_operation
+            self.delivery.observe = self.metrics.telegram_send
         self.server_state: dict[str, tuple[str, str, float]] = {
             s.id: ("unknown", "not checked yet", 0.0) for s in settings.servers
         }
@@ -156,6 +164,8 @@ class Hub:
         await self.db.open()
         if self.breakers is not None:
             await load_board(self.breakers, self.db)
+        if self.metrics is not None:
+            await self._start_metrics(self.metrics)
         if not self.api_token:
             self.api_token = secrets.token_urlsafe(24)
             if http:
@@ -182,6 +192,21 @@ class Hub:
         self.ready = True
         self.log("info", f"hub listening on {self.settings.hub.url}" if http
                  else "hub started (API off)")
+
+    async def _start_metrics(self, metrics: Metrics) -> None:
+        """Metrics follow the bus from here on (no event missed); snapshots if configured."""
+        if self.breakers is not None:
+            metrics.set_breakers({sid: rec.state.value
+                                  for sid, rec in self.breakers.states().items()})
+        subscribed = asyncio.Event()
+        self.spawn(metrics.run(self.bus, from_store(metrics, self.db, self.clock),
+                               subscribed=subscribed), "metrics", daemon=True)
+        await subscribed.wait()
+        cfg = self.settings.metrics
+        if cfg.snapshot_interval_s > 0:
+            self.spawn(keep_snapshots(metrics, self.db, interval_s=cfg.snapshot_interval_s,
+                                      keep_s=cfg.snapshot_keep_hours * 3600),
+                       "metric-snapshots", daemon=True)
 
     async def _start_telegram(self, token: str) -> None:
         from ccr.telegram.bot import TelegramBot

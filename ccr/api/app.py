@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import ValidationError
 
 from ccr import dlq
@@ -14,6 +14,7 @@ from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.errors import CcrError
 from ccr.store.deadletters import DeadLetter
+from ccr.telemetry.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
     from ccr.hub import Hub
@@ -60,27 +61,38 @@ def create_app(hub: Hub) -> FastAPI:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse({"status": "ok"})
 
+    def hook_counted(status: str, server: str | None = None, kind: str = "") -> None:
+        """Count a hook event the ingest did not accept (accepted ones come as events)."""
+        if hub.metrics is not None:
+            hub.metrics.hook_event(server, kind, status)
+
     @app.post("/notify")
     async def notify(request: Request) -> JSONResponse:
         body = await _read_body(request, hub.settings.hub.max_body_bytes)
         if body is None:
+            hook_counted("too_large")
             return _error(413, "too_large",
                           f"body over {hub.settings.hub.max_body_bytes} bytes")
         problem = verify_signature(hub.shared_secret, request.headers.get("x-ccr-timestamp"),
                                    request.headers.get("x-ccr-signature"), body)
         if problem:
+            hook_counted("unauthorized")
             return _error(401, "unauthorized", problem)
         try:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
+            hook_counted("invalid")
             return _error(400, "bad_json", "the body is not valid JSON")
         if not isinstance(data, dict):
+            hook_counted("invalid")
             return _error(400, "bad_json", "the body must be a JSON object")
         try:
             payload = HookPayload.model_validate(data)
         except ValidationError as exc:
+            hook_counted("invalid")
             return _validation(exc)
         if hub.settings.server(payload.server_id) is None:
+            hook_counted("unknown_server")
             return _error(403, "unknown_server",
                           f"server '{payload.server_id}' is not in the hub's ccr.toml")
         traceparent = request.headers.get("traceparent") or data.get("traceparent")
@@ -89,6 +101,7 @@ def create_app(hub: Hub) -> FastAPI:
             traceparent=traceparent if isinstance(traceparent, str) else None)
         trace_ref = {"trace_id": result.trace_id} if result.trace_id else {}
         if result.duplicate:
+            hook_counted("duplicate", payload.server_id, payload.to_event(0).kind.value)
             return JSONResponse({"status": "duplicate", **trace_ref})
         session = result.session
         return JSONResponse({"status": "accepted",
@@ -198,5 +211,25 @@ def create_app(hub: Hub) -> FastAPI:
         if not authorized(request):
             return _error(401, "unauthorized", "missing or wrong API token")
         return JSONResponse({"purged": await hub.dlq.purge(archived_only=archived)})
+
+    # --- metrics -------------------------------------------------------------------------
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics(request: Request) -> Response:
+        """Prometheus text exposition; no token unless `[metrics] require_token` is set."""
+        if hub.metrics is None:
+            return _error(404, "metrics_off", "metrics are off ([metrics] enabled = false)")
+        if hub.settings.metrics.require_token and not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        return Response(hub.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+
+    @app.get("/api/metrics")
+    async def metrics_snapshot(request: Request) -> JSONResponse:
+        """The time series' current figures (see `TimeSeries.snapshot`)."""
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        if hub.metrics is None:
+            return _error(404, "metrics_off", "metrics are off ([metrics] enabled = false)")
+        return JSONResponse({"snapshot": hub.metrics.series.snapshot()})
 
     return app

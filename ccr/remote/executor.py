@@ -106,6 +106,8 @@ class Executor:
         self.log = log
         self.servers = {s.id: s for s in servers}
         self.tracing = Tracing.disabled()
+        self.observe: Callable[[str, str | None, float], None] | None = None
+        """Metrics hook: (server, error code or None, seconds) after each tmux call."""
         self._transports: dict[str, Transport] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
 
@@ -189,10 +191,29 @@ class Executor:
                     stdin: bytes | None = None) -> str:
         """One tmux call as a span of the command's trace (its subcommand, never its text)."""
         server = self.servers.get(transport.server_id)
-        with self.tracing.span(f"tmux {tmux_subcommand(args)}", only_in_trace=True,
-                               component="ssh" if isinstance(server, SshServer) else "tmux",
-                               server=transport.server_id):
-            return await transport.tmux(args, stdin=stdin)
+        started = time.perf_counter()
+        code: str | None = None
+        answered = False
+        try:
+            with self.tracing.span(f"tmux {tmux_subcommand(args)}", only_in_trace=True,
+                                   component="ssh" if isinstance(server, SshServer) else "tmux",
+                                   server=transport.server_id):
+                out = await transport.tmux(args, stdin=stdin)
+            answered = True
+            return out
+        except RemoteError as exc:
+            code = exc.code
+            raise
+        finally:
+            # Timed for the metrics, failures included; a cancelled call has no outcome.
+            if self.observe is not None and (answered or code is not None):
+                self.observe(transport.server_id, code, time.perf_counter() - started)
+
+    def connections(self) -> dict[str, int]:
+        """Open SSH connections per SSH server (for the metrics)."""
+        return {sid: int(isinstance(t, SshTransport) and t.connected)
+                for sid, t in self._transports.items()
+                if isinstance(self.servers[sid], SshServer)}
 
     @contextlib.asynccontextmanager
     async def _guard(self, server_id: str) -> AsyncIterator[None]:
@@ -252,13 +273,13 @@ class Executor:
     async def probe(self, server_id: str) -> str:
         """A cheap call that proves tmux on the server answers; returns its version."""
         async with self._guard(server_id):
-            return (await self.transport(server_id).tmux(["-V"])).strip()
+            return (await self._tmux(self.transport(server_id), ["-V"])).strip()
 
     async def list_panes(self, server_id: str, sock: list[str]) -> dict[str, str]:
         """Every pane on one tmux server, {pane id: session name}, in ONE call."""
         async with self._guard(server_id):
-            out = await self.transport(server_id).tmux(
-                [*sock, "list-panes", "-a", "-F", "#{pane_id} #{session_name}"])
+            out = await self._tmux(self.transport(server_id),
+                                   [*sock, "list-panes", "-a", "-F", "#{pane_id} #{session_name}"])
         panes: dict[str, str] = {}
         for line in out.splitlines():
             pane, _, name = line.partition(" ")

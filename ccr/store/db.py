@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiosqlite
@@ -33,6 +34,8 @@ class Database:
         self.log = log
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self.observe: Callable[[str, float], None] | None = None
+        """Told of each transaction and read: ("transaction"|"read", seconds). Metrics."""
 
     @property
     def busy_timeout_ms(self) -> int:
@@ -79,14 +82,28 @@ class Database:
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
         async with self._lock:
-            conn = self.conn
-            await self._begin(conn)
-            try:
-                yield conn
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
-            await conn.execute("COMMIT")
+            with self._timed("transaction"):
+                conn = self.conn
+                await self._begin(conn)
+                try:
+                    yield conn
+                except BaseException:
+                    await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _timed(self, operation: str) -> Iterator[None]:
+        """Report how long the block held the connection (metrics), when anyone listens."""
+        observe = self.observe
+        if observe is None:
+            yield
+            return
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            observe(operation, time.perf_counter() - started)
 
     async def _begin(self, conn: aiosqlite.Connection) -> None:
         """Take the write lock; nothing of the transaction ran yet, so retrying is safe."""
@@ -104,7 +121,8 @@ class Database:
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
         """The connection for reads, outside anyone's open transaction."""
         async with self._lock:
-            yield self.conn
+            with self._timed("read"):
+                yield self.conn
 
     async def fetchall(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         async with self.reading() as conn, conn.execute(sql, params) as cur:

@@ -141,4 +141,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE outbox ADD COLUMN trace_parent TEXT;
     ALTER TABLE commands ADD COLUMN trace_id TEXT;
     """,
+    # 6: metric snapshots: the time series' figures once a minute, kept 24 h
+    """
+    CREATE TABLE IF NOT EXISTS metric_snapshots (
+        at REAL PRIMARY KEY,
+        data TEXT NOT NULL
+    );
+    """,
 ]

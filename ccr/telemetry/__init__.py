@@ -1,0 +1,1 @@
+"""Telemetry: metrics and rolling time series (metrics.py, timeseries.py), tracing."""
