@@ -31,7 +31,7 @@ from tests.faults.helpers import fault_world
 from tests.fixtures.hub import SECRET, prompts, wait_until
 from tests.fixtures.tmux import Tmux
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 SEED = 20240604
 NOTES = 200
@@ -79,7 +79,7 @@ def test_sigkilled_hub_loses_nothing_and_types_nothing_twice(
         world.notification_for("note-000")
 
         accepted_notes: set[int] = {0}
-        stop_at = time.monotonic() + 40
+        stop_at = time.monotonic() + 75  # generous: a loaded CI machine restarts slowly
 
         def notifier() -> None:
             for n in range(1, NOTES):
@@ -133,7 +133,7 @@ def test_sigkilled_hub_loses_nothing_and_types_nothing_twice(
             return accepted_notes <= set(notes_seen()) | set(dead_notes())
 
         with contextlib.suppress(AssertionError):  # counted and reported below
-            wait_until(settled, 30, interval=0.2, message="commands final, notes delivered")
+            wait_until(settled, 60, interval=0.2, message="commands final, notes delivered")
         time.sleep(1.0)  # room for any late duplicate
 
         rows = command_rows()
