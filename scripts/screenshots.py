@@ -1,8 +1,9 @@
 """Regenerate screenshots/ (SVG, and PNG when rsvg-convert is installed) of each console state.
 
 Run: python scripts/screenshots.py
-It drives the real console on a real hub (temporary data, private tmux socket), the same
-states as the snapshot tests in tests/console/test_snapshots.py.
+It drives the real console on a real hub (temporary data, private tmux socket) through every
+state in tests/console/states.py (the snapshot tests' states): the main screen and each
+operator screen, at 80x24 and at 200x60.
 """
 
 from __future__ import annotations
@@ -21,18 +22,22 @@ sys.path.insert(0, str(ROOT))
 
 from ccr.console.app import ConsoleApp  # noqa: E402
 from tests.console.conftest import make_hub  # noqa: E402
-from tests.console.test_snapshots import settled, with_sessions  # noqa: E402
+from tests.console.states import STATES  # noqa: E402
 from tests.fixtures.tmux import Tmux  # noqa: E402
 
-STATES = {"console-empty": settled, "console-sessions": with_sessions}
-SIZES = {"": (120, 36), "-80x24": (80, 24)}
+SIZES = {"": (200, 60), "-80x24": (80, 24)}
 
 
-async def shoot(name: str, size: tuple[int, int], tmp: Path, tmux: Tmux) -> Path:
-    app = ConsoleApp(make_hub(tmp, tmux), start_http=False)
+async def shoot(name: str, suffix: str, size: tuple[int, int], tmp: Path, tmux: Tmux) -> Path:
+    hub = make_hub(tmp, tmux)
+    state = STATES[name]
+    if state.prepare is not None:
+        state.prepare(hub)
+    app = ConsoleApp(hub, start_http=False)
     async with app.run_test(size=size) as pilot:
-        await STATES[name](pilot)
-        out = app.save_screenshot(filename=f"{name}.svg", path=str(ROOT / "screenshots"))
+        await state.run(pilot)
+        out = app.save_screenshot(filename=f"{name}{suffix}.svg",
+                                  path=str(ROOT / "screenshots"))
     return Path(out)
 
 
@@ -46,9 +51,7 @@ def main() -> None:
         for name in STATES:
             for suffix, size in SIZES.items():
                 with tempfile.TemporaryDirectory() as tmp:
-                    svg = asyncio.run(shoot(name, size, Path(tmp), tmux))
-                    final = svg.with_name(f"{name}{suffix}.svg")
-                    svg.replace(final)
+                    final = asyncio.run(shoot(name, suffix, size, Path(tmp), tmux))
                     if shutil.which("rsvg-convert"):
                         subprocess.run(["rsvg-convert", str(final), "-o",
                                         str(final.with_suffix(".png"))], check=True)

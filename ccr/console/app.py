@@ -1,32 +1,31 @@
 """The console app: runs the hub in its own event loop and shows it live.
 
 State flows one way: hub events arrive on the bus, become `HubEvent` messages, and the app
-hands them to the widget for that area. The app holds no business rule; sending goes
-through the same command service as Telegram and the CLI.
+hands each to every screen that is mounted. The app holds no business rule and no layout:
+the main screen and the operator screens (metrics, breakers, dead letters, traces) live in
+`ccr.console.screens`, one mode each, switched by the number keys.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import ClassVar
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header
 
 from ccr.console.messages import HubEvent, HubStopped
-from ccr.console.widgets import ActivityLog, SendBar, ServersTable, SessionDetail, SessionsTable
-from ccr.errors import CcrError
-from ccr.events import (
-    BreakerStateChanged,
-    CommandChanged,
-    ServerStateChanged,
-    SessionHealthChanged,
-    SessionUpdated,
+from ccr.console.screens import (
+    BreakersScreen,
+    DeadLettersScreen,
+    HubScreen,
+    MainScreen,
+    MetricsScreen,
+    TracesScreen,
 )
+from ccr.errors import CcrError
+from ccr.events import CommandChanged
 from ccr.hub import Hub
 from ccr.models import CommandState
 
@@ -34,13 +33,16 @@ from ccr.models import CommandState
 class ConsoleApp(App[CcrError | None]):
     """ccr's operator console."""
 
-    CSS_PATH = "console.tcss"
     TITLE = "ccr"
+    DEFAULT_MODE = "main"
+    ENABLE_COMMAND_PALETTE = False  # every action has a key in the footer
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
-        Binding("slash", "focus_send", "Type"),
-        Binding("s", "focus_sessions", "Sessions"),
-        Binding("ctrl+l", "clear_log", "Clear log"),
+        Binding("1", "show('main')", "Main"),
+        Binding("2", "show('metrics')", "Metrics"),
+        Binding("3", "show('breakers')", "Breakers"),
+        Binding("4", "show('dead_letters')", "DLQ"),
+        Binding("6", "show('traces')", "Traces"),
     ]
 
     def __init__(self, hub: Hub, *, start_http: bool = True,
@@ -49,31 +51,17 @@ class ConsoleApp(App[CcrError | None]):
         self.hub = hub
         self.start_http = start_http
         self.after_start = after_start
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="top"):
-            with Vertical(id="left"):
-                yield ServersTable(id="servers")
-                yield SessionsTable(id="sessions")
-            yield SessionDetail(id="detail")
-        yield ActivityLog(self.hub.clock, id="activity")
-        yield SendBar(id="send")
-        yield Footer()
+        self.main = MainScreen(hub)
+        self.views: dict[str, HubScreen] = {
+            "main": self.main, "metrics": MetricsScreen(hub), "breakers": BreakersScreen(hub),
+            "dead_letters": DeadLettersScreen(hub), "traces": TracesScreen(hub),
+        }
+        for name, screen in self.views.items():
+            self.add_mode(name, lambda screen=screen: screen)  # type: ignore[misc]
 
     def on_mount(self) -> None:
-        self.query_one("#servers").border_title = "servers"
-        self.query_one("#sessions").border_title = "sessions"
-        self.query_one("#detail").border_title = "last exchange"
-        self.query_one("#activity").border_title = "activity"
-        self.query_one("#send").border_title = "send"
         self.sub_title = "starting…"
-        self.query_one(ServersTable).show(self.hub.server_views())
-        self.set_interval(10, self._tick)
         self.run_hub()
-
-    def _tick(self) -> None:
-        self.query_one(SessionsTable).tick(self.hub.clock())
 
     @work(exclusive=True, group="hub")
     async def run_hub(self) -> None:
@@ -87,8 +75,8 @@ class ConsoleApp(App[CcrError | None]):
             self._refresh_title()
             if self.after_start is not None:
                 self.after_start()
-            for session in await self.hub.sessions.live():
-                self.query_one(SessionsTable).upsert(session, self.hub.clock())
+            self.main.show_sessions(await self.hub.sessions.live())
+            self._refresh_title()
             while True:
                 self.post_message(HubEvent(await queue.get()))
 
@@ -97,24 +85,11 @@ class ConsoleApp(App[CcrError | None]):
 
     def on_hub_event(self, message: HubEvent) -> None:
         event = message.event
-        self.query_one(ActivityLog).add_event(event)
+        for screen in self.views.values():
+            if screen.is_mounted:
+                screen.hub_event(event)
+        self._refresh_title()
         match event:
-            case SessionUpdated(session=session) | SessionHealthChanged(session=session):
-                self.query_one(SessionsTable).upsert(session, self.hub.clock())
-                self._refresh_title()
-            case ServerStateChanged(server_id=sid, state=state, detail=detail):
-                if not self._breaker_shown(sid):  # an open breaker says more than "up"
-                    self.query_one(ServersTable).set_state(sid, state, detail)
-                self._refresh_title()
-            case BreakerStateChanged(server_id=sid, state="closed"):
-                state, detail, _ = self.hub.server_state.get(sid, ("unknown", "", 0.0))
-                self.query_one(ServersTable).set_state(sid, state, detail)
-            case BreakerStateChanged(server_id=sid, state=state, retry_at=retry_at,
-                                     reason=reason):
-                when = (time.strftime(" · next try %H:%M:%S", time.localtime(retry_at))
-                        if retry_at else "")
-                self.query_one(ServersTable).set_state(sid, state.replace("_", "-"),
-                                                       f"{reason}{when}")
             case CommandChanged(command=c) if c.state is CommandState.DELIVERED:
                 self.notify(f"Typed into {c.handle}", timeout=3)
             case CommandChanged(command=c) if c.state in (CommandState.FAILED,
@@ -122,39 +97,18 @@ class ConsoleApp(App[CcrError | None]):
                 self.notify(c.error_text or "not delivered", title=f"{c.handle}: {c.state.value}",
                             severity="error", timeout=10)
 
-    def _breaker_shown(self, server_id: str) -> bool:
-        board = self.hub.breakers
-        record = board.states().get(server_id) if board is not None else None
-        return record is not None and record.state != "closed"
-
     def _refresh_title(self) -> None:
         views = self.hub.server_views()
         up = sum(v["state"] == "up" for v in views)
-        sessions = len(self.query_one(SessionsTable).sessions)
+        sessions = self.main.session_count if self.main.is_mounted else 0
         telegram = "Telegram on" if self.hub.telegram is not None else "Telegram off"
         where = self.hub.settings.hub.url if self.start_http else "API off"
         self.sub_title = (f"{where} · {up}/{len(views)} servers up · {sessions} session(s) · "
                           f"{telegram}")
 
-    def on_sessions_table_selected(self, message: SessionsTable.Selected) -> None:
-        self.query_one(SessionDetail).session = message.session
-        self.query_one(SendBar).target(message.session)
-
-    def on_send_bar_send(self, message: SendBar.Send) -> None:
-        self.send_text(message.session.id, message.text)
-
-    @work(group="send")
-    async def send_text(self, session_id: int, text: str) -> None:
-        await self.hub.commands.submit(text=text, session_id=session_id, source="console")
-
-    def action_focus_send(self) -> None:
-        self.query_one(SendBar).focus()
-
-    def action_focus_sessions(self) -> None:
-        self.query_one(SessionsTable).focus()
-
-    def action_clear_log(self) -> None:
-        self.query_one(ActivityLog).clear()
+    def action_show(self, name: str) -> None:
+        """Switch to a screen by name ("main", "metrics", "breakers", ...)."""
+        self.switch_mode(name)
 
     async def action_quit(self) -> None:
         self.exit(None)

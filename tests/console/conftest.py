@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,16 @@ def frozen_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ccr.store.sessions.new_token", lambda: next(tokens))
 
 
-def make_hub(tmp_path: Path, tmux: Tmux, *, frozen: bool = True) -> Hub:
+def make_hub(tmp_path: Path, tmux: Tmux, *, frozen: bool = True,
+             clock: Callable[[], float] | None = None) -> Hub:
     settings = parse_settings({
         "hub": {"listen": "127.0.0.1:1", "data_dir": str(tmp_path / "data")},
         "executor": {"settle_ms": 50, "enter_check_ms": 50},
         "servers": [{"id": "laptop", "kind": "local", "tmux_socket": tmux.socket_name}],
     })
-    return Hub(settings, clock=(lambda: FROZEN) if frozen else time.time)
+    if clock is None:
+        clock = (lambda: FROZEN) if frozen else time.time
+    return Hub(settings, clock=clock)
 
 
 @pytest.fixture

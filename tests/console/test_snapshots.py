@@ -1,51 +1,54 @@
-"""SVG snapshots of each console state (update with `pytest --snapshot-update`)."""
+"""SVG snapshots of each console screen and state (update with `pytest --snapshot-update`).
+
+The states live in tests/console/states.py, shared with scripts/screenshots.py; the clock
+and the time zone are frozen (conftest), so the pictures do not move.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from textual.pilot import Pilot
+import pytest
 
 from ccr.console.app import ConsoleApp
-from tests.console.conftest import hook_event, make_hub, wait_for
+from tests.console.conftest import make_hub
+from tests.console.states import STATES
 from tests.fixtures.tmux import Tmux
 
 
-async def settled(pilot: Pilot[Any]) -> None:
-    app = pilot.app
-    assert isinstance(app, ConsoleApp)
-    await wait_for(pilot, lambda: app.hub.ready)
-    await wait_for(pilot, lambda: app.hub.server_state["laptop"][0] != "unknown")
-    await pilot.pause(0.1)
-
-
-async def with_sessions(pilot: Pilot[Any]) -> None:
-    app = pilot.app
-    assert isinstance(app, ConsoleApp)
-    await settled(pilot)
-    await app.hub.sessions.ingest(hook_event(
-        pane="%1", reply="All 112 tests pass. I changed cart.py to round totals half-even "
-                         "and added a regression test for the 0.005 case."))
-    await app.hub.sessions.ingest(hook_event(
-        pane="%2", name="Notification", cwd="/srv/api", ntype="permission_prompt",
-        message="Claude needs your permission to use Bash", prompt="deploy to staging",
-        reply=None or ""))
-    await pilot.pause(0.2)
+def snap(snap_compare: Any, tmp_path: Path, tmux: Tmux, state: str,
+         size: tuple[int, int]) -> bool:
+    hub = make_hub(tmp_path, tmux)
+    chosen = STATES[state]
+    if chosen.prepare is not None:
+        chosen.prepare(hub)
+    app = ConsoleApp(hub, start_http=False)
+    return bool(snap_compare(app, terminal_size=size, run_before=chosen.run))
 
 
 def test_empty_console(snap_compare: Any, tmp_path: Path, tmux: Tmux, frozen_env: None) -> None:
-    app = ConsoleApp(make_hub(tmp_path, tmux), start_http=False)
-    assert snap_compare(app, terminal_size=(120, 36), run_before=settled)
+    assert snap(snap_compare, tmp_path, tmux, "console-empty", (120, 36))
 
 
 def test_console_with_sessions(snap_compare: Any, tmp_path: Path, tmux: Tmux,
                                frozen_env: None) -> None:
-    app = ConsoleApp(make_hub(tmp_path, tmux), start_http=False)
-    assert snap_compare(app, terminal_size=(120, 36), run_before=with_sessions)
+    assert snap(snap_compare, tmp_path, tmux, "console-sessions", (120, 36))
 
 
 def test_console_small_terminal(snap_compare: Any, tmp_path: Path, tmux: Tmux,
                                 frozen_env: None) -> None:
-    app = ConsoleApp(make_hub(tmp_path, tmux), start_http=False)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=with_sessions)
+    assert snap(snap_compare, tmp_path, tmux, "console-sessions", (80, 24))
+
+
+@pytest.mark.parametrize("state", ["metrics", "breakers", "dead-letters", "dead-letters-retry",
+                                   "traces"])
+def test_operator_screen_80x24(snap_compare: Any, tmp_path: Path, tmux: Tmux,
+                               frozen_env: None, state: str) -> None:
+    assert snap(snap_compare, tmp_path, tmux, state, (80, 24))
+
+
+@pytest.mark.parametrize("state", ["metrics", "traces"])
+def test_operator_screen_200x60(snap_compare: Any, tmp_path: Path, tmux: Tmux,
+                                frozen_env: None, state: str) -> None:
+    assert snap(snap_compare, tmp_path, tmux, state, (200, 60))

@@ -1,8 +1,11 @@
-"""Console widgets, one per area: servers, sessions, the activity log, the send bar."""
+"""Console widgets, grouped by area (one package per screen); the main screen's re-exported."""
 
-from ccr.console.widgets.activity import ActivityLog
-from ccr.console.widgets.send_bar import SendBar
-from ccr.console.widgets.servers import ServersTable
-from ccr.console.widgets.sessions import SessionDetail, SessionsTable
+from ccr.console.widgets.main import (
+    ActivityLog,
+    SendBar,
+    ServersTable,
+    SessionDetail,
+    SessionsTable,
+)
 
 __all__ = ["ActivityLog", "SendBar", "ServersTable", "SessionDetail", "SessionsTable"]

@@ -15,7 +15,7 @@ class SendBar(Input):
     """An input bound to the selected session; Enter asks the app to send its text."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.focus_sessions", "Back to sessions"),
+        Binding("escape", "screen.focus_sessions", "Back to sessions"),
     ]
 
     class Send(Message):

@@ -1,0 +1,12 @@
+"""The console's screens, one module each; the app switches between them by number key."""
+
+from ccr.console.screens.base import HubScreen, OperatorScreen
+from ccr.console.screens.breakers import BreakersScreen
+from ccr.console.screens.confirm import ConfirmScreen
+from ccr.console.screens.dead_letters import DeadLettersScreen
+from ccr.console.screens.main import MainScreen
+from ccr.console.screens.metrics import MetricsScreen
+from ccr.console.screens.traces import TracesScreen
+
+__all__ = ["BreakersScreen", "ConfirmScreen", "DeadLettersScreen", "HubScreen", "MainScreen",
+           "MetricsScreen", "OperatorScreen", "TracesScreen"]

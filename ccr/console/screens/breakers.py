@@ -1,0 +1,73 @@
+"""Breakers: each server's circuit breaker (closed / open / half-open), time to the next probe.
+
+Rows change on `BreakerStateChanged`; a 1 s tick only moves the countdowns.
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+
+from ccr.console.screens.base import OperatorScreen
+from ccr.console.widgets.breakers import BreakersTable
+from ccr.events import BreakerStateChanged, Event
+from ccr.reliability.breaker import BreakerRecord
+
+
+class BreakersScreen(OperatorScreen):
+    """Per-server breaker states with a live countdown to each open breaker's next probe."""
+
+    CSS_PATH = "operator.tcss"
+    _ticker: Timer | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="explain", classes="explain")
+        yield BreakersTable(id="breakers")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        table = self.query_one(BreakersTable)
+        table.border_title = "circuit breakers"
+        board = self.hub.breakers
+        explain = self.query_one("#explain", Static)
+        if board is None:
+            explain.update("Circuit breakers are off ([reliability] breakers = false in "
+                           "ccr.toml): every call goes to its server.")
+            return
+        policy = board.policy
+        explain.update(
+            f"A server's breaker opens after {policy.failures} failures in a row; while open, "
+            f"commands to it are refused at once. After {policy.open_s:g} s one probe goes "
+            f"through (half-open); {policy.successes} successes close it again.")
+        self._ticker = self.set_interval(1, self._tick)
+
+    def on_screen_resume(self) -> None:
+        self._show_all()
+        if self._ticker is not None:
+            self._ticker.resume()
+
+    def on_screen_suspend(self) -> None:
+        if self._ticker is not None:
+            self._ticker.pause()
+
+    def _show_all(self) -> None:
+        board = self.hub.breakers
+        if board is None:
+            return
+        states = board.states()
+        now = self.hub.clock()
+        table = self.query_one(BreakersTable)
+        for server in self.hub.settings.servers:
+            table.show(states.get(server.id) or BreakerRecord(server.id), now)
+
+    def hub_event(self, event: Event) -> None:
+        board = self.hub.breakers
+        if isinstance(event, BreakerStateChanged) and board is not None:
+            record = board.states().get(event.server_id)
+            if record is not None:
+                self.query_one(BreakersTable).show(record, self.hub.clock())
+
+    def _tick(self) -> None:
+        self.query_one(BreakersTable).tick(self.hub.clock())

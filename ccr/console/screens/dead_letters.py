@@ -1,0 +1,101 @@
+"""Dead letters: Telegram messages whose tries are spent, why, and when they go again.
+
+The list is re-read whenever a dead-letter event says it changed; `r` retries the selected
+entry now (after asking), through the same DLQ service as `ccr dlq retry` and the API.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Header, Static
+
+from ccr.console.screens.base import OperatorScreen
+from ccr.console.screens.confirm import ConfirmScreen
+from ccr.console.widgets.deadletters import DeadLettersTable
+from ccr.dlq import view
+from ccr.errors import CcrError
+from ccr.events import (
+    DeadLetterArchived,
+    DeadLetterDelivered,
+    DeadLettered,
+    DeadLetterRetried,
+    DeadLettersPurged,
+    Event,
+)
+
+CHANGES = (DeadLettered, DeadLetterRetried, DeadLetterDelivered, DeadLetterArchived,
+           DeadLettersPurged)
+
+
+class DeadLettersScreen(OperatorScreen):
+    """The dead-letter queue, live, with a retry by hand."""
+
+    CSS_PATH = "operator.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "retry", "Retry"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="explain", classes="explain")
+        yield DeadLettersTable(id="dead-letters")
+        yield Static("The queue is empty: every message was delivered.", id="empty",
+                     classes="empty")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        schedule = self.hub.dlq.schedule
+        self.query_one(DeadLettersTable).border_title = "dead letters"
+        self.query_one("#explain", Static).update(
+            f"A message whose {self.hub.settings.reliability.telegram_attempts} tries failed "
+            f"waits here and is tried again after {schedule.base_s:g} s, then twice as long "
+            f"each cycle, {schedule.cycles} cycles; then it is archived and the admins are "
+            f"told. r: retry the selected one now.")
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def hub_event(self, event: Event) -> None:
+        if isinstance(event, CHANGES):
+            self.reload()
+
+    @work(exclusive=True, group="dlq-list")
+    async def reload(self) -> None:
+        entries = await self.hub.dlq.list()
+        views = [view(e, self.hub.dlq.schedule) for e in entries]
+        table = self.query_one(DeadLettersTable)
+        table.show(views, self.hub.clock())
+        table.border_title = f"dead letters ({len(views)})"
+        table.display = bool(views)
+        self.query_one("#empty").display = not views
+
+    def action_retry(self) -> None:
+        entry = self.query_one(DeadLettersTable).selected
+        if entry is None:
+            self.notify("Nothing to retry: the queue is empty.", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.retry(int(entry["id"]))
+
+        self.app.push_screen(ConfirmScreen(
+            f"Send dead letter {entry['id']} ({entry['what']}) to chat {entry['chat_id']} "
+            f"again now?", yes="Retry"), answered)
+
+    @work(group="dlq-retry")
+    async def retry(self, entry_id: int) -> None:
+        try:
+            result = await self.hub.dlq.retry(entry_id)
+        except CcrError as exc:
+            self.notify(str(exc), title=f"dead letter {entry_id}", severity="error")
+            return
+        if result.moved:
+            self.notify(f"Dead letter {entry_id} is back in the outbox.", timeout=4)
+        else:
+            self.notify(f"Dead letter {entry_id} is already {result.entry.state}.",
+                        severity="warning")

@@ -1,0 +1,205 @@
+"""Console states shared by the snapshot tests and scripts/screenshots.py.
+
+Each state may `prepare` the hub before the app starts (things that must hold from the
+first moment, like a Telegram sender that fails) and then drives the running app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.pilot import Pilot
+
+from ccr.console.app import ConsoleApp
+from ccr.console.widgets.deadletters import DeadLettersTable
+from ccr.console.widgets.traces import TracesTable
+from ccr.delivery import SendFailed
+from ccr.hub import Hub
+from ccr.store import outbox
+from ccr.store.outbox import OutboxItem
+from ccr.telemetry import spans
+from ccr.telemetry.spans import SpanRow
+from tests.console.conftest import FROZEN, hook_event, wait_for
+
+
+class FailingSender:
+    """A Telegram sender that refuses every message (as a blocked bot would)."""
+
+    def __init__(self, reason: str = "Forbidden: bot was blocked by the user") -> None:
+        self.reason = reason
+        self.sent: list[int] = []
+        self.down = True
+
+    async def send(self, item: OutboxItem) -> int:
+        if self.down:
+            raise SendFailed(self.reason, permanent=True, category="forbidden")
+        self.sent.append(item.id)
+        return 1000 + item.id
+
+
+def app_of(pilot: Pilot[Any]) -> ConsoleApp:
+    app = pilot.app
+    assert isinstance(app, ConsoleApp)
+    return app
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    app = app_of(pilot)
+    await wait_for(pilot, lambda: app.hub.ready)
+    await wait_for(pilot, lambda: app.hub.server_state["laptop"][0] != "unknown")
+    await pilot.pause(0.1)
+
+
+async def with_sessions(pilot: Pilot[Any]) -> None:
+    app = app_of(pilot)
+    await settled(pilot)
+    await app.hub.sessions.ingest(hook_event(
+        pane="%1", reply="All 112 tests pass. I changed cart.py to round totals half-even "
+                         "and added a regression test for the 0.005 case."))
+    await app.hub.sessions.ingest(hook_event(
+        pane="%2", name="Notification", cwd="/srv/api", ntype="permission_prompt",
+        message="Claude needs your permission to use Bash", prompt="deploy to staging",
+        reply=None or ""))
+    await pilot.pause(0.2)
+
+
+# --- metrics ---------------------------------------------------------------------------------
+
+
+def quiet_metrics(hub: Hub) -> None:
+    """Only the state's own figures in the series: the hub's probes are not timed."""
+    hub.executor.observe = None
+
+
+def feed_series(hub: Hub) -> None:
+    """An hour of made-up traffic on laptop: a busy stretch, an error burst, a slow patch."""
+    assert hub.metrics is not None
+    series = hub.metrics.series
+    for k in range(360):
+        at = FROZEN - (359 - k) * 10
+        busy = 6 if 120 <= k < 200 else 1 + k % 3
+        series.count("commands", "laptop", busy, at=at)
+        series.count("ssh_calls", "laptop", busy * 2, at=at)
+        if 250 <= k < 262:
+            series.count("ssh_errors", "laptop", busy, at=at)
+            series.count("command_errors", "laptop", 1, at=at)
+        slow = 1.8 if 300 <= k < 320 else 0.04 + (k % 7) * 0.01
+        for _ in range(busy * 2):
+            series.observe("ssh_seconds", "laptop", slow, at=at)
+        series.count("telegram_sends", n=1, at=at)
+
+
+async def with_metrics(pilot: Pilot[Any]) -> None:
+    app = app_of(pilot)
+    await settled(pilot)
+    feed_series(app.hub)
+    await pilot.press("2")
+    await pilot.pause(0.3)
+
+
+# --- breakers --------------------------------------------------------------------------------
+
+
+async def with_open_breaker(pilot: Pilot[Any]) -> None:
+    app = app_of(pilot)
+    await settled(pilot)
+    board = app.hub.breakers
+    assert board is not None
+    for _ in range(5):
+        await board.failure("laptop", "Cannot reach laptop: tmux server not running")
+    await pilot.press("3")
+    await pilot.pause(0.3)
+
+
+# --- dead letters ----------------------------------------------------------------------------
+
+
+def failing_telegram(hub: Hub) -> None:
+    hub.delivery.sender = FailingSender()
+
+
+async def enqueue(hub: Hub, chat: int, text: str) -> int:
+    async with hub.db.transaction() as conn:
+        item = await outbox.enqueue(conn, chat_id=chat, kind="text", payload={"text": text},
+                                    now=hub.clock())
+    hub.delivery.wake()
+    return item
+
+
+async def with_dead_letters(pilot: Pilot[Any]) -> None:
+    app = app_of(pilot)
+    await settled(pilot)
+    await enqueue(app.hub, 4242, "laptop:1 finished: All 112 tests pass.")
+    await enqueue(app.hub, 5151, "laptop:2 needs your permission to use Bash")
+    await pilot.press("4")
+    table = app.views["dead_letters"].query_one(DeadLettersTable)
+    await wait_for(pilot, lambda: table.row_count == 2)
+    await pilot.pause(0.2)
+
+
+async def with_retry_question(pilot: Pilot[Any]) -> None:
+    await with_dead_letters(pilot)
+    await pilot.press("r")
+    await pilot.pause(0.3)
+
+
+# --- traces ----------------------------------------------------------------------------------
+
+TRACE_A = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACE_B = "0af7651916cd43dd8448eb211c80319c"
+
+
+def _span(trace: str, n: int, parent: int | None, name: str, component: str, start: float,
+          took: float, *, status: str = "ok", error: str | None = None) -> SpanRow:
+    attrs: dict[str, Any] = {"ccr.error": error} if error else {}
+    return SpanRow(trace_id=trace, span_id=f"{n:016x}",
+                   parent_id=f"{parent:016x}" if parent else None, name=name,
+                   component=component, server="laptop", started_at=FROZEN - start,
+                   ended_at=FROZEN - start + took, status=status, attributes=attrs)
+
+
+async def write_traces(hub: Hub) -> None:
+    """Two stored flows: a notification that reached Telegram, a command whose SSH failed."""
+    await spans.write(hub.db, [
+        _span(TRACE_A, 1, None, "hook", "hook", 60.0, 0.180),
+        _span(TRACE_A, 2, 1, "ingest", "ingest", 59.82, 0.012),
+        _span(TRACE_A, 3, 2, "session.upsert", "store", 59.818, 0.006),
+        _span(TRACE_A, 4, 1, "outbox.deliver", "delivery", 59.80, 0.310),
+        _span(TRACE_A, 5, 4, "telegram.send", "telegram", 59.79, 0.290),
+        _span(TRACE_B, 11, None, "command.submit", "command", 30.0, 2.400, status="error",
+              error="server_unavailable"),
+        _span(TRACE_B, 12, 11, "command.store", "store", 29.998, 0.004),
+        _span(TRACE_B, 13, 11, "ssh.send_keys", "ssh", 29.99, 2.300, status="error",
+              error="ssh_connect_failed"),
+        _span(TRACE_B, 14, 11, "breaker.failure", "breaker", 27.68, 0.002),
+    ])
+
+
+async def with_traces(pilot: Pilot[Any]) -> None:
+    app = app_of(pilot)
+    await settled(pilot)
+    await write_traces(app.hub)
+    await pilot.press("6")
+    table = app.views["traces"].query_one(TracesTable)
+    await wait_for(pilot, lambda: table.row_count == 2)
+    await pilot.pause(0.4)  # the newest, the command's trace: its failed spans in red
+
+
+@dataclass(frozen=True)
+class State:
+    run: Callable[[Pilot[Any]], Awaitable[None]]
+    prepare: Callable[[Hub], None] | None = None
+
+
+STATES: dict[str, State] = {
+    "console-empty": State(settled),
+    "console-sessions": State(with_sessions),
+    "metrics": State(with_metrics, quiet_metrics),
+    "breakers": State(with_open_breaker),
+    "dead-letters": State(with_dead_letters, failing_telegram),
+    "dead-letters-retry": State(with_retry_question, failing_telegram),
+    "traces": State(with_traces),
+}
+"""Every screen state shown in screenshots/, by file name."""
