@@ -193,6 +193,7 @@ class Settings(_Strict):
     reliability: ReliabilitySettings = Field(default_factory=ReliabilitySettings)
     tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    cache: CacheSettings = Field(default_factory=lambda: CacheSettings())
     servers: list[Server] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -270,3 +271,19 @@ class TracingSettings(_Strict):
     """Spans older than this are purged."""
     max_spans: int = Field(200_000, ge=1000, le=10_000_000)
     """At most this many spans are kept; the oldest go first."""
+
+
+class CacheSettings(_Strict):
+    """Caches for session lookups and server configuration (see README "Caches")."""
+
+    enabled: bool = True
+    """false: every lookup reads the database (a rollback switch)."""
+    ttl_s: float = Field(300.0, gt=0, le=300)
+    """An entry is dropped this long after it was read, at most 5 min; every write that
+    changes a session drops it at once."""
+    session_mb: float = Field(32.0, gt=0, le=1024)
+    """Memory for cached sessions (their texts weighed); least recently used go first."""
+    session_keys: int = Field(50_000, ge=100, le=10_000_000)
+    """Handles, tokens and message ids remembered (each names a cached session)."""
+    servers: int = Field(1024, ge=1, le=100_000)
+    """Server configurations cached by id."""

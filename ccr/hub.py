@@ -20,8 +20,9 @@ import uvicorn
 
 from ccr import views
 from ccr.api.app import create_app
+from ccr.cache import ServerConfigCache, SessionCache
 from ccr.commands import CommandService
-from ccr.config import Settings
+from ccr.config import LocalServer, Settings, SshServer
 from ccr.delivery import DeliveryWorker, Sender
 from ccr.dlq import DeadLetterQueue
 from ccr.errors import CcrError, ConfigError
@@ -91,6 +92,14 @@ class Hub:
         )
         self.commands = CommandService(self.db, self.bus, self.sessions, self.executor,
                                        clock=clock)
+        caching = settings.cache
+        self.server_config: ServerConfigCache[LocalServer | SshServer] = ServerConfigCache(
+            settings.server, ttl_s=caching.ttl_s, maxsize=caching.servers,
+            enabled=caching.enabled)
+        if caching.enabled:
+            self.sessions.cache = SessionCache(ttl_s=caching.ttl_s,
+                                               max_bytes=int(caching.session_mb * 1024 * 1024),
+                                               max_keys=caching.session_keys)
         self.telegram: Any = None
         self.sender: Sender = _NoTelegram()
         rel = settings.reliability
@@ -121,6 +130,7 @@ class Hub:
             self.executor.observe = self.metrics.ssh_call
             self.db.observe = self.metrics.db_operation
             self.delivery.observe = self.metrics.telegram_send
+            self._watch_caches(self.metrics)
         self.server_state: dict[str, tuple[str, str, float]] = {
             s.id: ("unknown", "not checked yet", 0.0) for s in settings.servers
         }
@@ -285,10 +295,21 @@ class Hub:
     def log(self, level: str, text: str) -> None:
         self.bus.publish(HubLog(level, text))
 
+    def _watch_caches(self, metrics: Metrics) -> None:
+        """Cache hits, misses and sizes as metrics (cache_hits_total{cache}...)."""
+        if not self.settings.cache.enabled:
+            return
+        self.server_config.cache.observe = metrics.cache_lookup
+        metrics.watch_cache(ServerConfigCache.NAME, lambda: len(self.server_config))
+        cache = self.sessions.cache
+        if cache is not None:
+            cache.observe = metrics.cache_lookup
+            metrics.watch_cache(SessionCache.NAME, lambda: len(cache))
+
     # --- servers ---------------------------------------------------------------------------
 
     def _tmux_target(self, session: Session) -> list[str] | None:
-        server = self.settings.server(session.server_id)
+        server = self.server_config.get(session.server_id)
         return None if server is None else tmux_target(server, session)
 
     def unavailable(self) -> list[str]:

@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from ccr.cache import SessionCache
 from ccr.errors import NotFoundError
 from ccr.events import EventBus, SessionHealthChanged, SessionUpdated
 from ccr.models import EventKind, HookEvent, Session, SessionHealth
@@ -69,6 +70,13 @@ class SessionService:
         self.on_outbox: Callable[[], None] = lambda: None
         self.degraded: Callable[[], str | None] = lambda: None
         self.tracing = Tracing.disabled()
+        self.cache: SessionCache | None = None
+        """Lookups by handle, token, message and id (ccr.cache); None: every one reads the
+        database. Every write below drops what it changed from it."""
+
+    def _forget(self, session_id: int) -> None:
+        if self.cache is not None:
+            self.cache.forget(session_id)
 
     async def ingest(self, event: HookEvent, *, traceparent: str | None = None,
                      received: float | None = None) -> IngestResult:
@@ -141,6 +149,7 @@ class SessionService:
                         await outbox.enqueue(conn, chat_id=chat, kind="notification",
                                              payload=payload, now=now, session_id=session.id)
                     notified += 1
+        self._forget(session.id)
         self.bus.publish(SessionUpdated(session=session, created=current is None,
                                         kind=event.kind.value, summary=summary(event)))
         if restored:
@@ -174,30 +183,58 @@ class SessionService:
         """A session by handle (`kr4:1`) or token; a clear error when there is none."""
         ref = ref.strip().lower()
         now = self.clock()
-        async with self.db.reading() as conn:
-            m = HANDLE.match(ref)
-            if m:
-                found = await rows.by_handle(conn, m["server"], int(m["number"]), now)
-            elif TOKEN.match(ref):
-                found = await rows.by_token(conn, ref, now)
-            else:
-                found = None
+        m = HANDLE.match(ref)
+        if m:
+            key = SessionCache.handle_key(m["server"], int(m["number"]))
+        elif TOKEN.match(ref):
+            key = SessionCache.token_key(ref)
+        else:
+            raise NotFoundError("unknown_session", handle=ref)
+        cache = self.cache
+        found = cache.by_key(key, live_at=now) if cache is not None else None
+        if found is None:
+            generation = cache.generation if cache is not None else 0
+            async with self.db.reading() as conn:
+                if m:
+                    found = await rows.by_handle(conn, m["server"], int(m["number"]), now)
+                else:
+                    found = await rows.by_token(conn, ref, now)
+            if found is not None and cache is not None:
+                cache.put(found, generation=generation)
         if found is None:
             raise NotFoundError("unknown_session", handle=ref)
         return found
 
     async def for_message(self, chat_id: int, message_id: int) -> Session | None:
         """The session a Telegram message (a notification we sent) was about."""
-        async with self.db.reading() as conn:
-            return await rows.by_message(conn, chat_id, message_id)
+        cache = self.cache
+        if cache is None:
+            async with self.db.reading() as conn:
+                return await rows.by_message(conn, chat_id, message_id)
+        key = SessionCache.message_key(chat_id, message_id)
+        found = cache.by_key(key)
+        if found is None:
+            generation = cache.generation
+            async with self.db.reading() as conn:
+                found = await rows.by_message(conn, chat_id, message_id)
+            if found is not None:
+                cache.put(found, key, generation=generation)
+        return found
 
     async def live(self) -> list[Session]:
         async with self.db.reading() as conn:
             return await rows.live(conn, self.clock())
 
     async def get(self, session_id: int) -> Session | None:
-        async with self.db.reading() as conn:
-            return await rows.by_id(conn, session_id)
+        cache = self.cache
+        found = cache.by_id(session_id) if cache is not None else None
+        if found is None:
+            generation = cache.generation if cache is not None else 0
+            async with self.db.reading() as conn:
+                found = await rows.by_id(conn, session_id)
+            if found is not None and cache is not None:
+                cache.put(found, generation=generation)
+        return found
 
     async def set_health(self, session: Session, health: SessionHealth, reason: str) -> Session:
         """Record what a health check found and tell the user, once per change."""
@@ -218,6 +255,7 @@ class SessionService:
             for chat in chats:
                 await outbox.enqueue(conn, chat_id=chat, kind="session_health", payload=payload,
                                      now=now, session_id=updated.id)
+        self._forget(updated.id)
         self.bus.publish(SessionHealthChanged(updated, health, reason))
         if chats:
             self.on_outbox()
@@ -237,6 +275,7 @@ class SessionService:
             for chat in chats:
                 await outbox.enqueue(conn, chat_id=chat, kind="session_extended",
                                      payload=payload, now=now, session_id=updated.id)
+        self._forget(updated.id)
         if chats:
             self.on_outbox()
         return updated

@@ -12,6 +12,10 @@ _SELECT = ("SELECT c.id, c.session_id, s.server_id || ':' || s.number AS handle,
            "c.chat_id, c.state, c.error_code, c.error_text, c.created_at, c.finished_at, "
            "c.trace_id "
            "FROM commands c JOIN sessions s ON s.id = c.session_id")
+SQL_GET = f"{_SELECT} WHERE c.id = ?"
+SQL_RECENT = f"{_SELECT} ORDER BY c.created_at DESC LIMIT ?"
+SQL_IN_STATE = f"{_SELECT} WHERE c.state IN (?) ORDER BY c.created_at"
+"""The plan of `in_states` with one state (tests/integration/test_query_plans.py)."""
 
 
 def from_row(row: sqlite3.Row) -> Command:
@@ -52,7 +56,7 @@ async def set_state(conn: aiosqlite.Connection, command_id: str, state: CommandS
 
 
 async def get(conn: aiosqlite.Connection, command_id: str) -> Command | None:
-    async with conn.execute(f"{_SELECT} WHERE c.id = ?", (command_id,)) as cur:
+    async with conn.execute(SQL_GET, (command_id,)) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
 
@@ -72,7 +76,7 @@ async def in_states(conn: aiosqlite.Connection, states: tuple[CommandState, ...]
 
 
 async def recent(conn: aiosqlite.Connection, limit: int = 50) -> list[Command]:
-    async with conn.execute(f"{_SELECT} ORDER BY c.created_at DESC LIMIT ?", (limit,)) as cur:
+    async with conn.execute(SQL_RECENT, (limit,)) as cur:
         return [from_row(r) for r in await cur.fetchall()]
 
 

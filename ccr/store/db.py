@@ -22,6 +22,9 @@ from ccr.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000
 """SQLite's own wait for a lock when no retry policy is given."""
+STATEMENT_CACHE = 256
+"""Prepared statements kept per connection, by SQL text (sqlite3's default is 128): room for
+every constant statement of the store, so hot ones are compiled once, not per call."""
 
 
 class Database:
@@ -47,7 +50,8 @@ class Database:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn = await aiosqlite.connect(self.path, isolation_level=None,
+                                       cached_statements=STATEMENT_CACHE)
         conn.row_factory = sqlite3.Row
         await conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         await conn.execute("PRAGMA journal_mode = WAL")

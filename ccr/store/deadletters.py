@@ -155,6 +155,12 @@ async def requeue(db: Database, entry_id: int, now: float, *,
     return moved, True
 
 
+SQL_DUE = (_SELECT + "WHERE d.state = ? AND d.chat_id IN (SELECT h.chat_id FROM dead_letters h "
+           "WHERE h.state = ? AND h.next_attempt_at <= ? AND h.outbox_id = (SELECT MIN(outbox_id) "
+           "FROM dead_letters WHERE state = ? AND chat_id = h.chat_id)) ORDER BY d.outbox_id")
+"""The DLQ worker's query, a constant string (cached statement; plan checked in a test)."""
+
+
 async def due(db: Database, now: float) -> list[DeadLetter]:
     """Queued dead letters of each chat whose oldest queued one is due, in message order.
 
@@ -162,10 +168,7 @@ async def due(db: Database, now: float) -> list[DeadLetter]:
     own clocks, a later message could get through before an earlier one.
     """
     rows = await db.fetchall(
-        _SELECT + "WHERE d.state = ? AND d.chat_id IN (SELECT h.chat_id FROM dead_letters h "
-        "WHERE h.state = ? AND h.next_attempt_at <= ? AND h.outbox_id = (SELECT MIN(outbox_id) "
-        "FROM dead_letters WHERE state = ? AND chat_id = h.chat_id)) ORDER BY d.outbox_id",
-        (QUEUED, QUEUED, now, QUEUED))
+        SQL_DUE, (QUEUED, QUEUED, now, QUEUED))
     return [_entry(r) for r in rows]
 
 

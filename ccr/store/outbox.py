@@ -12,6 +12,15 @@ from ccr.store import deadletters
 from ccr.store.db import Database
 from ccr.telemetry.tracing import current_traceparent
 
+# Hot statements (the delivery worker runs them on every wake), constant strings so the
+# connection's statement cache compiles each once; their plans are checked in
+# tests/integration/test_query_plans.py.
+SQL_DUE = ("SELECT id, chat_id, kind, text, reply_to, session_id, attempts, trace_parent "
+           "FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?")
+SQL_WAITING = ("SELECT chat_id, MIN(id) AS first FROM outbox WHERE state = 'pending' "
+               "AND next_attempt_at > ? GROUP BY chat_id")
+SQL_NEXT_DUE = ("SELECT MIN(o.next_attempt_at) AS t FROM outbox o JOIN (SELECT MIN(id) AS first "
+                "FROM outbox WHERE state = 'pending' GROUP BY chat_id) h ON o.id = h.first")
 
 @dataclass(frozen=True)
 class OutboxItem:
@@ -47,14 +56,12 @@ async def enqueue(conn: aiosqlite.Connection, *, chat_id: int, kind: str,
 async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
     """Pending rows whose time has come, oldest first (per-chat order is kept by the worker)."""
     rows = await db.fetchall(
-        "SELECT id, chat_id, kind, text, reply_to, session_id, attempts, trace_parent "
-        "FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?", (limit,),
+        SQL_DUE, (limit,),
     )
     items = []
     blocked: set[int] = set()
     waiting = await db.fetchall(
-        "SELECT chat_id, MIN(id) AS first FROM outbox WHERE state = 'pending' "
-        "AND next_attempt_at > ? GROUP BY chat_id", (now,),
+        SQL_WAITING, (now,),
     )
     first_waiting = {int(r["chat_id"]): int(r["first"]) for r in waiting}
     for r in rows:
@@ -111,8 +118,7 @@ async def mark_dead(conn: aiosqlite.Connection, item: OutboxItem, error: str) ->
 async def next_due(db: Database) -> float | None:
     """When the first waiting message of some chat is due (only a chat's first one counts)."""
     row = await db.fetchone(
-        "SELECT MIN(o.next_attempt_at) AS t FROM outbox o JOIN (SELECT MIN(id) AS first "
-        "FROM outbox WHERE state = 'pending' GROUP BY chat_id) h ON o.id = h.first")
+        SQL_NEXT_DUE)
     return float(row["t"]) if row is not None and row["t"] is not None else None
 
 

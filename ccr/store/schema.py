@@ -148,4 +148,10 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # 7: indices for the hot queries (tests/integration/test_query_plans.py checks each plan)
+    """
+    CREATE INDEX IF NOT EXISTS sessions_by_tmux_session ON sessions (server_id, tmux_session);
+    CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, id);
+    CREATE INDEX IF NOT EXISTS outbox_by_chat ON outbox (state, chat_id, id);
+    """,
 ]

@@ -15,6 +15,34 @@ COLUMNS = ("id, server_id, number, token, pane_id, tmux_socket, tmux_session, cl
            "health, lost_at")
 
 
+# Hot statements as constant strings: sqlite3 caches prepared statements by their SQL text,
+# so each is compiled once per connection. tests/integration/test_query_plans.py checks the
+# plan of each (an index, never a scan of the table).
+SQL_BY_PANE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? "
+               "AND expires_at > ? ORDER BY id DESC LIMIT 1")
+SQL_NEXT_NUMBER = "SELECT COALESCE(MAX(number), 0) + 1 FROM sessions WHERE server_id = ?"
+SQL_TOKEN_TAKEN = "SELECT 1 FROM sessions WHERE token = ?"
+SQL_BY_HANDLE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND number = ? "
+                 "AND expires_at > ?")
+SQL_BY_TOKEN = f"SELECT {COLUMNS} FROM sessions WHERE token = ? AND expires_at > ?"
+SQL_BY_ID = f"SELECT {COLUMNS} FROM sessions WHERE id = ?"
+SQL_LIVE = (f"SELECT {COLUMNS} FROM sessions INDEXED BY sessions_by_expiry "
+            "WHERE expires_at > ? ORDER BY server_id, number")
+"""Expired rows are kept (handles are never reused), so the planner's favourite, a scan in
+handle order, would read them all; the expiry index reads only live ones, sorted after."""
+SQL_BY_MESSAGE = (f"SELECT {', '.join('s.' + c.strip() for c in COLUMNS.split(','))} "
+                  "FROM messages m JOIN sessions s ON s.id = m.session_id "
+                  "WHERE m.chat_id = ? AND m.message_id = ?")
+SQL_LOST_IN_TMUX_SESSION = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? "
+                            "AND tmux_session = ? AND COALESCE(tmux_socket, '') = ? "
+                            "AND health != 'ok' AND expires_at > ? ORDER BY id DESC LIMIT 1")
+SQL_SET_HEALTH = ("UPDATE sessions SET health = ?, lost_at = CASE WHEN ? = 'ok' THEN NULL "
+                  "ELSE COALESCE(lost_at, ?) END, pane_id = COALESCE(?, pane_id), "
+                  f"pane_key = COALESCE(?, pane_key) WHERE id = ? RETURNING {COLUMNS}")
+SQL_EXTEND = ("UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ? "
+              f"RETURNING {COLUMNS}")
+
+
 def new_token() -> str:
     """8 characters a person can read aloud: no 0/o, 1/l/i."""
     return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(8))
@@ -36,8 +64,7 @@ def pane_key(pane_id: str | None, socket: str | None, claude_session_id: str | N
 async def find_live_by_pane(conn: aiosqlite.Connection, server_id: str, key: str,
                             now: float) -> Session | None:
     async with conn.execute(
-        f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? AND expires_at > ? "
-        "ORDER BY id DESC LIMIT 1", (server_id, key, now),
+        SQL_BY_PANE, (server_id, key, now),
     ) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
@@ -46,13 +73,13 @@ async def find_live_by_pane(conn: aiosqlite.Connection, server_id: str, key: str
 async def insert(conn: aiosqlite.Connection, *, server_id: str, key: str, fields: dict[str, object],
                  now: float, expires_at: float) -> Session:
     async with conn.execute(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM sessions WHERE server_id = ?", (server_id,)
+        SQL_NEXT_NUMBER, (server_id,)
     ) as cur:
         row = await cur.fetchone()
     number = int(row[0]) if row else 1
     while True:
         token = new_token()
-        async with conn.execute("SELECT 1 FROM sessions WHERE token = ?", (token,)) as cur:
+        async with conn.execute(SQL_TOKEN_TAKEN, (token,)) as cur:
             if await cur.fetchone() is None:
                 break
     cols = ["server_id", "number", "token", "pane_key", "created_at", "updated_at", "expires_at",
@@ -83,8 +110,7 @@ async def update(conn: aiosqlite.Connection, session_id: int, fields: dict[str, 
 async def by_handle(conn: aiosqlite.Connection, server_id: str, number: int,
                     now: float) -> Session | None:
     async with conn.execute(
-        f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND number = ? AND expires_at > ?",
-        (server_id, number, now),
+        SQL_BY_HANDLE, (server_id, number, now),
     ) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
@@ -92,30 +118,28 @@ async def by_handle(conn: aiosqlite.Connection, server_id: str, number: int,
 
 async def by_token(conn: aiosqlite.Connection, token: str, now: float) -> Session | None:
     async with conn.execute(
-        f"SELECT {COLUMNS} FROM sessions WHERE token = ? AND expires_at > ?", (token, now)
+        SQL_BY_TOKEN, (token, now)
     ) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
 
 
 async def by_id(conn: aiosqlite.Connection, session_id: int) -> Session | None:
-    async with conn.execute(f"SELECT {COLUMNS} FROM sessions WHERE id = ?", (session_id,)) as cur:
+    async with conn.execute(SQL_BY_ID, (session_id,)) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
 
 
 async def live(conn: aiosqlite.Connection, now: float) -> list[Session]:
     async with conn.execute(
-        f"SELECT {COLUMNS} FROM sessions WHERE expires_at > ? ORDER BY server_id, number", (now,)
+        SQL_LIVE, (now,)
     ) as cur:
         return [from_row(r) for r in await cur.fetchall()]
 
 
 async def by_message(conn: aiosqlite.Connection, chat_id: int, message_id: int) -> Session | None:
     async with conn.execute(
-        f"SELECT {', '.join('s.' + c.strip() for c in COLUMNS.split(','))} FROM messages m "
-        "JOIN sessions s ON s.id = m.session_id WHERE m.chat_id = ? AND m.message_id = ?",
-        (chat_id, message_id),
+        SQL_BY_MESSAGE, (chat_id, message_id),
     ) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
@@ -126,9 +150,7 @@ async def find_lost_in_tmux_session(conn: aiosqlite.Connection, server_id: str,
                                     now: float) -> Session | None:
     """A live session marked lost whose tmux session (by name, same socket) is back."""
     async with conn.execute(
-        f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND tmux_session = ? "
-        "AND COALESCE(tmux_socket, '') = ? AND health != 'ok' AND expires_at > ? "
-        "ORDER BY id DESC LIMIT 1", (server_id, tmux_session, socket or "", now),
+        SQL_LOST_IN_TMUX_SESSION, (server_id, tmux_session, socket or "", now),
     ) as cur:
         row = await cur.fetchone()
     return from_row(row) if row else None
@@ -138,9 +160,7 @@ async def set_health(conn: aiosqlite.Connection, session_id: int, health: Sessio
                      *, pane_id: str | None, key: str | None, now: float) -> Session:
     """Record a health change; a restored session may have moved to a new pane."""
     async with conn.execute(
-        "UPDATE sessions SET health = ?, lost_at = CASE WHEN ? = 'ok' THEN NULL "
-        "ELSE COALESCE(lost_at, ?) END, pane_id = COALESCE(?, pane_id), "
-        f"pane_key = COALESCE(?, pane_key) WHERE id = ? RETURNING {COLUMNS}",
+        SQL_SET_HEALTH,
         (health.value, health.value, now, pane_id, key, session_id),
     ) as cur:
         row = await cur.fetchone()
@@ -152,7 +172,7 @@ async def extend(conn: aiosqlite.Connection, session_id: int, expires_at: float,
                  now: float) -> Session:
     """Push a session's expiry out (it was used close to it)."""
     async with conn.execute(
-        f"UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ? RETURNING {COLUMNS}",
+        SQL_EXTEND,
         (expires_at, now, session_id),
     ) as cur:
         row = await cur.fetchone()

@@ -136,6 +136,12 @@ class Metrics:
         self.metric_errors = Counter("ccr_metrics_errors", "Failures while refreshing "
                                      "metrics from the store (the hub carries on).",
                                      registry=r)
+        self.cache_hits = Counter("cache_hits", "Cache lookups answered from memory, per "
+                                  "cache (sessions, servers).", ["cache"], registry=r)
+        self.cache_misses = Counter("cache_misses", "Cache lookups that went to the database "
+                                    "or the configuration.", ["cache"], registry=r)
+        self.cache_entries = Gauge("cache_entries", "Entries held per cache.", ["cache"],
+                                   registry=r)
         r.register(_Live(self))
         for sid in self.servers:
             self.breaker_state.labels(sid).set(0)
@@ -179,6 +185,16 @@ class Metrics:
         self.send_attempts.labels(status).inc()
         self.send_duration.observe(seconds)
         self.series.observe("telegram_seconds", GLOBAL, seconds)
+
+    def cache_lookup(self, cache: str, hit: bool) -> None:
+        """One lookup in a hub cache (ccr.cache); cache names are fixed words."""
+        (self.cache_hits if hit else self.cache_misses).labels(cache).inc()
+
+    def watch_cache(self, cache: str, entries: Callable[[], float]) -> None:
+        """Report a cache's figures from now on (its size is read at scrape time)."""
+        self.cache_hits.labels(cache)
+        self.cache_misses.labels(cache)
+        self.cache_entries.labels(cache).set_function(entries)
 
     def db_operation(self, operation: str, seconds: float) -> None:
         """A transaction or read finished."""
