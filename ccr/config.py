@@ -94,6 +94,15 @@ class ExecutorSettings(_Strict):
     command_timeout_s: float = Field(10.0, gt=0)
     """Deadline for one tmux call, local or over SSH."""
     connect_timeout_s: float = Field(10.0, gt=0)
+    transport: Literal["auto", "control", "exec"] = "exec"
+    """auto: a tmux control-mode client per server (one SSH channel), exec when tmux refuses
+    it; control: control mode only; exec (default for now): one tmux process (SSH exec
+    channel) per call."""
+    submit: Literal["fixed", "adaptive"] = "fixed"
+    """adaptive (control mode): send the Enter once the pane shows the typed text, at least
+    `adaptive_min_ms` after typing and at most `settle_ms`; fixed: always wait `settle_ms`."""
+    adaptive_min_ms: int = Field(20, ge=0, le=5000)
+    """Adaptive submit never sends the Enter sooner than this after the text."""
 
 
 class ReliabilitySettings(_Strict):
@@ -194,6 +203,7 @@ class Settings(_Strict):
     tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     cache: CacheSettings = Field(default_factory=lambda: CacheSettings())
+    pool: PoolSettings = Field(default_factory=lambda: PoolSettings())
     servers: list[Server] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -287,3 +297,23 @@ class CacheSettings(_Strict):
     """Handles, tokens and message ids remembered (each names a cached session)."""
     servers: int = Field(1024, ge=1, le=100_000)
     """Server configurations cached by id."""
+
+
+class PoolSettings(_Strict):
+    """The SSH connection pool (see README "SSH pool")."""
+
+    min_per_server: int = Field(1, ge=0, le=50)
+    """Connections kept open per SSH server once it was used (re-opened when one dies)."""
+    max_per_server: int = Field(5, ge=1, le=100)
+    channels_per_connection: int = Field(8, ge=1, le=64)
+    """Channels one connection carries at once (OpenSSH's MaxSessions is 10)."""
+    max_total: int = Field(100, ge=1, le=10_000)
+    """Connections across all servers; at the cap the least recently used idle one closes."""
+    wait_timeout_s: float = Field(10.0, gt=0, le=600)
+    """A caller waits this long for a channel when the server's connections are all busy."""
+    idle_close_s: float = Field(300.0, gt=0, le=86400)
+    """A connection unused this long is closed (down to `min_per_server`)."""
+    health_interval_s: float = Field(30.0, gt=0, le=3600)
+    """Upkeep period; a connection is only probed when nothing proved it alive meanwhile."""
+    keepalive_s: float = Field(15.0, gt=0, le=3600)
+    """SSH keepalive interval; three unanswered ones drop the connection."""

@@ -51,18 +51,28 @@ async def _servers(settings: Settings) -> list[Check]:
     executor = Executor(list(settings.servers), settings.executor)
     out: list[Check] = []
 
-    async def one(server: LocalServer | SshServer) -> Check:
+    async def one(server: LocalServer | SshServer) -> list[Check]:
         where = "local" if isinstance(server, LocalServer) else (
             f"{server.user}@{server.host}:{server.port}")
         try:
             version = await executor.probe(server.id)
         except CcrError as exc:
-            return Check(f"server {server.id} ({where})", False, exc.message,
-                         " ".join(exc.steps))
-        return Check(f"server {server.id} ({where})", True, f"reachable, {version}")
+            return [Check(f"server {server.id} ({where})", False, exc.message,
+                          " ".join(exc.steps))]
+        try:
+            transport = await executor.check_transport(server.id)
+        except CcrError as exc:
+            transport = f"exec ({exc.message})"
+        return [Check(f"server {server.id} ({where})", True, f"reachable, {version}"),
+                Check(f"server {server.id} transport", True if transport == "control mode"
+                      else None, f"transport: {transport}",
+                      "" if transport == "control mode" else
+                      "commands still work (one tmux call per step); control mode needs "
+                      "tmux >= 3.2 and a tmux session on that socket")]
 
     try:
-        out = list(await asyncio.gather(*(one(s) for s in settings.servers)))
+        out = [c for group in await asyncio.gather(*(one(s) for s in settings.servers))
+               for c in group]
     finally:
         await executor.close()
     if not settings.servers:

@@ -67,6 +67,13 @@ CATALOG: dict[str, Explanation] = {
         "tmux on {server} refused the command: {detail}",
         ("Check that tmux is installed and running on {server}.", "Run `ccr doctor`."),
     ),
+    "ssh_pool_busy": Explanation(
+        "Every SSH connection to {server} is busy: {detail}",
+        (
+            "Wait a moment and send again; nothing was typed.",
+            "Raise [pool] max_per_server if this happens often.",
+        ),
+    ),
     "ssh_unreachable": Explanation(
         "Cannot reach {server} over SSH: {detail}",
         (

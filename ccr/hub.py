@@ -29,10 +29,11 @@ from ccr.errors import CcrError, ConfigError
 from ccr.events import EventBus, HubLog, ServerStateChanged
 from ccr.models import Command, Session
 from ccr.reliability.board import build_board, load_board, probe_due
-from ccr.reliability.breaker import BreakerPolicy
+from ccr.reliability.breaker import BreakerPolicy, BreakerState
 from ccr.reliability.recovery import SessionRecovery
 from ccr.reliability.retry import policies, telegram_policy
 from ccr.remote.executor import Executor, tmux_target
+from ccr.remote.pool import SshPool
 from ccr.sessions import SessionService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
@@ -84,8 +85,11 @@ class Hub:
         self.shared_secret = secret
         self.api_token = settings.secret(settings.hub.api_token_env) or ""
         self.telegram_token = settings.secret(settings.telegram.token_env)
+        self.pool = SshPool(settings.pool, connect_timeout=settings.executor.connect_timeout_s,
+                            may_open=self._pool_may_open)
         self.executor = Executor(list(settings.servers), settings.executor,
-                                 retry=self.retry.ssh, breakers=self.breakers, log=self.log)
+                                 retry=self.retry.ssh, breakers=self.breakers, log=self.log,
+                                 pool=self.pool)
         self.sessions = SessionService(
             self.db, self.bus, clock=clock, ttl_seconds=settings.hub.session_ttl_hours * 3600,
             recipients=self._recipients,
@@ -123,6 +127,7 @@ class Hub:
         self.recovery = SessionRecovery(self.sessions, self.executor.list_panes,
                                         self._tmux_target, interval=rel.health_interval_s,
                                         clock=clock)
+        self.executor.on_panes_changed = lambda _server: self.recovery.nudge()
         self.metrics: Metrics | None = None
         if settings.metrics.enabled:
             self.metrics = Metrics([s.id for s in settings.servers], clock=clock,
@@ -195,6 +200,7 @@ class Hub:
         await self.commands.recover()
         self.spawn(self._watch_servers(), "servers", daemon=True)
         self.spawn(self.recovery.run(), "recovery", daemon=True)
+        self.spawn(self.pool.run(), "ssh-pool", daemon=True)
         if self.tracing.enabled:
             self.spawn(self.tracing.run(), "tracing", daemon=True)
         while self._http is not None and not self._http.started:  # noqa: ASYNC110
@@ -307,6 +313,11 @@ class Hub:
             metrics.watch_cache(SessionCache.NAME, lambda: len(cache))
 
     # --- servers ---------------------------------------------------------------------------
+
+    def _pool_may_open(self, server_id: str) -> bool:
+        """An open breaker opens no SSH connection (half-open lets its probe through)."""
+        return self.breakers is None or self.breakers.get(server_id).state is not \
+            BreakerState.OPEN
 
     def _tmux_target(self, session: Session) -> list[str] | None:
         server = self.server_config.get(session.server_id)

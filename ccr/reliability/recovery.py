@@ -47,6 +47,19 @@ class SessionRecovery:
         self.clock = clock
         self._failures: dict[str, int] = {}
         self._next_try: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+        self._nudged: asyncio.Task[None] | None = None
+
+    def nudge(self) -> None:
+        """Check now, not at the next poll: a tmux control channel saw a window, a session
+        or the tmux server go away. A burst of notices makes one check."""
+        if self._nudged is None or self._nudged.done():
+            self._nudged = asyncio.get_running_loop().create_task(self._soon())
+
+    async def _soon(self) -> None:
+        await asyncio.sleep(0.05)  # let the rest of the burst arrive
+        with contextlib.suppress(Exception):
+            await self.check()
 
     async def run(self) -> None:
         while True:
@@ -56,6 +69,10 @@ class SessionRecovery:
 
     async def check(self) -> list[Change]:
         """Check every live session once; apply and return the changes."""
+        async with self._lock:  # a nudge and the poll never judge the same change twice
+            return await self._check()
+
+    async def _check(self) -> list[Change]:
         groups: dict[tuple[str, tuple[str, ...]], list[Session]] = {}
         for s in await self.sessions.live():
             target = self.target_of(s)

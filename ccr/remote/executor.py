@@ -18,12 +18,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from ccr.config import ExecutorSettings, LocalServer, SshServer
+from ccr.config import ExecutorSettings, LocalServer, PoolSettings, SshServer
 from ccr.errors import InputError, RemoteError
 from ccr.models import Session
 from ccr.reliability.board import BreakerBoard
 from ccr.reliability.retry import LogSink, RetryPolicy, never_reached
+from ccr.remote.control import ControlTransport, Stream, open_local
 from ccr.remote.local import LocalTransport
+from ccr.remote.pool import SshPool
 from ccr.remote.ssh import SshTransport
 from ccr.remote.transport import Transport
 from ccr.telemetry.tracing import Tracing
@@ -99,8 +101,16 @@ class Executor:
 
     def __init__(self, servers: list[LocalServer | SshServer],
                  settings: ExecutorSettings, *, retry: RetryPolicy | None = None,
-                 breakers: BreakerBoard | None = None, log: LogSink | None = None) -> None:
+                 breakers: BreakerBoard | None = None, log: LogSink | None = None,
+                 pool: SshPool | None = None) -> None:
         self.settings = settings
+        self.pool = pool or SshPool(PoolSettings(), connect_timeout=settings.connect_timeout_s)
+        """SSH connections for every SSH server (exec channels and control channels)."""
+        self.on_panes_changed: Callable[[str], None] | None = None
+        """Called with a server id when its control channel says a window, session or the
+        tmux server went away: session recovery should look now."""
+        self.submits = {"adaptive": 0, "early": 0}
+        """Adaptive submits, and how many of their Enters came too early (the check re-sent)."""
         self.retry = retry
         self.breakers = breakers
         self.log = log
@@ -115,13 +125,55 @@ class Executor:
         t = self._transports.get(server_id)
         if t is None:
             server = self.servers[server_id]
+            exec_t: Transport
             if isinstance(server, SshServer):
-                t = SshTransport(server, timeout=self.settings.command_timeout_s,
-                                 connect_timeout=self.settings.connect_timeout_s)
+                ssh = SshTransport(server, timeout=self.settings.command_timeout_s,
+                                   connect_timeout=self.settings.connect_timeout_s,
+                                   pool=self.pool)
+                exec_t, opener = ssh, ssh.open_control
             else:
-                t = LocalTransport(server.id, timeout=self.settings.command_timeout_s)
+                exec_t = LocalTransport(server.id, timeout=self.settings.command_timeout_s)
+                sid = server.id
+
+                async def opener(sock: list[str]) -> Stream:
+                    return await open_local(sid, sock)
+            if self.settings.transport == "exec":
+                t = exec_t
+            else:
+                control = ControlTransport(
+                    server.id, opener, exec_t, timeout=self.settings.command_timeout_s,
+                    connect_timeout=self.settings.connect_timeout_s,
+                    choice=self.settings.transport, on_change=self._panes_changed)
+                self.pool.proof[server.id] = lambda: control.alive
+                t = control
             self._transports[server_id] = t
         return t
+
+    def _panes_changed(self, server_id: str, kind: str) -> None:
+        if self.on_panes_changed is not None:
+            self.on_panes_changed(server_id)
+
+    def transport_name(self, server_id: str) -> str:
+        """"control mode" or "exec (why)", as last decided for the server."""
+        t = self._transports.get(server_id)
+        if isinstance(t, ControlTransport):
+            return t.describe()
+        return "exec (configured)" if self.settings.transport == "exec" else "exec"
+
+    async def check_transport(self, server_id: str) -> str:
+        """Try the control channel on the server's configured socket; say which is used."""
+        server = self.servers[server_id]
+        t = self.transport(server_id)
+        if isinstance(t, ControlTransport) and t.mode == "control":
+            sock = ["-L", server.tmux_socket] if server.tmux_socket else []
+            async with self._guard(server_id):
+                try:
+                    client = await t._client(sock)
+                except RemoteError as exc:
+                    return f"exec ({exc.context.get('detail') or exc.code})"
+            if client is None:
+                return "exec (no tmux session to attach a control client to yet)"
+        return self.transport_name(server_id)
 
     def _lock(self, server_id: str, socket: str, pane: str) -> asyncio.Lock:
         key = (server_id, socket, pane)
@@ -166,7 +218,7 @@ class Executor:
                     await self._call(transport, [*sock, "send-keys", "-t", pane, "-H",
                                                  *hex_keys(text)])
                 typed = True
-                await asyncio.sleep(self.settings.settle_ms / 1000)
+                adaptive = await self._settle(transport, sock, pane, text)
                 await self._call(transport, [*sock, "send-keys", "-t", pane, "Enter"])
                 enters = 1
                 if self.settings.enter_check_ms and await self._enter_lost(
@@ -174,9 +226,40 @@ class Executor:
                 ):
                     await self._tmux(transport, [*sock, "send-keys", "-t", pane, "Enter"])
                     enters = 2
+                if adaptive:
+                    self.submits["adaptive"] += 1
+                    self.submits["early"] += enters - 1
             except RemoteError as exc:
                 raise self._for_session(exc, session, typed) from None
         return Delivery(enters=enters, seconds=time.monotonic() - started)
+
+    async def _settle(self, transport: Transport, sock: list[str], pane: str,
+                      text: str) -> bool:
+        """Wait before the Enter; True when the adaptive wait was used.
+
+        Adaptive (control mode only, where a look at the pane costs ~0.3 ms): poll the
+        pane every 2 ms and go as soon as the typed text shows on the input line and
+        `adaptive_min_ms` passed; `settle_ms` stays the upper bound.
+        """
+        settle = self.settings.settle_ms / 1000
+        adaptive = (self.settings.submit == "adaptive" and isinstance(transport, ControlTransport)
+                    and transport.mode == "control")
+        if not adaptive:
+            await asyncio.sleep(settle)
+            return False
+        start = time.monotonic()
+        floor = min(self.settings.adaptive_min_ms / 1000, settle)
+        while (elapsed := time.monotonic() - start) < settle:
+            try:
+                lines = await self._input_lines(transport, sock, pane)
+            except RemoteError:
+                lines = []
+            if still_on_input_line(lines, text):
+                if elapsed < floor:
+                    await asyncio.sleep(floor - elapsed)
+                return True
+            await asyncio.sleep(0.002)
+        return True
 
     async def _call(self, transport: Transport, args: list[str], *,
                     stdin: bytes | None = None) -> str:
@@ -211,8 +294,8 @@ class Executor:
 
     def connections(self) -> dict[str, int]:
         """Open SSH connections per SSH server (for the metrics)."""
-        return {sid: int(isinstance(t, SshTransport) and t.connected)
-                for sid, t in self._transports.items()
+        counts = self.pool.connections()
+        return {sid: counts.get(sid, 0) for sid in self._transports
                 if isinstance(self.servers[sid], SshServer)}
 
     @contextlib.asynccontextmanager
@@ -291,3 +374,4 @@ class Executor:
         for t in self._transports.values():
             await t.close()
         self._transports.clear()
+        await self.pool.close()

@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shlex
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncssh
 
 from ccr.config import SshServer
 from ccr.errors import RemoteError
+from ccr.remote.control import Stream, remote_command
+from ccr.remote.pool import PooledConnection, SshPool
 from ccr.remote.transport import tmux_failure
 
 
@@ -92,7 +95,9 @@ class SshTransport:
     """One persistent SSH connection; each tmux call is one exec channel on it."""
 
     def __init__(self, server: SshServer, *, timeout: float = 10.0,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, pool: SshPool | None = None) -> None:
+        self.pool = pool
+        """With a pool, each call takes a counted channel from it; without, one connection."""
         self.server = server
         self.server_id = server.id
         self.timeout = timeout
@@ -103,7 +108,46 @@ class SshTransport:
 
     @property
     def connected(self) -> bool:
+        if self.pool is not None:
+            return self.pool.connections().get(self.server_id, 0) > 0
         return self._conn is not None and self._client is not None and not self._client.lost
+
+    @contextlib.asynccontextmanager
+    async def _channel(self) -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """A connection to open one channel on, counted by the pool while in use."""
+        if self.pool is None:
+            yield await self.connect()
+            return
+        pc = await self.pool.acquire(self.server)
+        failed = False
+        try:
+            yield pc.conn
+        except RemoteError as exc:
+            failed = exc.code in ("ssh_unreachable", "delivery_uncertain")
+            raise
+        finally:
+            await self.pool.release(pc, failed=failed)
+
+    async def open_control(self, sock: list[str]) -> Stream:
+        """Start `tmux -C` on a channel held for as long as the control client lives."""
+        if self.pool is None:
+            conn = await self.connect()
+            pc: PooledConnection | None = None
+        else:
+            pc = await self.pool.acquire(self.server, hold=True)
+            conn = pc.conn
+        try:
+            proc = await asyncio.wait_for(
+                conn.create_process(remote_command(sock), encoding=None,
+                                    stderr=asyncssh.STDOUT), self.connect_timeout)
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            if pc is not None and self.pool is not None:
+                await self.pool.release(pc, hold=True, failed=not isinstance(
+                    exc, asyncssh.ChannelOpenError))
+            raise RemoteError("ssh_unreachable", sent=False, server=self.server_id,
+                              detail=f"could not open the tmux control channel ({exc})"
+                              ) from None
+        return _ChannelStream(proc, self.pool, pc)
 
     async def connect(self) -> asyncssh.SSHClientConnection:
         """The live connection, opening a new one if needed."""
@@ -135,7 +179,11 @@ class SshTransport:
         Until the channel is open no command has left the hub (`sent=False`); from then on
         the exec request may be on its way, so any failure is `sent=True`.
         """
-        conn = await self.connect()
+        async with self._channel() as conn:
+            return await self._run(conn, args, stdin)
+
+    async def _run(self, conn: asyncssh.SSHClientConnection, args: list[str],
+                   stdin: bytes | None) -> str:
         command = shlex.join(["tmux", *args])
         session = _Exec()
         try:
@@ -185,13 +233,44 @@ class SshTransport:
         return RemoteError("ssh_unreachable", sent=False, server=self.server_id, detail=detail)
 
     async def _drop(self) -> None:
+        if self.pool is not None:
+            return  # the pool drops the connection when the channel is given back failed
         conn, self._conn, self._client = self._conn, None, None
         if conn is not None:
             conn.close()
 
     async def close(self) -> None:
+        if self.pool is not None:
+            return  # the pool's owner closes its connections
         conn, self._conn, self._client = self._conn, None, None
         if conn is not None:
             conn.close()
             with contextlib.suppress(TimeoutError, OSError, asyncssh.Error):
                 await asyncio.wait_for(conn.wait_closed(), 2)
+
+
+class _ChannelStream:
+    """A remote `tmux -C` on an SSH channel as a control Stream; gives the channel back."""
+
+    def __init__(self, proc: asyncssh.SSHClientProcess[bytes], pool: SshPool | None,
+                 pc: PooledConnection | None) -> None:
+        self.proc = proc
+        self.pool = pool
+        self.pc = pc
+
+    async def readline(self) -> bytes:
+        try:
+            return await self.proc.stdout.readline()
+        except (asyncssh.Error, OSError):
+            return b""
+
+    def write(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.close()
+        pc, self.pc = self.pc, None
+        if pc is not None and self.pool is not None:
+            with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop().create_task(self.pool.release(pc, hold=True))

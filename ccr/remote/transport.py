@@ -30,7 +30,8 @@ def tmux_failure(server_id: str, stderr: str) -> RemoteError:
     text = stderr.strip()
     lowered = text.lower()
     gone = ("can't find pane", "can't find session", "can't find window", "no server running",
-            "no such file or directory", "error connecting to")
+            "no such file or directory", "error connecting to",
+            "server exited unexpectedly", "no current target", "no sessions")
     if any(g in lowered for g in gone):
         return RemoteError("pane_gone", sent=False, server=server_id, handle="?", detail=text)
     if "command not found" in lowered or ("not found" in lowered and "tmux" in lowered):
