@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from bench import command_path, one_down
+from bench import command_path, load, one_down, scale
 
-BENCHMARKS = {"command_path": command_path.main, "one_down": one_down.main}
+BENCHMARKS = {"command_path": command_path.main, "one_down": one_down.main,
+              "load": load.main, "scale": scale.main}
 
 
 def main(argv: list[str] | None = None) -> int:
