@@ -203,6 +203,7 @@ class Settings(_Strict):
     tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     cache: CacheSettings = Field(default_factory=lambda: CacheSettings())
+    alerts: AlertSettings = Field(default_factory=lambda: AlertSettings())
     pool: PoolSettings = Field(default_factory=lambda: PoolSettings())
     servers: list[Server] = Field(default_factory=list)
 
@@ -281,6 +282,35 @@ class TracingSettings(_Strict):
     """Spans older than this are purged."""
     max_spans: int = Field(200_000, ge=1000, le=10_000_000)
     """At most this many spans are kept; the oldest go first."""
+
+
+class AlertSettings(_Strict):
+    """Alert rules for the admins (see README "Alerts"); each rule has its own cooldown."""
+
+    enabled: bool = True
+    """false: no rule is evaluated and no alert is sent (a rollback switch)."""
+    interval_s: float = Field(15.0, gt=0, le=60)
+    """How often the rules are evaluated (a breaker change is evaluated at once)."""
+    error_rate: float = Field(0.10, ge=0, le=1)
+    """A server's SSH error rate over `error_rate_minutes` above this fires an alert."""
+    error_rate_minutes: float = Field(5.0, gt=0, le=60)
+    error_rate_min_calls: int = Field(5, ge=1, le=100_000)
+    """Fewer SSH calls than this in the window: the error rate is not judged (by alerts
+    or health); one failed call of one is not a 100 % error rate."""
+    error_rate_cooldown_s: float = Field(900.0, ge=0, le=86400)
+    breaker_cooldown_s: float = Field(300.0, ge=0, le=86400)
+    """A breaker that is not closed fires an alert (cooldown 5 min)."""
+    dlq_size: int = Field(100, ge=0, le=10_000_000)
+    """More dead letters than this waiting in the queue fires an alert."""
+    dlq_cooldown_s: float = Field(600.0, ge=0, le=86400)
+    ssh_p95_s: float = Field(10.0, gt=0, le=3600)
+    """A server's SSH call p95 over `ssh_p95_minutes` above this fires an alert."""
+    ssh_p95_minutes: float = Field(5.0, gt=0, le=60)
+    ssh_p95_cooldown_s: float = Field(1800.0, ge=0, le=86400)
+    health_yellow_error_rate: float = Field(0.05, ge=0, le=1)
+    """Health: at or above this error rate a server (or the hub) is not GREEN."""
+    health_red_error_rate: float = Field(0.30, ge=0, le=1)
+    """Health: above this error rate a server (or the hub) is RED."""
 
 
 class CacheSettings(_Strict):

@@ -20,6 +20,9 @@ from ccr.store.db import Database
 from ccr.store.deadletters import DeadLetter, Schedule
 from ccr.telegram.render import item_summary
 
+MAX_ROW_ID = 2**63 - 1
+"""The largest id SQLite can store; a larger number names no entry."""
+
 
 @dataclass(frozen=True)
 class RetryResult:
@@ -73,6 +76,8 @@ class DeadLetterQueue:
 
     async def retry(self, entry_id: int) -> RetryResult:
         """Retry one entry now (queued or archived); NotFoundError when there is none."""
+        if not 0 < entry_id <= MAX_ROW_ID:  # SQLite cannot even look one up
+            raise NotFoundError("dlq_not_found", entry=entry_id)
         entry = await self._requeue(entry_id, by_hand=True)
         if entry is not None:
             return RetryResult(entry, True)
@@ -104,7 +109,7 @@ class DeadLetterQueue:
         return await deadletters.entries(self.db, states)
 
     async def get(self, entry_id: int) -> DeadLetter:
-        entry = await deadletters.get(self.db, entry_id)
+        entry = await deadletters.get(self.db, entry_id) if 0 < entry_id <= MAX_ROW_ID else None
         if entry is None:
             raise NotFoundError("dlq_not_found", entry=entry_id)
         return entry

@@ -167,6 +167,14 @@ CATALOG: dict[str, Explanation] = {
         "'{ref}' is not a trace id: it must be 4 to 32 hexadecimal characters.",
         ("Copy the id quoted after `trace` in the error message.",),
     ),
+    "alert_not_found": Explanation(
+        "There is no alert {alert}.",
+        ("Run `ccr alerts` (or send /alerts) to see the active alerts and their numbers.",),
+    ),
+    "alert_resolved": Explanation(
+        "Alert {alert} has already resolved; there is nothing to acknowledge.",
+        ("If it fires again, it comes as a new alert with a new number.",),
+    ),
     "internal": Explanation(
         "Something went wrong inside ccr ({detail}).",
         ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),

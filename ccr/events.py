@@ -154,3 +154,34 @@ class EventBus:
             yield q
         finally:
             self._queues.discard(q)
+
+
+@dataclass(frozen=True)
+class AlertFired(Event):
+    """An alert rule's condition holds: the admins are told (through the outbox)."""
+
+    alert_id: int
+    rule: str
+    server: str | None
+    message: str
+    reminder: bool = False  # True: an unacknowledged alert still firing after its cooldown
+
+
+@dataclass(frozen=True)
+class AlertAcknowledged(Event):
+    """Someone acknowledged an alert: it stays quiet until it resolves."""
+
+    alert_id: int
+    rule: str
+    server: str | None
+    by: str
+
+
+@dataclass(frozen=True)
+class AlertResolved(Event):
+    """An alert's condition cleared."""
+
+    alert_id: int
+    rule: str
+    server: str | None
+    message: str

@@ -38,6 +38,9 @@ from ccr.sessions import SessionService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
+from ccr.telemetry import alerts as alert_rules
+from ccr.telemetry.alerts import AlertService, Figures
+from ccr.telemetry.health import Health, assess
 from ccr.telemetry.metrics import Metrics, from_store, keep_snapshots
 from ccr.telemetry.tracing import Tracing
 
@@ -139,6 +142,11 @@ class Hub:
         self.server_state: dict[str, tuple[str, str, float]] = {
             s.id: ("unknown", "not checked yet", 0.0) for s in settings.servers
         }
+        self.alerts = AlertService(self.db, self.bus, settings.alerts, clock=clock,
+                                   figures=self._alert_figures,
+                                   admins=lambda: list(settings.telegram.admins)
+                                   if self.telegram_token else [])
+        self.alerts.on_outbox = self.delivery.wake
         self._tasks: set[asyncio.Task[Any]] = set()
         self._daemons: set[asyncio.Task[Any]] = set()
         self._http: _QuietServer | None = None
@@ -203,6 +211,8 @@ class Hub:
         self.spawn(self.pool.run(), "ssh-pool", daemon=True)
         if self.tracing.enabled:
             self.spawn(self.tracing.run(), "tracing", daemon=True)
+        if self.settings.alerts.enabled:
+            self.spawn(self.alerts.run(), "alerts", daemon=True)
         while self._http is not None and not self._http.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
         self.ready = True
@@ -330,6 +340,43 @@ class Hub:
             down |= {sid for sid, rec in self.breakers.states().items()
                      if rec.state != "closed"}
         return sorted(down)
+
+    def _error_rates(self) -> tuple[dict[str, tuple[float | None, int]],
+                                    dict[str, float | None]]:
+        """Per server: (SSH error rate, calls) and p95 over the alert windows."""
+        if self.metrics is None:
+            return {}, {}
+        return alert_rules.series_figures(self.metrics.series,
+                                          [s.id for s in self.settings.servers],
+                                          self.settings.alerts)
+
+    async def _alert_figures(self) -> Figures:
+        """What the alert rules look at now."""
+        rates, p95s = self._error_rates()
+        breakers = (alert_rules.breaker_figures(self.breakers.states())
+                    if self.breakers is not None else None)
+        return Figures(servers=tuple(s.id for s in self.settings.servers), breakers=breakers,
+                       error_rates=rates if self.metrics is not None else None,
+                       ssh_p95=p95s if self.metrics is not None else None,
+                       dlq_size=await alert_rules.dlq_size(self.db))
+
+    def health(self) -> Health:
+        """GREEN / YELLOW / RED per server and overall (ccr.telemetry.health)."""
+        cfg = self.settings.alerts
+        rates, _ = self._error_rates()
+        overall: float | None = None
+        if self.metrics is not None:
+            calls = self.metrics.series.window("ssh_calls", None, cfg.error_rate_minutes) or 0
+            if calls >= cfg.error_rate_min_calls:
+                overall = self.metrics.series.window("error_rate", None, cfg.error_rate_minutes)
+        breakers = ({sid: r.state.value for sid, r in self.breakers.states().items()}
+                    if self.breakers is not None else {})
+        return assess([s.id for s in self.settings.servers], breakers=breakers,
+                      probes={sid: st[0] for sid, st in self.server_state.items()},
+                      error_rates={sid: rate if calls >= cfg.error_rate_min_calls else None
+                                   for sid, (rate, calls) in rates.items()},
+                      error_rate=overall, yellow=cfg.health_yellow_error_rate,
+                      red=cfg.health_red_error_rate)
 
     def degraded(self) -> str | None:
         """A line for notifications when too many servers are unavailable, else None."""

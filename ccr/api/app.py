@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ccr import dlq
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.errors import CcrError
 from ccr.store.deadletters import DeadLetter
+from ccr.telemetry import alerts as alert_rules
 from ccr.telemetry.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -232,4 +235,81 @@ def create_app(hub: Hub) -> FastAPI:
             return _error(404, "metrics_off", "metrics are off ([metrics] enabled = false)")
         return JSONResponse({"snapshot": hub.metrics.series.snapshot()})
 
+    # --- health, time series, alerts -------------------------------------------------------
+    # The API token is the admin credential: whoever holds it may read everything and
+    # acknowledge alerts. Without it (or with a wrong one) every /api route answers 401;
+    # there is no non-admin token, so no /api route answers 403.
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [f"{'.'.join(str(p) for p in e.get('loc', ())) or 'request'}: "
+                    f"{e.get('msg', 'invalid')}" for e in exc.errors()[:5]]
+        return _error(422, "invalid_request", "; ".join(problems))
+
+    @app.get("/api/health")
+    async def health(request: Request) -> JSONResponse:
+        """GREEN / YELLOW / RED for the hub and each server, with the reasons."""
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        active = await hub.alerts.active()
+        return JSONResponse({"health": hub.health().to_dict(),
+                             "active_alerts": len(active)})
+
+    @app.get("/api/series")
+    async def series(request: Request, name: str, server: str | None = None,
+                     minutes: float = 60) -> JSONResponse:
+        """One time series, one point per 10 s bucket, oldest first."""
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        if hub.metrics is None:
+            return _error(404, "metrics_off", "metrics are off ([metrics] enabled = false)")
+        from ccr.telemetry.timeseries import NAMES
+
+        if name not in NAMES:
+            return _error(422, "unknown_series",
+                          f"unknown series name {name[:64]!r}; known: "
+                          f"{', '.join(sorted(NAMES))}")
+        if server is not None and hub.settings.server(server) is None:
+            return _error(422, "unknown_server",
+                          f"server {server[:64]!r} is not in the hub's ccr.toml")
+        window = hub.metrics.series.window_s / 60
+        if not math.isfinite(minutes) or not 0 < minutes <= window:
+            return _error(422, "invalid_minutes",
+                          f"minutes must be more than 0 and at most {window:g}")
+        points = hub.metrics.series.series(name, server, minutes)
+        return JSONResponse({"name": name, "server": server, "minutes": minutes,
+                             "resolution_s": hub.metrics.series.resolution_s,
+                             "points": [[t, v] for t, v in points]})
+
+    @app.get("/api/alerts")
+    async def alerts(request: Request, resolved: bool = False,
+                     limit: int = 50) -> JSONResponse:
+        """Active alerts (firing or acknowledged); `resolved=true`: the latest of every state."""
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        found = (await hub.alerts.recent(max(1, min(limit, 500))) if resolved
+                 else await hub.alerts.active())
+        return JSONResponse({"alerts": [alert_rules.view(a) for a in found]})
+
+    @app.post("/api/alerts/{alert_id}/ack")
+    async def alert_ack(request: Request, alert_id: int,
+                        body: AckRequest | None = None) -> JSONResponse:
+        """Acknowledge a firing alert: quiet until it resolves (409 once resolved)."""
+        if not authorized(request):
+            return _error(401, "unauthorized", "missing or wrong API token")
+        by = body.by if body is not None and body.by else "api"
+        try:
+            result = await hub.alerts.acknowledge(alert_id, by)
+        except CcrError as exc:
+            return _ccr_error(404 if exc.code == "alert_not_found" else 409, exc)
+        return JSONResponse({"alert": alert_rules.view(result.alert),
+                             "acknowledged": result.changed})
+
     return app
+
+
+class AckRequest(BaseModel):
+    """Who acknowledges (shown to the admins); the default is "api"."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: str = Field("api", min_length=1, max_length=64, pattern=r"^[\w@.:+-][\w@.:+ -]*$")

@@ -14,7 +14,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ccr.cli import alerts as alerts_cli
 from ccr.cli import dlq as dlq_cli
+from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
 from ccr.config import Settings, load_settings
 from ccr.errors import CcrError
@@ -28,6 +30,8 @@ app = typer.Typer(
 )
 app.add_typer(dlq_cli.app, name="dlq")
 app.command(name="trace")(trace_cli.trace)
+app.add_typer(alerts_cli.app, name="alerts")
+app.command(name="status")(status_cli.status)
 out = Console()
 err = Console(stderr=True)
 

@@ -154,4 +154,22 @@ MIGRATIONS: list[str] = [
     CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (state, id);
     CREATE INDEX IF NOT EXISTS outbox_by_chat ON outbox (state, chat_id, id);
     """,
+    # 8: alerts: one row per firing of a rule (per server where it has one), kept after it resolves
+    """
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        server TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        message TEXT NOT NULL,
+        value REAL,
+        fired_at REAL NOT NULL,
+        notified_at REAL NOT NULL,
+        acknowledged_by TEXT,
+        acknowledged_at REAL,
+        resolved_at REAL
+    );
+    CREATE INDEX alerts_by_key ON alerts (rule, server, fired_at);
+    CREATE UNIQUE INDEX alerts_one_open ON alerts (rule, server) WHERE state != 'resolved';
+    """,
 ]

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from telegram import Message, ReplyParameters, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -25,6 +25,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
@@ -33,9 +34,10 @@ from telegram.ext import (
 
 from ccr.delivery import SendFailed
 from ccr.errors import CcrError
-from ccr.events import HubLog
+from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
 from ccr.telegram import render
+from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
     from ccr.hub import Hub
@@ -63,13 +65,17 @@ class TelegramBot:
         allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
         self._allowed = allowed
         self._poller: asyncio.Task[None] | None = None
+        self._follower: asyncio.Task[None] | None = None
         if allowed is not None:
             self.app.add_handler(CommandHandler(["start", "help"], self._help, filters=allowed))
             self.app.add_handler(CommandHandler("sessions", self._sessions, filters=allowed))
             self.app.add_handler(CommandHandler("cmd", self._cmd, filters=allowed))
             self.app.add_handler(CommandHandler("dlq", self._dlq, filters=allowed))
+            self.app.add_handler(CommandHandler("status", self._status, filters=allowed))
+            self.app.add_handler(CommandHandler("alerts", self._alerts, filters=allowed))
             self.app.add_handler(MessageHandler(
                 allowed & filters.TEXT & ~filters.COMMAND, self._text))
+        self.app.add_handler(CallbackQueryHandler(self._callback))
         self.app.add_handler(MessageHandler(filters.ALL, self._ignored), group=1)
 
     async def start(self) -> None:
@@ -77,6 +83,10 @@ class TelegramBot:
         await self.app.start()
         await self.app.bot.delete_webhook(drop_pending_updates=False)
         self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+        subscribed = asyncio.Event()
+        self._follower = asyncio.create_task(self._follow_alerts(subscribed),
+                                             name="telegram-alerts")
+        await subscribed.wait()
         me = self.app.bot.username
         self.hub.log("info", f"Telegram bot @{me} is polling")
 
@@ -106,11 +116,11 @@ class TelegramBot:
                 offset = update.update_id + 1
 
     async def stop(self) -> None:
-        poller = self._poller
-        if poller is not None:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await poller
+        for task in (self._poller, self._follower):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         with contextlib.suppress(Exception):
             if self.app.running:
                 await self.app.stop()
@@ -131,10 +141,12 @@ class TelegramBot:
                              permanent=True, category="internal") from None
         reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
                  if item.reply_to else None)
+        buttons = render.alert_buttons(item.payload) if item.kind == "alert" else []
         try:
             msg = await self.app.bot.send_message(
                 chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
                 reply_parameters=reply, link_preview_options=None,
+                reply_markup=_keyboard(buttons),
             )
         except TelegramError as exc:
             raise self._failure(exc) from None
@@ -287,3 +299,105 @@ class TelegramBot:
         if chat.id not in allowed:
             self.hub.log("warning", f"ignored an update from chat {chat.id}: it is not in "
                                     "[telegram] allowed_chats")
+
+    # --- health and alerts ------------------------------------------------------------------
+
+    def _is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.hub.settings.telegram.admins
+
+    async def _status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/status: the hub's health, per server (any allowed chat)."""
+        msg = update.effective_message
+        if msg is None:
+            return
+        active = await self.hub.alerts.active()
+        await msg.reply_html(render.status(self.hub.health().to_dict(), len(active)))
+
+    async def _alerts(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/alerts lists active alerts; /alerts ack ID acknowledges one (admins only)."""
+        msg, user = update.effective_message, update.effective_user
+        if msg is None or msg.text is None:
+            return
+        args = msg.text.split()[1:]
+        if not args or args == ["list"]:
+            views = [alert_view(a) for a in await self.hub.alerts.active()]
+            for text in render.alerts_list(views):
+                await msg.reply_html(text)
+            return
+        if len(args) == 2 and args[0] == "ack":
+            _, answer = await self._ack(args[1].lstrip("#"), user.id if user else None)
+            await msg.reply_html(answer)
+            return
+        await msg.reply_html("Usage: /alerts lists active alerts; "
+                             "<code>/alerts ack ID</code> acknowledges one (admins).")
+
+    async def _ack(self, raw_id: str, user_id: int | None) -> tuple[bool, str]:
+        """Acknowledge for a Telegram user: (changed, what to tell them). Validates it all."""
+        if not self._is_admin(user_id):
+            self.hub.log("warning", f"alert acknowledgement refused to user {user_id}: "
+                                    "not a Telegram admin")
+            return False, "🔒 Only the hub's admins can acknowledge alerts."
+        if not raw_id.isascii() or not raw_id.isdigit() or len(raw_id) > 18:
+            return False, "That is not an alert number; /alerts lists them."
+        try:
+            result = await self.hub.alerts.acknowledge(int(raw_id), f"telegram:{user_id}")
+        except CcrError as exc:
+            return False, render.esc(exc.message)
+        if not result.changed:
+            return False, (f"Alert #{result.alert.id} was already acknowledged by "
+                           f"{render.esc(result.alert.acknowledged_by or '?')}.")
+        return True, f"🔕 Alert #{result.alert.id} acknowledged: quiet until it resolves."
+
+    async def _callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An inline button: `ack:<alert id>`. Anything else is answered and changes nothing."""
+        query = update.callback_query
+        if query is None:
+            return
+        data = query.data or ""
+        if data.startswith("ack:"):
+            _, text = await self._ack(data[4:], query.from_user.id if query.from_user else None)
+        else:
+            text = "This button is not valid (any more)."
+        with contextlib.suppress(TelegramError):
+            await query.answer(_plain(text), show_alert=False)
+
+    async def _follow_alerts(self, subscribed: asyncio.Event) -> None:
+        """An alert acknowledged (by any face) or resolved: update its messages, drop Ack."""
+        async with self.hub.bus.subscribe() as queue:
+            subscribed.set()
+            while True:
+                event = await queue.get()
+                if isinstance(event, AlertAcknowledged | AlertResolved):
+                    try:
+                        await self._refresh_alert(event.alert_id)
+                    except Exception as exc:  # an edit that fails loses nothing
+                        self.hub.log("warning", f"could not update alert {event.alert_id} "
+                                                f"on Telegram: {exc!r}")
+
+    async def _refresh_alert(self, alert_id: int) -> None:
+        from ccr.store.alerts import messages
+
+        alert = await self.hub.alerts.get(alert_id)
+        if alert is None:
+            return
+        text = render.alert({**alert_view(alert), "phase": "fired"})
+        for chat_id, message_id in await messages(self.hub.db, alert_id):
+            with contextlib.suppress(BadRequest):  # deleted, or already showing this
+                await self.app.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML,
+                    reply_markup=None)
+
+
+def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
+                                  for label, data in buttons]])
+
+
+def _plain(text: str) -> str:
+    """answerCallbackQuery takes plain text (no HTML), at most 200 characters."""
+    import html
+    import re
+
+    return render.clip(html.unescape(re.sub(r"<[^>]+>", "", text)), 200)

@@ -109,6 +109,8 @@ def item_text(kind: str, payload: dict[str, Any]) -> str:
         text = session_health(payload)
     elif kind == "session_extended":
         text = session_extended(payload)
+    elif kind == "alert":
+        text = alert(payload)
     else:
         text = esc(str(payload.get("text", "")))
     return text
@@ -160,6 +162,8 @@ HELP = (
     "8-letter token.\n"
     "• /sessions lists live sessions by server.\n"
     "• /dlq (admins) lists messages Telegram did not take; /dlq retry ID|all sends them again.\n"
+    "• /status shows the hub's health (GREEN, YELLOW, RED) per server.\n"
+    "• /alerts lists active alerts; <code>/alerts ack ID</code> (admins) acknowledges one.\n"
     "• /help shows this.\n\n"
     "Text is typed literally and submitted with Enter; nothing is run by a shell."
 )
@@ -178,6 +182,8 @@ def item_summary(kind: str, payload: dict[str, Any]) -> str:
         return "command error reply"
     if kind == "dlq_alert":
         return f"admin alert about dead letter {payload.get('entry_id', '?')}"
+    if kind == "alert":
+        return f"admin alert {payload.get('id', '?')} ({payload.get('rule', '?')})"
     return f"{kind} message"
 
 
@@ -254,3 +260,85 @@ def session_extended(p: dict[str, Any]) -> str:
     hours = int(p.get("hours") or 24)
     return (f"⏱ <b>{esc(str(p.get('handle', '?')))}</b> was about to expire; "
             f"it stays open {hours} h more.")
+
+
+# --- alerts and health ---------------------------------------------------------------------
+
+ALERT_ICONS = {"firing": "🚨", "acknowledged": "🔕", "resolved": "✅"}
+
+
+def alert(p: dict[str, Any]) -> str:
+    """An alert for the admins: fired (with an Ack button), repeated, or resolved (brief)."""
+    ident = esc(str(p.get("id", "?")))
+    title = esc(str(p.get("title") or p.get("rule") or "Alert"))
+    server = f" on <b>{esc(str(p['server']))}</b>" if p.get("server") else ""
+    state = str(p.get("state", "firing"))
+    if p.get("phase") == "resolved" and state == "resolved":
+        return f"✅ Resolved: alert #{ident} · {title}{server}."
+    head = f"{ALERT_ICONS.get(state, '🚨')} <b>Alert #{ident}</b> · {title}{server}"
+    if p.get("phase") == "reminder" and state == "firing":
+        head += " <i>(still firing)</i>"
+    lines = [head, esc(clip(str(p.get("message", "")), 1000)),
+             f"Since {when(float(p.get('fired_at') or 0))}"]
+    if state == "firing":
+        lines.append(f"Acknowledge: the button below, <code>/alerts ack {ident}</code> or "
+                     f"<code>ccr alerts ack {ident}</code>.")
+    elif state == "acknowledged":
+        lines.append(f"🔕 Acknowledged by {esc(str(p.get('acknowledged_by') or '?'))}: quiet "
+                     "until it resolves.")
+    elif state == "resolved":
+        lines.append(f"✅ Resolved at {when(float(p.get('resolved_at') or 0))}.")
+    return "\n".join(lines)
+
+
+def alert_buttons(p: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, callback data) of the buttons under an alert message: Ack while it fires."""
+    if p.get("state", "firing") == "firing" and p.get("phase") != "resolved" and p.get("id"):
+        return [("🔕 Acknowledge", f"ack:{int(p['id'])}")]
+    return []
+
+
+def alerts_list(alerts: Sequence[dict[str, Any]]) -> list[str]:
+    """The /alerts answer: active alerts, newest last, then how to acknowledge."""
+    if not alerts:
+        return ["✅ No active alerts."]
+    blocks = []
+    for a in alerts:
+        server = f" on <b>{esc(str(a['server']))}</b>" if a.get("server") else ""
+        state = str(a.get("state"))
+        by = (f" by {esc(str(a.get('acknowledged_by') or '?'))}"
+              if state == "acknowledged" else "")
+        blocks.append(f"{ALERT_ICONS.get(state, '🚨')} <b>#{a['id']}</b> "
+                      f"{esc(str(a.get('title') or a.get('rule')))}{server} · {state}{by} · "
+                      f"since {when(float(a.get('fired_at') or 0))}\n"
+                      f"  <i>{esc(clip(str(a.get('message', '')), 300))}</i>")
+    foot = "\nAcknowledge: <code>/alerts ack ID</code>"
+    messages: list[str] = []
+    current = f"<b>Active alerts</b> ({len(alerts)})"
+    for b in [*blocks, foot]:
+        if u16len(current) + u16len(b) + 1 > LIMIT - 100:
+            messages.append(current)
+            current = ""
+        current += "\n" + b
+    messages.append(current.strip())
+    return messages
+
+
+HEALTH_ICONS = {"green": "🟢", "yellow": "🟡", "red": "🔴"}
+
+
+def status(health: dict[str, Any], active_alerts: int) -> str:
+    """The /status answer: the hub's level, why, and each server's."""
+    level = str(health.get("level", "?"))
+    lines = [f"{HEALTH_ICONS.get(level, '⚪')} <b>ccr hub: {esc(level.upper())}</b>"]
+    lines += [f"• {esc(str(r))}" for r in health.get("reasons") or []]
+    rate = health.get("error_rate")
+    lines.append(f"Error rate (5 min): {'-' if rate is None else f'{rate * 100:.1f} %'} · "
+                 f"active alerts: {active_alerts}")
+    for srv in health.get("servers") or []:
+        lvl = str(srv.get("level"))
+        why = "; ".join(str(r) for r in srv.get("reasons") or []) or "ok"
+        lines.append(f"{HEALTH_ICONS.get(lvl, '⚪')} <b>{esc(str(srv.get('server')))}</b> "
+                     f"{esc(lvl)} · breaker {esc(str(srv.get('breaker')))} · "
+                     f"check {esc(str(srv.get('probe')))} · {esc(why)}")
+    return clip("\n".join(lines), LIMIT)
