@@ -2,8 +2,10 @@
 
 State flows one way: hub events arrive on the bus, become `HubEvent` messages, and the app
 hands each to every screen that is mounted. The app holds no business rule and no layout:
-the main screen and the operator screens (metrics, breakers, dead letters, traces) live in
-`ccr.console.screens`, one mode each, switched by the number keys.
+the main screen and the operator screens (metrics, breakers, dead letters, alerts, traces)
+live in `ccr.console.screens`, one mode each, switched by the number keys. The header leads
+with the hub's health (GREEN / YELLOW / RED), re-read on every hub event and every 10 s (an
+error rate moves with the time series, not only with events).
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.content import Content
 
 from ccr.console.messages import HubEvent, HubStopped
 from ccr.console.screens import (
+    AlertsScreen,
     BreakersScreen,
     DeadLettersScreen,
     HubScreen,
@@ -28,6 +32,10 @@ from ccr.errors import CcrError
 from ccr.events import CommandChanged
 from ccr.hub import Hub
 from ccr.models import CommandState
+from ccr.telemetry.health import Level
+
+LEVEL_STYLE = {Level.GREEN: "bold green", Level.YELLOW: "bold yellow", Level.RED: "bold red"}
+HEALTH_REFRESH_S = 10.0
 
 
 class ConsoleApp(App[CcrError | None]):
@@ -42,6 +50,7 @@ class ConsoleApp(App[CcrError | None]):
         Binding("2", "show('metrics')", "Metrics"),
         Binding("3", "show('breakers')", "Breakers"),
         Binding("4", "show('dead_letters')", "DLQ"),
+        Binding("5", "show('alerts')", "Alerts"),
         Binding("6", "show('traces')", "Traces"),
     ]
 
@@ -54,13 +63,15 @@ class ConsoleApp(App[CcrError | None]):
         self.main = MainScreen(hub)
         self.views: dict[str, HubScreen] = {
             "main": self.main, "metrics": MetricsScreen(hub), "breakers": BreakersScreen(hub),
-            "dead_letters": DeadLettersScreen(hub), "traces": TracesScreen(hub),
+            "dead_letters": DeadLettersScreen(hub), "alerts": AlertsScreen(hub),
+            "traces": TracesScreen(hub),
         }
         for name, screen in self.views.items():
             self.add_mode(name, lambda screen=screen: screen)  # type: ignore[misc]
 
     def on_mount(self) -> None:
         self.sub_title = "starting…"
+        self.set_interval(HEALTH_REFRESH_S, self._refresh_title)
         self.run_hub()
 
     @work(exclusive=True, group="hub")
@@ -98,13 +109,24 @@ class ConsoleApp(App[CcrError | None]):
                             severity="error", timeout=10)
 
     def _refresh_title(self) -> None:
+        if not self.hub.ready:
+            return  # "starting…" until the hub runs
+        level = self.hub.health().level
         views = self.hub.server_views()
         up = sum(v["state"] == "up" for v in views)
         sessions = self.main.session_count if self.main.is_mounted else 0
         telegram = "Telegram on" if self.hub.telegram is not None else "Telegram off"
         where = self.hub.settings.hub.url if self.start_http else "API off"
-        self.sub_title = (f"{where} · {up}/{len(views)} servers up · {sessions} session(s) · "
-                          f"{telegram}")
+        self.sub_title = (f"{level.name} · {where} · {up}/{len(views)} servers up · "
+                          f"{sessions} session(s) · {telegram}")
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header: the title, then the sub-title with its health level in colour."""
+        head, sep, rest = sub_title.partition(" · ")
+        if head not in Level.__members__:
+            return super().format_title(title, sub_title)
+        return Content.assemble(title, (" — ", "dim"), (head, LEVEL_STYLE[Level[head]]),
+                                (sep + rest, "dim"))
 
     def action_show(self, name: str) -> None:
         """Switch to a screen by name ("main", "metrics", "breakers", ...)."""

@@ -33,11 +33,14 @@ def frozen_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_hub(tmp_path: Path, tmux: Tmux, *, frozen: bool = True,
-             clock: Callable[[], float] | None = None) -> Hub:
+             clock: Callable[[], float] | None = None,
+             servers: tuple[str, ...] = ("laptop",)) -> Hub:
+    """A hub on `servers` (local, all on the test's tmux socket), API off."""
     settings = parse_settings({
         "hub": {"listen": "127.0.0.1:1", "data_dir": str(tmp_path / "data")},
         "executor": {"settle_ms": 50, "enter_check_ms": 50},
-        "servers": [{"id": "laptop", "kind": "local", "tmux_socket": tmux.socket_name}],
+        "servers": [{"id": sid, "kind": "local", "tmux_socket": tmux.socket_name}
+                    for sid in servers],
     })
     if clock is None:
         clock = (lambda: FROZEN) if frozen else time.time

@@ -13,6 +13,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from ccr.console.app import ConsoleApp
+from ccr.console.widgets.alerts import AlertsTable
 from ccr.console.widgets.deadletters import DeadLettersTable
 from ccr.console.widgets.traces import TracesTable
 from ccr.delivery import SendFailed
@@ -113,6 +114,37 @@ async def with_open_breaker(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.3)
 
 
+# --- alerts --------------------------------------------------------------------------------
+
+
+async def open_breaker(hub: Hub, server: str = "laptop") -> None:
+    """Five failures in a row: the server's breaker opens (the policy's threshold)."""
+    board = hub.breakers
+    assert board is not None
+    for _ in range(board.policy.failures):
+        await board.failure(server, f"Cannot reach {server}: tmux server not running")
+
+
+async def with_alerts(pilot: Pilot[Any]) -> None:
+    """Two alerts: laptop's SSH error rate (acknowledged by ana), its breaker (firing)."""
+    app = app_of(pilot)
+    await settled(pilot)
+    hub = app.hub
+    assert hub.metrics is not None
+    hub.metrics.series.count("ssh_calls", "laptop", 40, at=FROZEN - 60)
+    hub.metrics.series.count("ssh_errors", "laptop", 9, at=FROZEN - 60)
+    await hub.alerts.evaluate()  # alert 1: error_rate
+    await open_breaker(hub)
+    await hub.alerts.evaluate()  # alert 2: breaker_open (if the hub's own pass did not yet)
+    await hub.alerts.acknowledge(1, by="ana")
+    await pilot.press("5")
+    table = app.views["alerts"].query_one(AlertsTable)
+    await wait_for(pilot, lambda: [a["state"] for a in table.alerts.values()]
+                   == ["acknowledged", "firing"])
+    table.move_cursor(row=1)  # the firing one, shown in full below
+    await pilot.pause(0.3)
+
+
 # --- dead letters ----------------------------------------------------------------------------
 
 
@@ -200,6 +232,7 @@ STATES: dict[str, State] = {
     "breakers": State(with_open_breaker),
     "dead-letters": State(with_dead_letters, failing_telegram),
     "dead-letters-retry": State(with_retry_question, failing_telegram),
+    "alerts": State(with_alerts, quiet_metrics),
     "traces": State(with_traces),
 }
 """Every screen state shown in screenshots/, by file name."""

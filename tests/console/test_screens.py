@@ -1,5 +1,5 @@
 """The operator screens driven with Pilot on a real hub: each shows real data and its action
-works (metrics, breakers, dead letters with retry, traces with a timeline)."""
+works (metrics, breakers, dead letters with retry, alerts with ack, traces with a timeline)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from textual.widgets import Sparkline
 
 from ccr.console.app import ConsoleApp
 from ccr.console.screens import (
+    AlertsScreen,
     BreakersScreen,
     ConfirmScreen,
     DeadLettersScreen,
@@ -16,12 +17,13 @@ from ccr.console.screens import (
     MetricsScreen,
     TracesScreen,
 )
+from ccr.console.widgets.alerts import AlertsTable
 from ccr.console.widgets.breakers import BreakersTable
 from ccr.console.widgets.deadletters import DeadLettersTable
 from ccr.console.widgets.metrics import ServerMetrics
 from ccr.console.widgets.traces import TracesTable, TraceTimeline
 from tests.console.conftest import FROZEN, hook_event, make_hub, wait_for
-from tests.console.states import FailingSender, enqueue, settled
+from tests.console.states import FailingSender, enqueue, open_breaker, settled
 from tests.console.test_console import cell_texts
 from tests.fixtures.tmux import Tmux
 
@@ -38,13 +40,13 @@ async def test_number_keys_switch_screens_and_escape_goes_back(console: ConsoleA
     async with console.run_test(size=(80, 24)) as pilot:
         await settled(pilot)
         for key, kind in (("2", MetricsScreen), ("3", BreakersScreen),
-                          ("4", DeadLettersScreen), ("6", TracesScreen)):
+                          ("4", DeadLettersScreen), ("5", AlertsScreen), ("6", TracesScreen)):
             await pilot.press(key)
             await pilot.pause(0.05)
             assert isinstance(console.screen, kind)
             keys = {key for key, active in console.screen.active_bindings.items()
                     if active.binding.show}
-            assert {"1", "2", "3", "4", "6", "escape"} <= keys  # all in the footer
+            assert {"1", "2", "3", "4", "5", "6", "escape"} <= keys  # all in the footer
         await pilot.press("escape")
         assert isinstance(console.screen, MainScreen)
         await pilot.press("3", "1")
@@ -157,6 +159,73 @@ async def test_dead_letters_show_and_retry_after_confirming(tmp_path: Path, tmux
         assert sender.sent == [outbox_id]
         assert screen.query_one("#empty").display
         assert any("back in the outbox" in str(n.message) for n in app._notifications)
+
+
+async def test_alerts_show_and_acknowledge_after_confirming(tmp_path: Path, tmux: Tmux,
+                                                            frozen_env: None) -> None:
+    hub = make_hub(tmp_path, tmux, servers=("laptop", "desk"))
+    app = ConsoleApp(hub, start_http=False)
+
+    def level() -> str:
+        return app.sub_title.partition(" · ")[0]
+
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settled(pilot)
+        await wait_for(pilot, lambda: hub.server_state["desk"][0] != "unknown")
+        await wait_for(pilot, lambda: level() == "GREEN")
+        await pilot.press("5")
+        screen = app.screen
+        assert isinstance(screen, AlertsScreen)
+        table = screen.query_one(AlertsTable)
+        await wait_for(pilot, lambda: screen.query_one("#empty").display)
+        assert "no active alerts" in str(screen.query_one("#empty").render()).lower()
+        assert not table.display
+        # One server of two unavailable: YELLOW; the breaker rule fires for it.
+        await open_breaker(hub, "laptop")
+        await wait_for(pilot, lambda: level() == "YELLOW")
+        header = app.format_title(app.title, app.sub_title)
+        assert header.plain.startswith("ccr — YELLOW · API off · 2/2 servers up")
+        assert any("yellow" in str(span.style) for span in header.spans)
+        await hub.alerts.evaluate()
+        await wait_for(pilot, lambda: table.row_count == 1)  # AlertFired refreshed it
+        (alert,) = await hub.alerts.active()
+        row = cell_texts(table)[0]
+        assert row[:3] == [str(alert.id), "breaker_open", "laptop"]
+        assert row[3] == "16:00:00 (0s)" and row[4] == "firing" and row[5] == "5 failures"
+        assert "circuit breaker of laptop is open" in row[6]
+        assert not screen.query_one("#empty").display
+        detail = str(screen.query_one("#alert-detail").render())
+        assert "refused until it closes" in detail and "firing" in detail
+        # Cancel: nothing changes.
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.screen is screen
+        assert (await hub.alerts.active())[0].state == "firing"
+        # Confirm: the alert service acknowledges it, as "console".
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: cell_texts(table)[0][4] == "acknowledged")
+        acked = await hub.alerts.get(alert.id)
+        assert acked is not None and acked.state == "acknowledged"
+        assert acked.acknowledged_by == "console"
+        assert any("acknowledged" in str(n.message) for n in app._notifications)
+        assert "acknowledged by console" in str(screen.query_one("#alert-detail").render())
+        # A second `a` asks nothing: it is already acknowledged.
+        await pilot.press("a")
+        assert app.screen is screen
+        assert any("already acknowledged by console" in str(n.message)
+                   for n in app._notifications)
+        # Both servers unavailable: RED, and a second alert, firing, below the first.
+        await open_breaker(hub, "desk")
+        await wait_for(pilot, lambda: level() == "RED")
+        header = app.format_title(app.title, app.sub_title)
+        assert any("red" in str(span.style) for span in header.spans)
+        await hub.alerts.evaluate()
+        await wait_for(pilot, lambda: table.row_count == 2)
+        assert [(r[2], r[4]) for r in cell_texts(table)] == [("laptop", "acknowledged"),
+                                                             ("desk", "firing")]
 
 
 async def test_traces_list_and_timeline_with_error_spans(tmp_path: Path, tmux: Tmux,

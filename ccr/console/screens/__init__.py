@@ -1,5 +1,6 @@
 """The console's screens, one module each; the app switches between them by number key."""
 
+from ccr.console.screens.alerts import AlertsScreen
 from ccr.console.screens.base import HubScreen, OperatorScreen
 from ccr.console.screens.breakers import BreakersScreen
 from ccr.console.screens.confirm import ConfirmScreen
@@ -8,5 +9,5 @@ from ccr.console.screens.main import MainScreen
 from ccr.console.screens.metrics import MetricsScreen
 from ccr.console.screens.traces import TracesScreen
 
-__all__ = ["BreakersScreen", "ConfirmScreen", "DeadLettersScreen", "HubScreen", "MainScreen",
-           "MetricsScreen", "OperatorScreen", "TracesScreen"]
+__all__ = ["AlertsScreen", "BreakersScreen", "ConfirmScreen", "DeadLettersScreen", "HubScreen",
+           "MainScreen", "MetricsScreen", "OperatorScreen", "TracesScreen"]
