@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 
-from bench import command_path, load, one_down, scale
+from bench import command_path, dispatch, load, one_down, scale
 
-BENCHMARKS = {"command_path": command_path.main, "one_down": one_down.main,
+BENCHMARKS = {"dispatch": dispatch.main, "command_path": command_path.main,
+              "one_down": one_down.main,
               "load": load.main, "scale": scale.main}
 
 
