@@ -113,7 +113,8 @@ class ConsoleApp(App[CcrError | None]):
             return  # "starting…" until the hub runs
         level = self.hub.health().level
         views = self.hub.server_views()
-        up = sum(v["state"] == "up" for v in views)
+        down = set(self.hub.unavailable())  # a server behind an open breaker is not "up"
+        up = sum(v["state"] == "up" and v["id"] not in down for v in views)
         sessions = self.main.session_count if self.main.is_mounted else 0
         telegram = "Telegram on" if self.hub.telegram is not None else "Telegram off"
         where = self.hub.settings.hub.url if self.start_http else "API off"

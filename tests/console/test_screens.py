@@ -184,7 +184,7 @@ async def test_alerts_show_and_acknowledge_after_confirming(tmp_path: Path, tmux
         await open_breaker(hub, "laptop")
         await wait_for(pilot, lambda: level() == "YELLOW")
         header = app.format_title(app.title, app.sub_title)
-        assert header.plain.startswith("ccr — YELLOW · API off · 2/2 servers up")
+        assert header.plain.startswith("ccr — YELLOW · API off · 1/2 servers up")
         assert any("yellow" in str(span.style) for span in header.spans)
         await hub.alerts.evaluate()
         await wait_for(pilot, lambda: table.row_count == 1)  # AlertFired refreshed it
