@@ -13,6 +13,7 @@ from typing import Any
 from textual.pilot import Pilot
 
 from ccr.console.app import ConsoleApp
+from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.alerts import AlertsTable
 from ccr.console.widgets.deadletters import DeadLettersTable
 from ccr.console.widgets.traces import TracesTable
@@ -174,6 +175,7 @@ async def with_dead_letters(pilot: Pilot[Any]) -> None:
 async def with_retry_question(pilot: Pilot[Any]) -> None:
     await with_dead_letters(pilot)
     await pilot.press("r")
+    await wait_for(pilot, lambda: isinstance(app_of(pilot).screen, ConfirmScreen))
     await pilot.pause(0.3)
 
 
