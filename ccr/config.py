@@ -330,7 +330,7 @@ class CacheSettings(_Strict):
 
 
 class PoolSettings(_Strict):
-    """The SSH connection pool (see README "SSH pool")."""
+    """The SSH connection pool (README, configuration keys `pool.*`)."""
 
     min_per_server: int = Field(1, ge=0, le=50)
     """Connections kept open per SSH server once it was used (re-opened when one dies)."""
