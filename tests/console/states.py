@@ -176,6 +176,7 @@ async def with_retry_question(pilot: Pilot[Any]) -> None:
     await with_dead_letters(pilot)
     await pilot.press("r")
     await wait_for(pilot, lambda: isinstance(app_of(pilot).screen, ConfirmScreen))
+    await pilot.wait_for_scheduled_animations()  # the modal's fade-in, else a mid-way frame
     await pilot.pause(0.3)
 
 
