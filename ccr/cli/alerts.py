@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccr.cli.dlq import ConfigOpt, JsonOpt, _call
+from ccr.cli.common import ConfigOpt, JsonOpt, api_call
 
 app = typer.Typer(name="alerts", invoke_without_command=True,
                   help="Alerts for the admins: list active ones (default), acknowledge.")
@@ -53,7 +53,7 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False,
               "--resolved", help="The latest alerts of every state, resolved ones too.")]
           = False) -> None:
     """Active alerts (firing or acknowledged): rule, server, since when and why."""
-    rows = _call(config, "GET", "/api/alerts", params={"resolved": resolved})["alerts"]
+    rows = api_call(config, "GET", "/api/alerts", params={"resolved": resolved})["alerts"]
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -70,7 +70,7 @@ def ack(alert: Annotated[int, typer.Argument(help="The alert's id (from `ccr ale
         config: ConfigOpt = None) -> None:
     """Acknowledge a firing alert: it stays quiet until it resolves and fires again."""
     by = f"cli:{_user()}"
-    data = _call(config, "POST", f"/api/alerts/{alert}/ack", json={"by": by})
+    data = api_call(config, "POST", f"/api/alerts/{alert}/ack", json={"by": by})
     a = data["alert"]
     if data.get("acknowledged"):
         out.print(f"[green]Alert {a['id']} acknowledged[/] ({a['title']}"

@@ -4,47 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ccr.errors import CcrError
+from ccr.cli.common import ConfigOpt, JsonOpt, api_call, err, out
 
 app = typer.Typer(name="dlq", no_args_is_help=True,
                   help="Messages Telegram did not take: list, show, retry, purge (admin).")
-out = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="ccr.toml to use (default: $CCR_CONFIG, then "
-                 "~/.config/ccr/ccr.toml).", show_default=False),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _call(config: Path | None, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    """One API call; an error with recovery steps (and exit 1) when it fails."""
-    from ccr.cli.client import HubClient
-    from ccr.cli.main import fail, settings_or_exit
-
-    try:
-        data = HubClient(settings_or_exit(config)).request(method, path, **kwargs)
-    except CcrError as exc:
-        fail(exc)
-        raise AssertionError from None  # fail() always exits
-    problem = data.get("error")
-    if isinstance(problem, dict):
-        err.print(f"[bold red]Error:[/] {problem.get('message', '?')}")
-        for i, step in enumerate(problem.get("steps") or [], 1):
-            err.print(f"  {i}. {step}")
-        raise typer.Exit(1)
-    return data
-
-
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
@@ -62,7 +30,7 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False,
           delivered: Annotated[bool, typer.Option(
               "--delivered", help="Also show entries delivered after all.")] = False) -> None:
     """List dead letters: what, to which chat, why, and when they are tried next."""
-    rows = _call(config, "GET", "/api/dlq", params={"delivered": delivered})["entries"]
+    rows = api_call(config, "GET", "/api/dlq", params={"delivered": delivered})["entries"]
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -83,7 +51,7 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False,
 def show(entry: Annotated[int, typer.Argument(help="The entry's id (from `ccr dlq list`).")],
          config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Show one dead letter in full."""
-    e = _call(config, "GET", f"/api/dlq/{entry}")["entry"]
+    e = api_call(config, "GET", f"/api/dlq/{entry}")["entry"]
     if as_json:
         out.print_json(json.dumps(e))
         return
@@ -112,14 +80,14 @@ def retry(entry: Annotated[int | None, typer.Argument(
         err.print("[bold red]Error:[/] name one entry (`ccr dlq retry 3`) or use --all.")
         raise typer.Exit(2)
     if all_:
-        moved = _call(config, "POST", "/api/dlq/retry")["retried"]
+        moved = api_call(config, "POST", "/api/dlq/retry")["retried"]
         if not moved:
             out.print("Nothing to retry: no dead letter is waiting.")
             return
         out.print(f"[green]{len(moved)} dead letter(s) back in line[/] "
                   f"({', '.join(str(e['id']) for e in moved)}); they are sent in order.")
         return
-    data = _call(config, "POST", f"/api/dlq/{entry}/retry")
+    data = api_call(config, "POST", f"/api/dlq/{entry}/retry")
     if data.get("retried"):
         out.print(f"[green]Dead letter {entry} is back in line[/] and is sent now.")
     else:
@@ -136,5 +104,5 @@ def purge(archived: Annotated[bool, typer.Option(
     if not yes and not typer.confirm(f"Delete {what} dead letters? They will not be sent.",
                                      default=False):
         raise typer.Exit(1)
-    count = _call(config, "DELETE", "/api/dlq", params={"archived": archived})["purged"]
+    count = api_call(config, "DELETE", "/api/dlq", params={"archived": archived})["purged"]
     out.print(f"{count} dead letter(s) purged.")

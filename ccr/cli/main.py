@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ccr.cli import alerts as alerts_cli
 from ccr.cli import dlq as dlq_cli
 from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
-from ccr.config import Settings, load_settings
+from ccr.cli.common import ConfigOpt, err, fail, out, print_error, settings_or_exit
 from ccr.errors import CcrError
 
 app = typer.Typer(
@@ -32,38 +31,6 @@ app.add_typer(dlq_cli.app, name="dlq")
 app.command(name="trace")(trace_cli.trace)
 app.add_typer(alerts_cli.app, name="alerts")
 app.command(name="status")(status_cli.status)
-out = Console()
-err = Console(stderr=True)
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="ccr.toml to use (default: $CCR_CONFIG, then "
-                 "~/.config/ccr/ccr.toml).", show_default=False),
-]
-
-
-def fail(exc: CcrError) -> None:
-    """Print an error with its recovery steps and exit 1."""
-    err.print(f"[bold red]Error:[/] {exc.message}")
-    for i, step in enumerate(exc.steps, 1):
-        err.print(f"  {i}. {step}")
-    print_trace(exc.trace_id)
-    raise typer.Exit(1)
-
-
-def print_trace(trace_id: object) -> None:
-    """Quote an error's trace id and how to see it."""
-    if isinstance(trace_id, str) and trace_id:
-        err.print(f"  [dim]trace {trace_id[:12]} (see it with `ccr trace {trace_id[:12]}`)[/]",
-                  highlight=False)
-
-
-def settings_or_exit(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except CcrError as exc:
-        fail(exc)
-        raise AssertionError from None  # fail() always exits
 
 
 @app.command()
@@ -157,10 +124,8 @@ def send(
     command = data.get("command")
     error = data.get("error")
     if error:
-        err.print(f"[bold red]{'Not delivered' if command else 'Error'}:[/] {error['message']}")
-        for i, step in enumerate(error.get("steps", []), 1):
-            err.print(f"  {i}. {step}")
-        print_trace(error.get("trace_id"))
+        print_error(error["message"], error.get("steps", []), error.get("trace_id"),
+                    label="Not delivered" if command else "Error")
         raise typer.Exit(1)
     out.print(f"[green]Typed into {command['session']}[/] (command {command['id']})")
 

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ccr.cli.dlq import ConfigOpt, JsonOpt, _call
+from ccr.cli.common import ConfigOpt, JsonOpt, api_call
 
 out = Console()
 COLORS = {"green": "green", "yellow": "yellow", "red": "bold red"}
@@ -20,7 +20,7 @@ def _rate(value: object) -> str:
 
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """The hub's health, each server's breaker, last check and error rate; active alerts."""
-    data = _call(config, "GET", "/api/health")
+    data = api_call(config, "GET", "/api/health")
     health = data["health"]
     if as_json:
         out.print_json(json.dumps(data))

@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ccr.errors import CcrError
+from ccr.cli.common import ConfigOpt, api_call, out
 
-out = Console()
-err = Console(stderr=True)
 BAR = 24
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="ccr.toml to use (default: $CCR_CONFIG, then "
-                 "~/.config/ccr/ccr.toml).", show_default=False),
-]
-
-
-def _call(config: Path | None, path: str, **kwargs: Any) -> dict[str, Any]:
-    from ccr.cli.client import HubClient
-    from ccr.cli.main import fail, settings_or_exit
-
-    try:
-        data = HubClient(settings_or_exit(config)).request("GET", path, **kwargs)
-    except CcrError as exc:
-        fail(exc)
-        raise AssertionError from None  # fail() always exits
-    problem = data.get("error")
-    if isinstance(problem, dict):
-        err.print(f"[bold red]Error:[/] {problem.get('message', '?')}")
-        for i, step in enumerate(problem.get("steps") or [], 1):
-            err.print(f"  {i}. {step}")
-        raise typer.Exit(1)
-    return data
 
 
 def ms(value: float) -> str:
@@ -100,7 +72,7 @@ def trace(
 ) -> None:
     """Show a trace's timeline: each span's offset, duration, component and status."""
     if trace_id is None:
-        rows = _call(config, "/api/traces", params={"limit": limit})["traces"]
+        rows = api_call(config, "GET", "/api/traces", params={"limit": limit})["traces"]
         if as_json:
             out.print_json(json.dumps(rows))
         elif not rows:
@@ -109,7 +81,7 @@ def trace(
             out.print(recent_table(rows))
             out.print("[dim]Show one with `ccr trace ID`.[/]")
         return
-    t = _call(config, f"/api/traces/{trace_id.strip()}")["trace"]
+    t = api_call(config, "GET", f"/api/traces/{trace_id.strip()}")["trace"]
     if as_json:
         out.print_json(json.dumps(t))
         return

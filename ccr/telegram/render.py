@@ -116,6 +116,19 @@ def item_text(kind: str, payload: dict[str, Any]) -> str:
     return text
 
 
+def pack(head: str, blocks: list[str]) -> list[str]:
+    """A heading and blocks as few messages as fit Telegram's limit, never splitting a block."""
+    messages: list[str] = []
+    current = head
+    for b in blocks:
+        if u16len(current) + u16len(b) + 1 > LIMIT - 100:
+            messages.append(current)
+            current = ""
+        current += "\n" + b
+    messages.append(current.strip())
+    return messages
+
+
 def ago(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds < 60:
@@ -143,15 +156,7 @@ def sessions_list(sessions: list[Session], now: float | None = None) -> list[str
             f"active {ago(now - s.updated_at)} ago · expires in {ago(s.expires_at - now)}"
             + (f"\n  <i>{esc(last)}</i>" if last else "")
         )
-    messages: list[str] = []
-    current = "<b>Live sessions</b>"
-    for b in blocks:
-        if len(current) + len(b) + 1 > LIMIT - 100:
-            messages.append(current)
-            current = ""
-        current += "\n" + b
-    messages.append(current.strip())
-    return messages
+    return pack("<b>Live sessions</b>", blocks)
 
 
 HELP = (
@@ -226,15 +231,7 @@ def dlq_list(entries: Sequence[DeadLetter], now: float, max_cycles: int) -> list
             f"<code>{e.chat_id}</code>\n  since {when(e.created_at)} · cycle "
             f"{e.cycles}/{max_cycles} · {nxt}\n  <i>{esc(clip(e.reason, 200))}</i>")
     foot = "\nRetry: <code>/dlq retry ID</code> or <code>/dlq retry all</code>"
-    messages: list[str] = []
-    current = f"<b>Dead letters</b> ({len(entries)})"
-    for b in [*blocks, foot]:
-        if u16len(current) + u16len(b) + 1 > LIMIT - 100:
-            messages.append(current)
-            current = ""
-        current += "\n" + b
-    messages.append(current.strip())
-    return messages
+    return pack(f"<b>Dead letters</b> ({len(entries)})", [*blocks, foot])
 
 
 def session_health(p: dict[str, Any]) -> str:
@@ -313,15 +310,7 @@ def alerts_list(alerts: Sequence[dict[str, Any]]) -> list[str]:
                       f"since {when(float(a.get('fired_at') or 0))}\n"
                       f"  <i>{esc(clip(str(a.get('message', '')), 300))}</i>")
     foot = "\nAcknowledge: <code>/alerts ack ID</code>"
-    messages: list[str] = []
-    current = f"<b>Active alerts</b> ({len(alerts)})"
-    for b in [*blocks, foot]:
-        if u16len(current) + u16len(b) + 1 > LIMIT - 100:
-            messages.append(current)
-            current = ""
-        current += "\n" + b
-    messages.append(current.strip())
-    return messages
+    return pack(f"<b>Active alerts</b> ({len(alerts)})", [*blocks, foot])
 
 
 HEALTH_ICONS = {"green": "🟢", "yellow": "🟡", "red": "🔴"}
