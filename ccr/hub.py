@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from ccr import views
+from ccr import redact, views
 from ccr.api.app import create_app
 from ccr.cache import ServerConfigCache, SessionCache
 from ccr.commands import CommandService
@@ -88,6 +88,7 @@ class Hub:
         self.shared_secret = secret
         self.api_token = settings.secret(settings.hub.api_token_env) or ""
         self.telegram_token = settings.secret(settings.telegram.token_env)
+        redact.configure((self.shared_secret, self.api_token, self.telegram_token))
         self.pool = SshPool(settings.pool, connect_timeout=settings.executor.connect_timeout_s,
                             may_open=self._pool_may_open)
         self.executor = Executor(list(settings.servers), settings.executor,

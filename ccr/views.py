@@ -6,13 +6,15 @@ from typing import Any
 
 from ccr.config import LocalServer, SshServer
 from ccr.models import Command, Session
+from ccr.redact import redact
 
 
 def session(s: Session) -> dict[str, Any]:
     return {
         "handle": s.handle, "token": s.token, "server": s.server_id, "project": s.project,
         "pane": s.pane_id, "tmux_session": s.tmux_session, "last_event": s.last_event,
-        "last_prompt": s.last_prompt, "last_reply": (s.last_reply or "")[:1000] or None,
+        "last_prompt": s.last_prompt and redact(s.last_prompt),
+        "last_reply": redact((s.last_reply or "")[:1000]) or None,
         "created_at": s.created_at, "updated_at": s.updated_at, "expires_at": s.expires_at,
     }
 

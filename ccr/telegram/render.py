@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ccr.models import Session
+from ccr.redact import redact
 
 if TYPE_CHECKING:
     from ccr.store.deadletters import DeadLetter
@@ -96,7 +97,21 @@ def error_text(err: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def scrub(value: Any) -> Any:
+    """`value` with every string in it (nested dicts and lists too) passed through redact."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
 def item_text(kind: str, payload: dict[str, Any]) -> str:
+    """An outbox item as Telegram HTML; every text in it is redacted first (the choke point
+    for notifications, command results, errors and alerts, before any clipping)."""
+    payload = scrub(payload)
     if kind == "notification":
         text = notification(payload)
     elif kind == "command_result":
@@ -150,7 +165,7 @@ def sessions_list(sessions: list[Session], now: float | None = None) -> list[str
         if s.server_id != server:
             server = s.server_id
             blocks.append(f"\n🖥 <b>{esc(server)}</b>")
-        last = clip((s.last_reply or s.last_prompt or "").replace("\n", " "), 80)
+        last = clip(redact(s.last_reply or s.last_prompt or "").replace("\n", " "), 80)
         blocks.append(
             f"• <b>{esc(s.handle)}</b> <code>{esc(s.token)}</code> · {esc(s.project_name)} · "
             f"active {ago(now - s.updated_at)} ago · expires in {ago(s.expires_at - now)}"
@@ -229,7 +244,7 @@ def dlq_list(entries: Sequence[DeadLetter], now: float, max_cycles: int) -> list
         blocks.append(
             f"• <b>#{e.id}</b> {esc(item_summary(e.kind, e.payload))} to chat "
             f"<code>{e.chat_id}</code>\n  since {when(e.created_at)} · cycle "
-            f"{e.cycles}/{max_cycles} · {nxt}\n  <i>{esc(clip(e.reason, 200))}</i>")
+            f"{e.cycles}/{max_cycles} · {nxt}\n  <i>{esc(clip(redact(e.reason), 200))}</i>")
     foot = "\nRetry: <code>/dlq retry ID</code> or <code>/dlq retry all</code>"
     return pack(f"<b>Dead letters</b> ({len(entries)})", [*blocks, foot])
 
@@ -308,7 +323,7 @@ def alerts_list(alerts: Sequence[dict[str, Any]]) -> list[str]:
         blocks.append(f"{ALERT_ICONS.get(state, '🚨')} <b>#{a['id']}</b> "
                       f"{esc(str(a.get('title') or a.get('rule')))}{server} · {state}{by} · "
                       f"since {when(float(a.get('fired_at') or 0))}\n"
-                      f"  <i>{esc(clip(str(a.get('message', '')), 300))}</i>")
+                      f"  <i>{esc(clip(redact(str(a.get('message', ''))), 300))}</i>")
     foot = "\nAcknowledge: <code>/alerts ack ID</code>"
     return pack(f"<b>Active alerts</b> ({len(alerts)})", [*blocks, foot])
 

@@ -10,6 +10,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from ccr.models import Session
+from ccr.redact import redact
 from ccr.telegram.render import ago
 
 EVENT_STYLE = {"stop": "green", "waiting": "bold yellow", "subagent_stop": "cyan",
@@ -17,7 +18,8 @@ EVENT_STYLE = {"stop": "green", "waiting": "bold yellow", "subagent_stop": "cyan
 
 
 def one_line(text: str | None, width: int) -> str:
-    flat = " ".join((text or "").split())
+    """`text` redacted, on one line, cut to `width` characters."""
+    flat = " ".join(redact(text or "").split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -107,5 +109,5 @@ class SessionDetail(Static):
             out.append("You: ", style="bold cyan")
             out.append(one_line(s.last_prompt, 300) + "\n")
         out.append("Claude: ", style="bold green")
-        out.append((s.last_reply or "(nothing yet)").strip()[:1500])
+        out.append(redact(s.last_reply or "(nothing yet)").strip()[:1500])
         return out
