@@ -6,7 +6,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -52,11 +52,27 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+class _Unauthorized(Exception):
+    """A request to /api/ without the right bearer token."""
+
+
 def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="ccr hub", version="0.1.0", docs_url=None, redoc_url=None)
 
     def authorized(request: Request) -> bool:
         return verify_bearer(hub.api_token, request.headers.get("authorization"))
+
+    def require_token(request: Request) -> None:
+        if not authorized(request):
+            raise _Unauthorized
+
+    @app.exception_handler(_Unauthorized)
+    async def unauthorized(request: Request, exc: _Unauthorized) -> JSONResponse:
+        return _error(401, "unauthorized", "missing or wrong API token")
+
+    # Every /api/ route needs the API token (the admin credential), checked before anything
+    # else about the request.
+    api = APIRouter(prefix="/api", dependencies=[Depends(require_token)])
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -111,30 +127,22 @@ def create_app(hub: Hub) -> FastAPI:
                              "session": session.handle if session else None,
                              "notified": result.notified, **trace_ref})
 
-    @app.get("/api/sessions")
-    async def sessions(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.get("/sessions")
+    async def sessions() -> JSONResponse:
         live = await hub.sessions.live()
         return JSONResponse({"sessions": [hub.session_view(s) for s in live]})
 
-    @app.get("/api/servers")
-    async def servers(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.get("/servers")
+    async def servers() -> JSONResponse:
         return JSONResponse({"servers": hub.server_views()})
 
-    @app.get("/api/commands")
-    async def commands(request: Request, limit: int = 20) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.get("/commands")
+    async def commands(limit: int = 20) -> JSONResponse:
         recent = await hub.commands.recent(max(1, min(limit, 500)))
         return JSONResponse({"commands": [hub.command_view(c) for c in recent]})
 
-    @app.post("/api/commands")
+    @api.post("/commands")
     async def send(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
         body = await _read_body(request, 256 * 1024)
         if body is None:
             return _error(413, "too_large", "body too large")
@@ -154,16 +162,12 @@ def create_app(hub: Hub) -> FastAPI:
 
     # --- traces ------------------------------------------------------------------------
 
-    @app.get("/api/traces")
-    async def traces(request: Request, limit: int = 20) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.get("/traces")
+    async def traces(limit: int = 20) -> JSONResponse:
         return JSONResponse({"traces": await hub.tracing.recent(max(1, min(limit, 500)))})
 
-    @app.get("/api/traces/{trace_id}")
-    async def trace_show(request: Request, trace_id: str) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.get("/traces/{trace_id}")
+    async def trace_show(trace_id: str) -> JSONResponse:
         try:
             return JSONResponse({"trace": await hub.tracing.timeline(trace_id)})
         except CcrError as exc:
@@ -174,34 +178,26 @@ def create_app(hub: Hub) -> FastAPI:
     def dlq_view(entry: DeadLetter) -> dict[str, Any]:
         return dlq.view(entry, hub.dlq.schedule)
 
-    @app.get("/api/dlq")
-    async def dlq_list(request: Request, delivered: bool = False) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.get("/dlq")
+    async def dlq_list(delivered: bool = False) -> JSONResponse:
         entries = await hub.dlq.list(include_delivered=delivered)
         return JSONResponse({"entries": [dlq_view(e) for e in entries]})
 
-    @app.get("/api/dlq/{entry_id}")
-    async def dlq_show(request: Request, entry_id: int) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.get("/dlq/{entry_id}")
+    async def dlq_show(entry_id: int) -> JSONResponse:
         try:
             entry = await hub.dlq.get(entry_id)
         except CcrError as exc:
             return _ccr_error(404, exc)
         return JSONResponse({"entry": dlq_view(entry)})
 
-    @app.post("/api/dlq/retry")
-    async def dlq_retry_all(request: Request) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.post("/dlq/retry")
+    async def dlq_retry_all() -> JSONResponse:
         moved = await hub.dlq.retry_all()
         return JSONResponse({"retried": [dlq_view(e) for e in moved]})
 
-    @app.post("/api/dlq/{entry_id}/retry")
-    async def dlq_retry(request: Request, entry_id: int) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.post("/dlq/{entry_id}/retry")
+    async def dlq_retry(entry_id: int) -> JSONResponse:
         try:
             result = await hub.dlq.retry(entry_id)
         except CcrError as exc:
@@ -209,10 +205,8 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse({"entry": dlq_view(result.entry), "retried": result.moved},
                             status_code=200 if result.moved else 409)
 
-    @app.delete("/api/dlq")
-    async def dlq_purge(request: Request, archived: bool = False) -> JSONResponse:
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
+    @api.delete("/dlq")
+    async def dlq_purge(archived: bool = False) -> JSONResponse:
         return JSONResponse({"purged": await hub.dlq.purge(archived_only=archived)})
 
     # --- metrics -------------------------------------------------------------------------
@@ -226,11 +220,9 @@ def create_app(hub: Hub) -> FastAPI:
             return _error(401, "unauthorized", "missing or wrong API token")
         return Response(hub.metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
 
-    @app.get("/api/metrics")
-    async def metrics_snapshot(request: Request) -> JSONResponse:
+    @api.get("/metrics")
+    async def metrics_snapshot() -> JSONResponse:
         """The time series' current figures (see `TimeSeries.snapshot`)."""
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
         if hub.metrics is None:
             return _error(404, "metrics_off", "metrics are off ([metrics] enabled = false)")
         return JSONResponse({"snapshot": hub.metrics.series.snapshot()})
@@ -246,21 +238,17 @@ def create_app(hub: Hub) -> FastAPI:
                     f"{e.get('msg', 'invalid')}" for e in exc.errors()[:5]]
         return _error(422, "invalid_request", "; ".join(problems))
 
-    @app.get("/api/health")
-    async def health(request: Request) -> JSONResponse:
+    @api.get("/health")
+    async def health() -> JSONResponse:
         """GREEN / YELLOW / RED for the hub and each server, with the reasons."""
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
         active = await hub.alerts.active()
         return JSONResponse({"health": hub.health().to_dict(),
                              "active_alerts": len(active)})
 
-    @app.get("/api/series")
-    async def series(request: Request, name: str, server: str | None = None,
+    @api.get("/series")
+    async def series(name: str, server: str | None = None,
                      minutes: float = 60) -> JSONResponse:
         """One time series, one point per 10 s bucket, oldest first."""
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
         if hub.metrics is None:
             return _error(404, "metrics_off", "metrics are off ([metrics] enabled = false)")
         from ccr.telemetry.timeseries import NAMES
@@ -281,22 +269,18 @@ def create_app(hub: Hub) -> FastAPI:
                              "resolution_s": hub.metrics.series.resolution_s,
                              "points": [[t, v] for t, v in points]})
 
-    @app.get("/api/alerts")
-    async def alerts(request: Request, resolved: bool = False,
+    @api.get("/alerts")
+    async def alerts(resolved: bool = False,
                      limit: int = 50) -> JSONResponse:
         """Active alerts (firing or acknowledged); `resolved=true`: the latest of every state."""
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
         found = (await hub.alerts.recent(max(1, min(limit, 500))) if resolved
                  else await hub.alerts.active())
         return JSONResponse({"alerts": [alert_rules.view(a) for a in found]})
 
-    @app.post("/api/alerts/{alert_id}/ack")
-    async def alert_ack(request: Request, alert_id: int,
+    @api.post("/alerts/{alert_id}/ack")
+    async def alert_ack(alert_id: int,
                         body: AckRequest | None = None) -> JSONResponse:
         """Acknowledge a firing alert: quiet until it resolves (409 once resolved)."""
-        if not authorized(request):
-            return _error(401, "unauthorized", "missing or wrong API token")
         by = body.by if body is not None and body.by else "api"
         try:
             result = await hub.alerts.acknowledge(alert_id, by)
@@ -305,6 +289,7 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse({"alert": alert_rules.view(result.alert),
                              "acknowledged": result.changed})
 
+    app.include_router(api)
     return app
 
 
