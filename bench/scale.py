@@ -42,10 +42,16 @@ import httpx
 from bench.load import TRICKY, cache_counts, proc_sample
 from bench.rig import clean_env
 from bench.stats import Summary, table
-from ccr.api.auth import signature
 from ccr.cache import SessionCache
 from ccr.models import Session
-from tests.fixtures.hub import API_TOKEN, SECRET, HubProcess, base_env, free_port, write_config
+from tests.fixtures.hub import (
+    API_TOKEN,
+    HubProcess,
+    base_env,
+    free_port,
+    signed_headers,
+    write_config,
+)
 from tests.fixtures.tmux import Tmux
 
 SETTLE_MS = 20
@@ -95,9 +101,7 @@ async def register(url: str, tmux: Tmux, panes: dict[str, list[str]],
             "last_reply": f"Done with step {k}. " * 20,
             "tmux": {"pane_id": pane, "socket": tmux.socket_path, "session_name": sid},
         }).encode()
-        stamp = str(int(time.time()))
-        headers = {"X-CCR-Timestamp": stamp, "X-CCR-Signature": signature(SECRET, stamp, body),
-                   "Content-Type": "application/json"}
+        headers = signed_headers(body)
         async with gate:
             resp = await client.post("/notify", content=body, headers=headers)
         if resp.status_code != 200:

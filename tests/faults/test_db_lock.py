@@ -18,10 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.api.auth import signature
 from tests.e2e.conftest import CHAT
 from tests.faults.helpers import fault_world, log_lines, wait_command
-from tests.fixtures.hub import SECRET, prompts, wait_until
+from tests.fixtures.hub import prompts, signed_headers, wait_until
 from tests.fixtures.tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -44,10 +43,7 @@ print("released", flush=True)
 
 def post(url: str, event: dict[str, Any]) -> httpx.Response:
     body = json.dumps(event).encode()
-    ts = str(int(time.time()))
-    return httpx.post(f"{url}/notify", content=body, timeout=15, headers={
-        "X-CCR-Timestamp": ts, "X-CCR-Signature": signature(SECRET, ts, body),
-        "Content-Type": "application/json"})
+    return httpx.post(f"{url}/notify", content=body, timeout=15, headers=signed_headers(body))
 
 
 def test_a_held_write_lock_makes_operations_wait_not_fail(

@@ -25,10 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.api.auth import signature
 from tests.e2e.conftest import CHAT
 from tests.faults.helpers import fault_world
-from tests.fixtures.hub import SECRET, prompts, wait_until
+from tests.fixtures.hub import prompts, signed_headers, wait_until
 from tests.fixtures.tmux import Tmux
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -45,11 +44,9 @@ def post_until_accepted(url: str, event: dict[str, Any], deadline: float) -> boo
     """POST one event until the hub answers 2xx (same event_id each time: it dedupes)."""
     body = json.dumps(event).encode()
     while time.monotonic() < deadline:
-        ts = str(int(time.time()))
         try:
-            resp = httpx.post(f"{url}/notify", content=body, timeout=2, headers={
-                "X-CCR-Timestamp": ts, "X-CCR-Signature": signature(SECRET, ts, body),
-                "Content-Type": "application/json"})
+            resp = httpx.post(f"{url}/notify", content=body, timeout=2,
+                              headers=signed_headers(body))
             if 200 <= resp.status_code < 300:
                 return True
         except httpx.HTTPError:

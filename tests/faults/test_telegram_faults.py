@@ -16,12 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.api.auth import signature
 from tests.fixtures.hub import (
-    SECRET,
     HubProcess,
     base_env,
     free_port,
+    signed_headers,
     wait_until,
     write_config,
 )
@@ -47,10 +46,8 @@ class Rig:
             "hook_event_name": "Stop", "session_id": "s1", "cwd": "/w/shop",
             "last_reply": f"note-{n:02d}", "tmux": {"pane_id": "%77"},
         }).encode()
-        ts = str(int(time.time()))
-        resp = httpx.post(f"{self.hub.url}/notify", content=body, timeout=10, headers={
-            "X-CCR-Timestamp": ts, "X-CCR-Signature": signature(SECRET, ts, body),
-            "Content-Type": "application/json"})
+        resp = httpx.post(f"{self.hub.url}/notify", content=body, timeout=10,
+                          headers=signed_headers(body))
         assert resp.json()["status"] == "accepted"
 
     def notes(self) -> list[str]:

@@ -20,7 +20,7 @@ from ccr.api.auth import signature
 from ccr.config import parse_settings
 from ccr.hub import Hub
 from tests.botapi import BotApiStandIn
-from tests.fixtures.hub import API_TOKEN, SECRET, free_port, prompts, wait_until
+from tests.fixtures.hub import API_TOKEN, SECRET, free_port, prompts, signed_headers, wait_until
 from tests.fixtures.tmux import Tmux
 
 CHAT = 4242
@@ -90,9 +90,7 @@ async def post_event(hub: Hub, tmux: Tmux, pane: str, **over: Any) -> httpx.Resp
             "tmux": {"pane_id": pane, "socket": tmux.socket_path, "session_name": "work"}}
     body.update(over)
     raw = json.dumps(body).encode()
-    stamp = str(int(time.time()))
-    headers = {"X-CCR-Timestamp": stamp, "X-CCR-Signature": signature(SECRET, stamp, raw),
-               "Content-Type": "application/json"}
+    headers = signed_headers(raw)
     async with httpx.AsyncClient(base_url=hub.settings.hub.url) as client:
         return await client.post("/notify", content=raw, headers=headers)
 
