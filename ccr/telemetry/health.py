@@ -72,6 +72,19 @@ def _pct(x: float) -> str:
     return f"{x * 100:.0f} %"
 
 
+def _by_error_rate(level: Level, error_rate: float | None, yellow: float, red: float,
+                   reasons: list[str]) -> Level:
+    """The level after the error rate has its say (RED above `red`, at least YELLOW from
+    `yellow`), the reason appended; a server's and the hub's rule alike."""
+    if error_rate is not None and error_rate > red:
+        reasons.append(f"error rate {_pct(error_rate)} > {_pct(red)}")
+        return Level.RED
+    if error_rate is not None and error_rate >= yellow:
+        reasons.append(f"error rate {_pct(error_rate)} ≥ {_pct(yellow)}")
+        return worst(level, Level.YELLOW)
+    return level
+
+
 def server_health(server: str, *, breaker: str = "closed", probe: str = "unknown",
                   error_rate: float | None = None, yellow: float = 0.05,
                   red: float = 0.30) -> ServerHealth:
@@ -83,12 +96,7 @@ def server_health(server: str, *, breaker: str = "closed", probe: str = "unknown
         reasons.append("last check failed")
     available = not reasons
     level = Level.GREEN if available else Level.RED
-    if error_rate is not None and error_rate > red:
-        level = Level.RED
-        reasons.append(f"error rate {_pct(error_rate)} > {_pct(red)}")
-    elif error_rate is not None and error_rate >= yellow:
-        level = worst(level, Level.YELLOW)
-        reasons.append(f"error rate {_pct(error_rate)} ≥ {_pct(yellow)}")
+    level = _by_error_rate(level, error_rate, yellow, red, reasons)
     return ServerHealth(server, level, available, breaker, probe, error_rate, tuple(reasons))
 
 
@@ -113,12 +121,7 @@ def assess(servers: Sequence[str], *, breakers: Mapping[str, str] | None = None,
             level = Level.RED
         else:
             level = Level.YELLOW
-    if error_rate is not None and error_rate > red:
-        level = Level.RED
-        reasons.append(f"error rate {_pct(error_rate)} > {_pct(red)}")
-    elif error_rate is not None and error_rate >= yellow:
-        level = worst(level, Level.YELLOW)
-        reasons.append(f"error rate {_pct(error_rate)} ≥ {_pct(yellow)}")
+    level = _by_error_rate(level, error_rate, yellow, red, reasons)
     troubled = [s.server for s in per if s.available and s.level is not Level.GREEN]
     if troubled:
         level = worst(level, Level.YELLOW)
