@@ -381,7 +381,7 @@ class BotApiStandIn:
                 msg["reply_markup"] = markup
             self.messages.append(msg)
             self._cond.notify_all()
-            return {k: v for k, v in msg.items() if k not in ("chat_id", "raw", "edits")}
+            return _public(msg)
 
     def _m_editMessageText(self, p: dict[str, Any]) -> Any:
         chat_id, message_id = int(p["chat_id"]), int(p["message_id"])
@@ -398,12 +398,9 @@ class BotApiStandIn:
             msg["edits"].append(msg["text"])
             msg["text"] = text
             msg["raw"] = str(p.get("text", ""))
-            if markup:
-                msg["reply_markup"] = markup
-            else:
-                msg.pop("reply_markup", None)
+            _set_markup(msg, markup)
             self._cond.notify_all()
-            return {k: v for k, v in msg.items() if k not in ("chat_id", "raw", "edits")}
+            return _public(msg)
 
     def _m_editMessageReplyMarkup(self, p: dict[str, Any]) -> Any:
         chat_id, message_id = int(p["chat_id"]), int(p["message_id"])
@@ -412,12 +409,9 @@ class BotApiStandIn:
             if msg is None:
                 raise _BadRequest("message to edit not found")
             markup = _json_param(p.get("reply_markup"))
-            if markup:
-                msg["reply_markup"] = markup
-            else:
-                msg.pop("reply_markup", None)
+            _set_markup(msg, markup)
             self._cond.notify_all()
-            return {k: v for k, v in msg.items() if k not in ("chat_id", "raw", "edits")}
+            return _public(msg)
 
     def _m_answerCallbackQuery(self, p: dict[str, Any]) -> Any:
         with self._cond:
@@ -491,6 +485,19 @@ class BotApiStandIn:
                     raise AssertionError(f"no matching bot message in {timeout} s; "
                                          f"the last ones:\n{texts}")
                 self._cond.wait(min(left, 0.2))
+
+
+def _public(msg: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as the Bot API returns it (without the stand-in's bookkeeping)."""
+    return {k: v for k, v in msg.items() if k not in ("chat_id", "raw", "edits")}
+
+
+def _set_markup(msg: dict[str, Any], markup: Any) -> None:
+    """An edit replaces the buttons; an edit without any removes them, as Telegram does."""
+    if markup:
+        msg["reply_markup"] = markup
+    else:
+        msg.pop("reply_markup", None)
 
 
 class _BadRequest(Exception):
