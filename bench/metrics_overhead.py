@@ -127,7 +127,7 @@ def fill(hub: Hub, servers: list[str], rng: random.Random) -> None:
         for status in statuses:
             for _ in range(20):
                 hub.metrics.ssh_call(sid, codes[status], rng.lognormvariate(-4, 1))
-        for state in ("pending", "dispatching", "delivered", "failed", "uncertain"):
+        for state in ("pending", "dispatching", "executing", "failed", "uncertain"):
             hub.metrics.commands.labels(sid, state).inc(rng.randint(1, 500))
         for kind in ("stop", "subagent_stop", "waiting", "notification"):
             hub.metrics.hook_event(sid, kind, "duplicate")
@@ -185,7 +185,7 @@ def per_call_costs(n: int = 20000) -> dict[str, float]:
 
     m = Metrics(["laptop"])
     cmd = Command(id="c1", session_id=1, handle="laptop:1", text="x", source="bench",
-                  chat_id=None, state=CommandState.DELIVERED, error_code=None,
+                  chat_id=None, state=CommandState.EXECUTING, error_code=None,
                   error_text=None, created_at=0, finished_at=None)
     event = CommandChanged(cmd)
     out = {}

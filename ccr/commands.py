@@ -26,6 +26,10 @@ from ccr.telemetry.tracing import Tracing, fail, traced
 STALE_AFTER_S = 600.0
 
 
+class Withdrawn(Exception):
+    """The command was cancelled before its first key: abandon the typing."""
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     """What became of a submission: the command, or why there is none."""
@@ -129,14 +133,21 @@ class CommandService:
             nonlocal command
             async with traced(self.db.transaction(), self.tracing, "command.dispatching",
                               component="command", server=session.server_id) as conn:
-                command = await rows.set_state(conn, command.id, CommandState.DISPATCHING,
-                                               now=self.clock())
+                moved = await rows.set_state(conn, command.id, CommandState.DISPATCHING,
+                                             now=self.clock(), expect=(CommandState.PENDING,))
+            if moved is None:
+                raise Withdrawn
+            command = moved
             self.bus.publish(CommandChanged(command))
 
         error: CcrError | None = None
         try:
             await self.executor.send_text(session, command.text, before_typing=typing)
-            state = CommandState.DELIVERED
+            state = CommandState.EXECUTING
+        except Withdrawn:  # cancelled while it waited for the pane: nothing was typed
+            async with self.db.reading() as conn:
+                current = await rows.get(conn, command.id)
+            return SubmitResult(command=current or command)
         except RemoteError as exc:
             error = exc
             state = CommandState.UNCERTAIN if exc.sent else CommandState.FAILED
@@ -156,11 +167,13 @@ class CommandService:
             error.with_trace(command.trace_id or self.tracing.trace_id())
         async with traced(self.db.transaction(), self.tracing, f"command.{state.value}",
                           component="command") as conn:
-            command = await rows.set_state(
+            moved = await rows.set_state(
                 conn, command.id, state, now=now,
                 error_code=error.code if error else None,
                 error_text=error.explain() if error else None,
             )
+            assert moved is not None
+            command = moved
             if command.chat_id is not None:
                 await outbox.enqueue(
                     conn, chat_id=command.chat_id, kind="command_result", now=now,

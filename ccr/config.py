@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ccr.errors import ConfigError
+from ccr.settings_feedback import CommandSettings, check_aliases
 
 DEFAULT_CONFIG_PATH = Path("~/.config/ccr/ccr.toml")
 SERVER_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"
@@ -81,6 +82,9 @@ class TelegramSettings(_Strict):
     """Users allowed admin-only actions."""
     poll_timeout: float = Field(10.0, ge=0, le=50)
     """Long-polling timeout for getUpdates, in seconds."""
+    topics_chat: int = 0
+    """A forum supergroup (one of allowed_chats) where each session gets its own topic;
+    0: off."""
 
 
 class ExecutorSettings(_Strict):
@@ -205,7 +209,15 @@ class Settings(_Strict):
     cache: CacheSettings = Field(default_factory=lambda: CacheSettings())
     alerts: AlertSettings = Field(default_factory=lambda: AlertSettings())
     pool: PoolSettings = Field(default_factory=lambda: PoolSettings())
+    commands: CommandSettings = Field(default_factory=CommandSettings)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    """Words that stand for longer texts: `ok = "yes, continue"` types the text for "ok"."""
     servers: list[Server] = Field(default_factory=list)
+
+    @field_validator("aliases")
+    @classmethod
+    def _aliases(cls, v: dict[str, str]) -> dict[str, str]:
+        return check_aliases(v)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

@@ -175,6 +175,57 @@ CATALOG: dict[str, Explanation] = {
         "Alert {alert} has already resolved; there is nothing to acknowledge.",
         ("If it fires again, it comes as a new alert with a new number.",),
     ),
+    "unknown_session_near": Explanation(
+        "There is no live session '{handle}'. Did you mean {suggestions}?",
+        (
+            "Send the command again with one of those handles.",
+            "Send /sessions to see every live session.",
+        ),
+    ),
+    "no_live_session": Explanation(
+        "There is no live session to send to.",
+        ("A session appears when its Claude Code sends its first notification.",
+         "Send /sessions to check."),
+    ),
+    "command_timeout": Explanation(
+        "Claude did not finish the command in {handle} within {minutes} minutes "
+        "(no Stop event came).",
+        (
+            "Look at the session: Claude may still be working or waiting in a menu.",
+            "Use Re-run to send the command again if it is still wanted.",
+        ),
+    ),
+    "command_cancelled": Explanation(
+        "The command for {handle} was withdrawn before it was typed.",
+        ("Nothing reached the session. Send it again if it is still wanted.",),
+    ),
+    "command_interrupted": Explanation(
+        "ccr pressed Ctrl-C in {handle} to interrupt Claude.",
+        ("Claude stopped what it was doing; send a new command when ready.",),
+    ),
+    "command_not_found": Explanation(
+        "There is no command '{command}' (commands are kept {days} days).",
+        ("Use /history or `ccr history` to find the command.",),
+    ),
+    "command_not_cancellable": Explanation(
+        "The command for {handle} is already {state}; there is nothing to cancel.",
+        ("Use Re-run to send it again, or /history to see what happened.",),
+    ),
+    "button_invalid": Explanation(
+        "This button is not valid (any more): {why}.",
+        ("Send /sessions or /history for fresh buttons.",),
+    ),
+    "prompt_gone": Explanation(
+        "The question in {handle} is no longer on the screen, so nothing was typed.",
+        (
+            "It was answered already, or Claude moved on.",
+            "Reply to the latest notification of that session to answer it now.",
+        ),
+    ),
+    "history_query_invalid": Explanation(
+        "The history filter is not valid: {detail}.",
+        ("Example: `/history laptop state:failed tests` (server, session, state, words).",),
+    ),
     "internal": Explanation(
         "Something went wrong inside ccr ({detail}).",
         ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),

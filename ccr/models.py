@@ -24,11 +24,33 @@ class SessionHealth(StrEnum):
 
 
 class CommandState(StrEnum):
+    """A command's lifecycle: PENDING -> EXECUTING -> COMPLETED | FAILED | TIMEOUT | CANCELLED.
+
+    DISPATCHING is the instant of typing (the pane is held): a hub killed there cannot know
+    whether the keys arrived, so such a command ends UNCERTAIN instead of being typed twice.
+    """
+
     PENDING = "pending"
     DISPATCHING = "dispatching"
-    DELIVERED = "delivered"
+    EXECUTING = "executing"  # typed into the pane; Claude works until its next Stop
+    COMPLETED = "completed"
     FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
     UNCERTAIN = "uncertain"
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+    @property
+    def phase(self) -> str:
+        """The lifecycle stage a person sees (DISPATCHING is part of EXECUTING)."""
+        return "executing" if self is CommandState.DISPATCHING else self.value
+
+
+FINAL_STATES = frozenset({CommandState.COMPLETED, CommandState.FAILED, CommandState.TIMEOUT,
+                          CommandState.CANCELLED, CommandState.UNCERTAIN})
 
 
 @dataclass(frozen=True)
@@ -81,6 +103,20 @@ class Command:
     finished_at: float | None
     trace_id: str | None = None
     """The command's trace (started at submit); quoted in its errors."""
+    typed_at: float | None = None
+    received_at: float | None = None
+    """When Claude's UserPromptSubmit hook reported this text (the second tick)."""
+    reply: str | None = None
+    """Claude's answer: the reply of the Stop that completed it."""
+    progress_at: float | None = None
+    card_outbox_id: int | None = None
+    """The outbox row of its live Telegram message (None: not from Telegram)."""
+    alias: str | None = None
+    retry_of: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else max(0.0, self.finished_at - self.created_at)
 
 
 @dataclass(frozen=True)

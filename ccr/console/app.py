@@ -101,7 +101,7 @@ class ConsoleApp(App[CcrError | None]):
                 screen.hub_event(event)
         self._refresh_title()
         match event:
-            case CommandChanged(command=c) if c.state is CommandState.DELIVERED:
+            case CommandChanged(command=c) if c.state is CommandState.EXECUTING:
                 self.notify(f"Typed into {c.handle}", timeout=3)
             case CommandChanged(command=c) if c.state in (CommandState.FAILED,
                                                            CommandState.UNCERTAIN):

@@ -38,6 +38,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BORDER = " \t│┃|"
 
 
+NAMED_KEYS = frozenset({"C-c", "Escape", "Enter", "Up", "Down", "Tab", "BTab"})
+"""Keys ccr presses by name, each on purpose (an interrupt, a menu choice)."""
+
+
 def clean_text(text: str) -> str:
     """Normalise line ends and drop control characters that a phone keyboard never means."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -232,6 +236,46 @@ class Executor:
             except RemoteError as exc:
                 raise self._for_session(exc, session, typed) from None
         return Delivery(enters=enters, seconds=time.monotonic() - started)
+
+    async def press(self, session: Session, keys: list[str]) -> None:
+        """Press keys on purpose: named keys from `NAMED_KEYS`, or single characters typed
+        literally. Holds the pane like typing does, so it never lands inside a command."""
+        for key in keys:
+            if key not in NAMED_KEYS and len(key) != 1:
+                raise InputError("text_empty")
+        server, sock, transport = self._where(session)
+        assert session.pane_id is not None
+        pane = session.pane_id
+        async with self._guard(server.id), self._lock(server.id, " ".join(sock), pane):
+            for key in keys:
+                args = [key] if key in NAMED_KEYS else ["-H", *hex_keys(key)]
+                try:
+                    await self._call(transport, [*sock, "send-keys", "-t", pane, *args])
+                except RemoteError as exc:
+                    raise self._for_session(exc, session, False) from None
+
+    async def capture(self, session: Session, lines: int = 40) -> str:
+        """The visible screen of the session's pane (its last `lines` lines), as text."""
+        server, sock, transport = self._where(session)
+        assert session.pane_id is not None
+        async with self._guard(server.id):
+            try:
+                out = await self._tmux(transport, [*sock, "capture-pane", "-p", "-J",
+                                                   "-t", session.pane_id])
+            except RemoteError as exc:
+                raise self._for_session(exc, session, False) from None
+        rows = out.rstrip("\n").split("\n")
+        while rows and not rows[-1].strip():
+            rows.pop()
+        return "\n".join(rows[-lines:])
+
+    def _where(self, session: Session) -> tuple[LocalServer | SshServer, list[str], Transport]:
+        server = self.servers.get(session.server_id)
+        if server is None:
+            raise RemoteError("unknown_server", server=session.server_id)
+        if not session.pane_id:
+            raise RemoteError("session_not_in_tmux", handle=session.handle)
+        return server, tmux_target(server, session), self.transport(server.id)
 
     async def _settle(self, transport: Transport, sock: list[str], pane: str,
                       text: str) -> bool:

@@ -6,11 +6,12 @@ import sqlite3
 
 import aiosqlite
 
-from ccr.models import Command, CommandState
+from ccr.models import FINAL_STATES, Command, CommandState
 
 _SELECT = ("SELECT c.id, c.session_id, s.server_id || ':' || s.number AS handle, c.text, c.source, "
            "c.chat_id, c.state, c.error_code, c.error_text, c.created_at, c.finished_at, "
-           "c.trace_id "
+           "c.trace_id, c.typed_at, c.received_at, c.reply, c.progress_at, c.card_outbox_id, "
+           "c.alias, c.retry_of "
            "FROM commands c JOIN sessions s ON s.id = c.session_id")
 SQL_GET = f"{_SELECT} WHERE c.id = ?"
 SQL_RECENT = f"{_SELECT} ORDER BY c.created_at DESC LIMIT ?"
@@ -24,18 +25,23 @@ def from_row(row: sqlite3.Row) -> Command:
         source=row["source"], chat_id=row["chat_id"], state=CommandState(row["state"]),
         error_code=row["error_code"], error_text=row["error_text"],
         created_at=row["created_at"], finished_at=row["finished_at"], trace_id=row["trace_id"],
+        typed_at=row["typed_at"], received_at=row["received_at"], reply=row["reply"],
+        progress_at=row["progress_at"], card_outbox_id=row["card_outbox_id"],
+        alias=row["alias"], retry_of=row["retry_of"],
     )
 
 
 async def insert(conn: aiosqlite.Connection, *, command_id: str, session_id: int, text: str,
                  source: str, chat_id: int | None, reply_to: int | None, now: float,
-                 trace_id: str | None = None) -> Command:
+                 trace_id: str | None = None, alias: str | None = None,
+                 retry_of: str | None = None) -> Command:
     await conn.execute(
         "INSERT INTO commands (id, session_id, text, source, chat_id, reply_to, state, "
-        "created_at, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "created_at, trace_id, alias, retry_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (command_id, session_id, text, source, chat_id, reply_to, CommandState.PENDING, now,
-         trace_id),
+         trace_id, alias, retry_of),
     )
+    await _transition(conn, command_id, CommandState.PENDING, now, source)
     found = await get(conn, command_id)
     assert found is not None
     return found
@@ -43,16 +49,88 @@ async def insert(conn: aiosqlite.Connection, *, command_id: str, session_id: int
 
 async def set_state(conn: aiosqlite.Connection, command_id: str, state: CommandState, *,
                     now: float, error_code: str | None = None,
-                    error_text: str | None = None) -> Command:
-    final = state in (CommandState.DELIVERED, CommandState.FAILED, CommandState.UNCERTAIN)
-    await conn.execute(
-        "UPDATE commands SET state = ?, error_code = ?, error_text = ?, finished_at = ? "
-        "WHERE id = ?",
-        (state, error_code, error_text, now if final else None, command_id),
+                    error_text: str | None = None, reply: str | None = None,
+                    expect: tuple[CommandState, ...] | None = None,
+                    detail: str | None = None) -> Command | None:
+    """Move a command on and record the step; None when `expect` no longer holds.
+
+    `expect` makes the change conditional on the state read in the same transaction, so a
+    Cancel and the typing (or a Stop and a timeout) can race without both winning.
+    """
+    where, args = "id = ?", [command_id]
+    if expect is not None:
+        where += f" AND state IN ({', '.join('?' for _ in expect)})"
+        args += list(expect)
+    cur = await conn.execute(
+        "UPDATE commands SET state = ?, error_code = COALESCE(?, error_code), "
+        "error_text = COALESCE(?, error_text), reply = COALESCE(?, reply), "
+        "typed_at = CASE WHEN ? THEN ? ELSE typed_at END, "
+        f"finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE {where}",
+        (state, error_code, error_text, reply, state is CommandState.EXECUTING, now,
+         state in FINAL_STATES, now, *args),
     )
-    found = await get(conn, command_id)
-    assert found is not None
-    return found
+    if cur.rowcount == 0:
+        return None
+    await _transition(conn, command_id, state, now, detail or error_code)
+    return await get(conn, command_id)
+
+
+async def _transition(conn: aiosqlite.Connection, command_id: str, state: str, now: float,
+                      detail: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO command_events (command_id, state, at, detail) VALUES (?, ?, ?, ?)",
+        (command_id, state, now, detail))
+
+
+async def transitions(conn: aiosqlite.Connection,
+                      command_id: str) -> list[tuple[str, float, str | None]]:
+    """Each state the command went through, with when (and why, where known)."""
+    async with conn.execute(
+        "SELECT state, at, detail FROM command_events WHERE command_id = ? ORDER BY at, rowid",
+        (command_id,),
+    ) as cur:
+        return [(r["state"], r["at"], r["detail"]) for r in await cur.fetchall()]
+
+
+async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str,
+                        now: float) -> Command | None:
+    """Claude reported `prompt`: the oldest typed, unconfirmed command with that text."""
+    async with conn.execute(
+        f"{_SELECT} WHERE c.session_id = ? AND c.state IN (?, ?) AND c.received_at IS NULL "
+        "ORDER BY c.created_at", (session_id, CommandState.DISPATCHING, CommandState.EXECUTING),
+    ) as cur:
+        candidates = [from_row(r) for r in await cur.fetchall()]
+    wanted = _norm(prompt)
+    match = next((c for c in candidates if _norm(c.text) == wanted), None)
+    if match is None:
+        return None
+    await conn.execute("UPDATE commands SET received_at = ? WHERE id = ?", (now, match.id))
+    await _transition(conn, match.id, "received", now, None)
+    return await get(conn, match.id)
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def running(conn: aiosqlite.Connection, session_id: int | None = None) -> list[Command]:
+    """Typed commands waiting for Claude's Stop (of one session, or all)."""
+    sql = f"{_SELECT} WHERE c.state = ?"
+    args: list[object] = [CommandState.EXECUTING]
+    if session_id is not None:
+        sql += " AND c.session_id = ?"
+        args.append(session_id)
+    async with conn.execute(sql + " ORDER BY c.created_at", args) as cur:
+        return [from_row(r) for r in await cur.fetchall()]
+
+
+async def set_card(conn: aiosqlite.Connection, command_id: str, outbox_id: int) -> None:
+    await conn.execute("UPDATE commands SET card_outbox_id = ? WHERE id = ?",
+                       (outbox_id, command_id))
+
+
+async def set_progress(conn: aiosqlite.Connection, command_id: str, now: float) -> None:
+    await conn.execute("UPDATE commands SET progress_at = ? WHERE id = ?", (now, command_id))
 
 
 async def get(conn: aiosqlite.Connection, command_id: str) -> Command | None:

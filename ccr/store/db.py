@@ -76,7 +76,7 @@ class Database:
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            statements = [s for s in script.split(";") if s.strip()]
+            statements = split_statements(script)
             async with self.transaction() as conn:
                 for stmt in statements:
                     await conn.execute(stmt)
@@ -136,3 +136,18 @@ class Database:
         async with self.reading() as conn, conn.execute(sql, params) as cur:
             row: sqlite3.Row | None = await cur.fetchone()
             return row
+
+
+def split_statements(script: str) -> list[str]:
+    """A migration script as single statements (a trigger's body keeps its semicolons)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip())
+    return statements

@@ -172,4 +172,78 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alerts_by_key ON alerts (rule, server, fired_at);
     CREATE UNIQUE INDEX alerts_one_open ON alerts (rule, server) WHERE state != 'resolved';
     """,
+    # 9: command feedback: the lifecycle of each command, its live Telegram message, Claude's
+    # reply, full-text search over 30 days, permission prompts, drafts awaiting a yes, topics
+    """
+    ALTER TABLE commands ADD COLUMN typed_at REAL;
+    ALTER TABLE commands ADD COLUMN received_at REAL;
+    ALTER TABLE commands ADD COLUMN reply TEXT;
+    ALTER TABLE commands ADD COLUMN progress_at REAL;
+    ALTER TABLE commands ADD COLUMN card_outbox_id INTEGER;
+    ALTER TABLE commands ADD COLUMN alias TEXT;
+    ALTER TABLE commands ADD COLUMN retry_of TEXT;
+    UPDATE commands SET state = 'executing' WHERE state = 'delivered';
+    CREATE INDEX commands_by_session ON commands (session_id, created_at);
+    CREATE INDEX commands_by_session_state ON commands (session_id, state, created_at);
+    CREATE TABLE command_events (
+        command_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        at REAL NOT NULL,
+        detail TEXT
+    );
+    CREATE INDEX command_events_by_command ON command_events (command_id, at);
+    CREATE VIRTUAL TABLE commands_fts USING fts5(
+        text, reply, content='commands', content_rowid='rowid', tokenize='unicode61'
+    );
+    INSERT INTO commands_fts (rowid, text, reply) SELECT rowid, text, COALESCE(reply, '')
+        FROM commands;
+    CREATE TRIGGER commands_fts_insert AFTER INSERT ON commands BEGIN
+        INSERT INTO commands_fts (rowid, text, reply)
+        VALUES (new.rowid, new.text, COALESCE(new.reply, ''));
+    END;
+    CREATE TRIGGER commands_fts_delete AFTER DELETE ON commands BEGIN
+        INSERT INTO commands_fts (commands_fts, rowid, text, reply)
+        VALUES ('delete', old.rowid, old.text, COALESCE(old.reply, ''));
+    END;
+    CREATE TRIGGER commands_fts_update AFTER UPDATE OF text, reply ON commands BEGIN
+        INSERT INTO commands_fts (commands_fts, rowid, text, reply)
+        VALUES ('delete', old.rowid, old.text, COALESCE(old.reply, ''));
+        INSERT INTO commands_fts (rowid, text, reply)
+        VALUES (new.rowid, new.text, COALESCE(new.reply, ''));
+    END;
+    ALTER TABLE outbox ADD COLUMN edit_of INTEGER;
+    ALTER TABLE outbox ADD COLUMN thread_id INTEGER;
+    CREATE INDEX outbox_by_command ON outbox (command_id, state);
+    CREATE TABLE prompts (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        question TEXT NOT NULL,
+        options TEXT NOT NULL,
+        screen TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        answered_at REAL,
+        answer TEXT,
+        answered_by TEXT
+    );
+    CREATE INDEX prompts_by_session ON prompts (session_id, created_at);
+    CREATE TABLE drafts (
+        id INTEGER PRIMARY KEY,
+        chat_id INTEGER NOT NULL,
+        session_id INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        used_at REAL
+    );
+    CREATE TABLE topics (
+        chat_id INTEGER NOT NULL,
+        session_id INTEGER NOT NULL,
+        thread_id INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'open',
+        created_at REAL NOT NULL,
+        PRIMARY KEY (chat_id, session_id)
+    );
+    CREATE UNIQUE INDEX topics_by_thread ON topics (chat_id, thread_id);
+    """,
 ]

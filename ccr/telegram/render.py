@@ -79,7 +79,7 @@ def command_result(p: dict[str, Any]) -> str:
     handle = esc(str(p.get("handle", "?")))
     state = p.get("state")
     text = esc(clip(str(p.get("text", "")).replace("\n", " ⏎ "), 120))
-    if state == "delivered":
+    if state in ("delivered", "executing"):
         return f"📨 Typed into <b>{handle}</b>: <code>{text}</code>"
     err = p.get("error") or {}
     icon = "⚠️" if state == "uncertain" else "❌"

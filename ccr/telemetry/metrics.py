@@ -68,7 +68,8 @@ SERVER_FAULT_STATUS = frozenset({"unreachable", "auth_failed", "host_key", "unce
                                  "error"})
 """Statuses that say the server failed (they count in the error rate); tmux answering
 "no such pane" is not one."""
-FINAL_STATES = frozenset({CommandState.DELIVERED, CommandState.FAILED, CommandState.UNCERTAIN})
+DISPATCHED = frozenset({CommandState.EXECUTING, CommandState.FAILED, CommandState.UNCERTAIN})
+"""States that end the typing step: counted once per command, errors by the last two."""
 SSH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
@@ -214,9 +215,9 @@ class Metrics:
             command = event.command
             server = self.server(command.handle.split(":", 1)[0])
             self.commands.labels(server, command.state.value).inc()
-            if command.state in FINAL_STATES:
+            if command.state in DISPATCHED:
                 self.series.count("commands", server)
-                if command.state is not CommandState.DELIVERED:
+                if command.state is not CommandState.EXECUTING:
                     self.series.count("command_errors", server)
         elif isinstance(event, BreakerStateChanged):
             server = self.server(event.server_id)

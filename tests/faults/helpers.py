@@ -37,7 +37,7 @@ def wait_command(world: World, text: str, timeout: float = 20.0) -> dict[str, An
     """The command with this text once it reached a final state."""
     def final() -> dict[str, Any] | None:
         for c in commands(world):
-            if c["text"] == text and c["state"] in ("delivered", "failed", "uncertain"):
+            if c["text"] == text and c["state"] in ("executing", "failed", "uncertain"):
                 return c
         return None
     found: dict[str, Any] = wait_until(final, timeout, message=f"command {text!r} to finish")

@@ -108,7 +108,7 @@ def test_a_held_write_lock_makes_operations_wait_not_fail(
         assert answers == {n: 200 for n in range(1, NOTES + 1)}, "every event accepted"
         assert waited >= HOLD_S * 0.8, "the posts waited for the lock"
         assert sorted(notes) == sorted(f"lnote-{n}" for n in range(NOTES + 1)), notes
-        assert command["state"] == "delivered", command
+        assert command["state"] == "executing", command
         assert typed == 1 and told == 1
         assert any("attempt" in line for line in waits), hub.logs()[-3000:]
     finally:

@@ -37,7 +37,7 @@ NOTES = 200
 COMMANDS = 100
 KILLS = 3
 BURST_S = 6.0
-FINAL = ("delivered", "failed", "uncertain")
+FINAL = ("executing", "failed", "uncertain")
 
 
 def post_until_accepted(url: str, event: dict[str, Any], deadline: float) -> bool:
@@ -146,7 +146,7 @@ def test_sigkilled_hub_loses_nothing_and_types_nothing_twice(
         note_failed = sum(1 for n in accepted_notes if seen[n] == 0 and dead.get(n))
         note_lost = sorted(n for n in accepted_notes if seen[n] == 0 and not dead.get(n))
 
-        cmd_delivered = [t for t, c in rows.items() if c["state"] == "delivered"]
+        cmd_delivered = [t for t, c in rows.items() if c["state"] == "executing"]
         cmd_failed = {t: c for t, c in rows.items() if c["state"] in ("failed", "uncertain")}
         told = {t for t in cmd_failed
                 if any(t in x and ("may not have reached" in x or "was not typed" in x)

@@ -107,7 +107,7 @@ async def test_a_command_and_a_notification_move_the_counters_a_user_scrapes(
         hub: Hub, tmux: Tmux, tmp_path: Path, botapi: BotApiStandIn) -> None:
     pane, state = start_agent(tmux, tmp_path)
     before = (await scrape(hub)).text
-    assert value(before, "commands_total", server="laptop", state="delivered") == 0
+    assert value(before, "commands_total", server="laptop", state="executing") == 0
 
     accepted = await post_event(hub, tmux, pane)
     assert accepted.json()["status"] == "accepted"
@@ -119,9 +119,9 @@ async def test_a_command_and_a_notification_move_the_counters_a_user_scrapes(
     wait_until(lambda: prompts(state) == [SECRET_TEXT], 10)
 
     text = await eventually(hub, lambda t: value(
-        t, "commands_total", server="laptop", state="delivered") == 1 and value(
+        t, "commands_total", server="laptop", state="executing") == 1 and value(
         t, "telegram_notifications_total", status="sent") >= 1)
-    assert value(text, "commands_total", server="laptop", state="delivered") == 1
+    assert value(text, "commands_total", server="laptop", state="executing") == 1
     assert value(text, "commands_total", server="laptop", state="pending") == 1
     assert value(text, "telegram_notifications_total", status="sent") >= 1
     assert value(text, "telegram_send_attempts_total", status="ok") >= 1
