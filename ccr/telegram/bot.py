@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -43,6 +51,7 @@ if TYPE_CHECKING:
     from ccr.hub import Hub
 
 ACK_WAIT_S = 1.2
+Button = Callable[[CallbackQuery, str], Awaitable[str | None]]
 
 
 class TelegramBot:
@@ -64,6 +73,8 @@ class TelegramBot:
         self.app = builder.build()
         allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
         self._allowed = allowed
+        self.buttons: dict[str, Button] = {"ack": self._ack_button}
+        """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         if allowed is not None:
@@ -349,17 +360,30 @@ class TelegramBot:
         return True, f"🔕 Alert #{result.alert.id} acknowledged: quiet until it resolves."
 
     async def _callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """An inline button: `ack:<alert id>`. Anything else is answered and changes nothing."""
+        """An inline button. Its data is `prefix:rest`; each prefix has one handler in
+        `self.buttons`. Unknown, forged or stale data is answered and changes nothing."""
         query = update.callback_query
         if query is None:
             return
         data = query.data or ""
-        if data.startswith("ack:"):
-            _, text = await self._ack(data[4:], query.from_user.id if query.from_user else None)
-        else:
+        prefix, _, rest = data.partition(":")
+        handler = self.buttons.get(prefix)
+        chat = query.message.chat.id if query.message is not None else None
+        text: str | None
+        if handler is None or len(data) > 64:
             text = "This button is not valid (any more)."
+        elif prefix != "ack" and chat not in self.hub.settings.telegram.allowed_chats:
+            self.hub.log("warning", f"button refused: chat {chat} is not in "
+                                    "[telegram] allowed_chats")
+            text = "This chat is not allowed to use ccr."
+        else:
+            text = await handler(query, rest)
         with contextlib.suppress(TelegramError):
-            await query.answer(_plain(text), show_alert=False)
+            await query.answer(_plain(text or ""), show_alert=False)
+
+    async def _ack_button(self, query: CallbackQuery, rest: str) -> str:
+        _, text = await self._ack(rest, query.from_user.id if query.from_user else None)
+        return text
 
     async def _follow_alerts(self, subscribed: asyncio.Event) -> None:
         """An alert acknowledged (by any face) or resolved: update its messages, drop Ack."""
