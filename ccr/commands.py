@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ccr import cards
 from ccr.errors import CcrError, InputError, NotFoundError, RemoteError
 from ccr.events import CommandChanged, EventBus, HubLog
 from ccr.models import Command, CommandState, Session
@@ -52,10 +53,13 @@ class CommandService:
         self.on_outbox: Callable[[], None] = lambda: None
         self._tasks: set[asyncio.Task[SubmitResult]] = set()
         self.tracing = Tracing.disabled()
+        self.rich = True
+        """Live edited messages ([commands] rich_messages); False: one plain result message."""
+        self.aliases: dict[str, str] = {}
 
     async def submit(self, *, text: str, ref: str | None = None, session_id: int | None = None,
                      source: str, chat_id: int | None = None, update_id: int | None = None,
-                     reply_to: int | None = None,
+                     reply_to: int | None = None, retry_of: str | None = None,
                      accepted: asyncio.Event | None = None) -> SubmitResult:
         """Accept a command and type it; returns once it was delivered or failed.
 
@@ -69,7 +73,8 @@ class CommandService:
                                attrs={"ccr.source": source[:20]}) as span:
             result = await self._submit(text=text, ref=ref, session_id=session_id,
                                         source=source, chat_id=chat_id, update_id=update_id,
-                                        reply_to=reply_to, accepted=accepted)
+                                        reply_to=reply_to, retry_of=retry_of,
+                                        accepted=accepted)
             span.set_attribute("ccr.duplicate", result.duplicate)
             if result.command is not None:
                 span.set_attribute("ccr.command", result.command.id)
@@ -80,12 +85,16 @@ class CommandService:
 
     async def _submit(self, *, text: str, ref: str | None, session_id: int | None,
                       source: str, chat_id: int | None, update_id: int | None,
-                      reply_to: int | None, accepted: asyncio.Event | None) -> SubmitResult:
+                      reply_to: int | None, retry_of: str | None,
+                      accepted: asyncio.Event | None) -> SubmitResult:
         now = self.clock()
         error: CcrError | None = None
         command: Command | None = None
         session: Session | None = None
         body = clean_text(text)
+        alias = body.strip().lower() if body.strip().lower() in self.aliases else None
+        if alias is not None:
+            body = clean_text(self.aliases[alias])
         try:
             session = await self._target(ref, session_id, now)
             if not body.strip():
@@ -100,7 +109,10 @@ class CommandService:
                 command = await rows.insert(conn, command_id=new_command_id(),
                                             session_id=session.id, text=body, source=source,
                                             chat_id=chat_id, reply_to=reply_to, now=now,
-                                            trace_id=self.tracing.trace_id())
+                                            trace_id=self.tracing.trace_id(), alias=alias,
+                                            retry_of=retry_of)
+                if self.rich and await cards.show(conn, command, now=now):
+                    command = await rows.get(conn, command.id) or command
             elif error is not None and chat_id is not None:
                 await outbox.enqueue(conn, chat_id=chat_id, kind="command_error",
                                      payload={"error": error.to_dict(), "ref": ref or ""},
@@ -111,6 +123,8 @@ class CommandService:
             if chat_id is not None:
                 self.on_outbox()
             return SubmitResult(command=None, error=error)
+        if command.card_outbox_id is not None:
+            self.on_outbox()
         self.bus.publish(CommandChanged(command))
         session = await self.sessions.used(session)
         return await self._dispatch(command, session)
@@ -135,6 +149,8 @@ class CommandService:
                               component="command", server=session.server_id) as conn:
                 moved = await rows.set_state(conn, command.id, CommandState.DISPATCHING,
                                              now=self.clock(), expect=(CommandState.PENDING,))
+                if moved is not None and self.rich:
+                    await cards.show(conn, moved, now=self.clock())
             if moved is None:
                 raise Withdrawn
             command = moved
@@ -174,7 +190,9 @@ class CommandService:
             )
             assert moved is not None
             command = moved
-            if command.chat_id is not None:
+            if self.rich:
+                await cards.show(conn, command, now=now)
+            elif command.chat_id is not None:
                 await outbox.enqueue(
                     conn, chat_id=command.chat_id, kind="command_result", now=now,
                     reply_to=await rows.reply_to(conn, command.id),
@@ -214,6 +232,25 @@ class CommandService:
             task = asyncio.create_task(self._dispatch(command, session))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def rerun(self, command_id: str, *, source: str, chat_id: int | None = None,
+                    update_id: int | None = None, reply_to: int | None = None,
+                    accepted: asyncio.Event | None = None) -> SubmitResult:
+        """Send an earlier command's text again, to the same session, as a new command."""
+        async with self.db.reading() as conn:
+            old = await rows.get(conn, command_id)
+        if old is None:
+            err = NotFoundError("command_not_found", command=command_id[:20], days="30")
+            if accepted is not None:
+                accepted.set()
+            return SubmitResult(command=None, error=err)
+        return await self.submit(text=old.text, session_id=old.session_id, source=source,
+                                 chat_id=chat_id, update_id=update_id, reply_to=reply_to,
+                                 retry_of=old.id, accepted=accepted)
+
+    async def get(self, command_id: str) -> Command | None:
+        async with self.db.reading() as conn:
+            return await rows.get(conn, command_id)
 
     async def recent(self, limit: int = 50) -> list[Command]:
         async with self.db.reading() as conn:

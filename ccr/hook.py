@@ -39,7 +39,7 @@ STDIN_LIMIT = 1024 * 1024
 TRANSCRIPT_TAIL = 4 * 1024 * 1024
 TEXT_LIMIT = 16_000
 SPOOL_LIMIT = 1000
-HANDLED = ("Stop", "SubagentStop", "Notification")
+HANDLED = ("Stop", "SubagentStop", "Notification", "UserPromptSubmit")
 NOT_PROMPTS = (
     "<command-name>", "<command-message>", "<command-args>", "<local-command-stdout>",
     "Caveat:", "[Request interrupted by user", "Stop hook feedback:",
@@ -244,6 +244,8 @@ def tmux_info() -> dict[str, str | None]:
 def build_event(raw: dict[str, Any], server_id: str) -> dict[str, Any]:
     name = str(raw.get("hook_event_name") or "")
     prompt, reply = last_turn(raw) if name in ("Stop", "SubagentStop") else (None, None)
+    if name == "UserPromptSubmit" and isinstance(raw.get("prompt"), str):
+        prompt = raw["prompt"][:TEXT_LIMIT]
     keep = ("session_id", "cwd", "transcript_path", "permission_mode", "message",
             "notification_type", "title", "agent_type", "agent_id")
     event: dict[str, Any] = {k: raw[k] for k in keep if isinstance(raw.get(k), str)}
@@ -387,8 +389,7 @@ def run_event(stdin: bytes, env: dict[str, str]) -> None:
         return
     name = raw.get("hook_event_name")
     if name == "UserPromptSubmit":
-        remember_prompt(raw)
-        return
+        remember_prompt(raw)  # then tell the hub: it confirms a command reached Claude
     directory = spool_dir(env)
     if name in HANDLED:
         server = env.get("CCR_SERVER_ID", "")

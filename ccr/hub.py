@@ -27,6 +27,7 @@ from ccr.delivery import DeliveryWorker, Sender
 from ccr.dlq import DeadLetterQueue
 from ccr.errors import CcrError, ConfigError
 from ccr.events import EventBus, HubLog, ServerStateChanged
+from ccr.lifecycle import CommandLifecycle
 from ccr.models import Command, Session
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy, BreakerState
@@ -100,6 +101,11 @@ class Hub:
         )
         self.commands = CommandService(self.db, self.bus, self.sessions, self.executor,
                                        clock=clock)
+        self.commands.rich = settings.commands.rich_messages
+        self.commands.aliases = dict(settings.aliases)
+        self.lifecycle = CommandLifecycle(self.db, self.bus, self.sessions, self.executor,
+                                          settings.commands, clock=clock)
+        self.sessions.turns = self.lifecycle
         caching = settings.cache
         self.server_config: ServerConfigCache[LocalServer | SshServer] = ServerConfigCache(
             settings.server, ttl_s=caching.ttl_s, maxsize=caching.servers,
@@ -119,7 +125,7 @@ class Hub:
                                    interval_s=rel.dlq_interval_s, clock=clock,
                                    wake=self.delivery.wake)
         self.sessions.on_outbox = self.delivery.wake
-        self.commands.on_outbox = self.delivery.wake
+        self.commands.on_outbox = self.lifecycle.on_outbox = self.delivery.wake
         self.sessions.degraded = self.degraded
         tr = settings.tracing
         self.tracing = Tracing(enabled=tr.enabled, otlp_endpoint=tr.otlp_endpoint,
@@ -207,6 +213,7 @@ class Hub:
         self.spawn(self.delivery.run(), "delivery", daemon=True)
         self.spawn(self.dlq.run(), "dead-letters", daemon=True)
         await self.commands.recover()
+        self.spawn(self.lifecycle.watch(), "command-watch", daemon=True)
         self.spawn(self._watch_servers(), "servers", daemon=True)
         self.spawn(self.recovery.run(), "recovery", daemon=True)
         self.spawn(self.pool.run(), "ssh-pool", daemon=True)

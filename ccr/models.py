@@ -13,6 +13,7 @@ class EventKind(StrEnum):
     SUBAGENT_STOP = "subagent_stop"
     WAITING = "waiting"  # Notification: permission or idle prompt
     NOTIFICATION = "notification"  # other Notification types
+    PROMPT = "prompt"  # UserPromptSubmit: the text Claude received
 
 
 class SessionHealth(StrEnum):

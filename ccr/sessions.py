@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+import aiosqlite
 
 from ccr.cache import SessionCache
 from ccr.errors import NotFoundError
@@ -25,6 +28,15 @@ PREVIEW_CHARS = 3500
 EXTEND_WITHIN_S = 3600.0
 
 
+class TurnObserver(Protocol):
+    """Sees each accepted hook event inside the ingest's transaction (ccr.lifecycle)."""
+
+    async def on_hook(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
+                      now: float) -> Any: ...
+
+    def published(self, outcome: Any) -> None: ...
+
+
 @dataclass(frozen=True)
 class IngestResult:
     duplicate: bool
@@ -39,6 +51,8 @@ def classify(hook_event_name: str, notification_type: str | None, message: str |
         return EventKind.STOP
     if hook_event_name == "SubagentStop":
         return EventKind.SUBAGENT_STOP
+    if hook_event_name == "UserPromptSubmit":
+        return EventKind.PROMPT
     waiting_types = ("permission_prompt", "idle_prompt", "elicitation_dialog")
     if notification_type in waiting_types:
         return EventKind.WAITING
@@ -54,6 +68,8 @@ def summary(event: HookEvent) -> str:
         return "Claude finished"
     if event.kind is EventKind.SUBAGENT_STOP:
         return "a subagent finished"
+    if event.kind is EventKind.PROMPT:
+        return "Claude received a prompt"
     return event.message or "Claude needs your attention"
 
 
@@ -70,6 +86,8 @@ class SessionService:
         self.on_outbox: Callable[[], None] = lambda: None
         self.degraded: Callable[[], str | None] = lambda: None
         self.tracing = Tracing.disabled()
+        self.turns: TurnObserver | None = None
+        """Told of each accepted event inside its transaction (the command lifecycle)."""
         self.cache: SessionCache | None = None
         """Lookups by handle, token, message and id (ccr.cache); None: every one reads the
         database. Every write below drops what it changed from it."""
@@ -138,11 +156,16 @@ class SessionService:
                                                     pane_id=event.pane_id, key=key, now=now)
             await conn.execute("UPDATE hook_events SET session_id = ? WHERE event_id = ?",
                                (session.id, event.event_id))
-            if not repeat_idle:
+            turn = (await self.turns.on_hook(conn, event, session, now)
+                    if self.turns is not None else None)
+            quiet: set[int] = set(turn.quiet_chats) if turn is not None else set()
+            if not repeat_idle and event.kind is not EventKind.PROMPT:
                 payload = self.notification_payload(event, session, created=current is None)
                 payload["restored"] = restored
                 payload["degraded"] = self.degraded() or ""
                 for chat in self.recipients():
+                    if chat in quiet:
+                        continue  # the command's live message shows this answer already
                     with self.tracing.span("outbox.enqueue", component="outbox",
                                            server=event.server_id,
                                            attrs={"ccr.kind": "notification"}):
@@ -150,6 +173,8 @@ class SessionService:
                                              payload=payload, now=now, session_id=session.id)
                     notified += 1
         self._forget(session.id)
+        if turn is not None and self.turns is not None:
+            self.turns.published(turn)
         self.bus.publish(SessionUpdated(session=session, created=current is None,
                                         kind=event.kind.value, summary=summary(event)))
         if restored:

@@ -24,6 +24,9 @@ def command(c: Command) -> dict[str, Any]:
         "id": c.id, "session": c.handle, "text": c.text, "source": c.source,
         "state": c.state.value, "error_code": c.error_code, "error": c.error_text,
         "created_at": c.created_at, "finished_at": c.finished_at, "trace_id": c.trace_id,
+        "phase": c.state.phase, "typed_at": c.typed_at, "received_at": c.received_at,
+        "duration": c.duration, "alias": c.alias, "retry_of": c.retry_of,
+        "reply": redact((c.reply or "")[:1000]) or None,
     }
 
 

@@ -15,8 +15,10 @@ from ccr.telemetry.tracing import current_traceparent
 # Hot statements (the delivery worker runs them on every wake), constant strings so the
 # connection's statement cache compiles each once; their plans are checked in
 # tests/integration/test_query_plans.py.
-SQL_DUE = ("SELECT id, chat_id, kind, text, reply_to, session_id, attempts, trace_parent "
-           "FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?")
+SQL_DUE = ("SELECT o.id, o.chat_id, o.kind, o.text, o.reply_to, o.session_id, o.attempts, "
+           "o.trace_parent, o.edit_of, o.command_id, "
+           "(SELECT m.message_id FROM outbox m WHERE m.id = o.edit_of) AS edit_message_id "
+           "FROM outbox o WHERE o.state = 'pending' ORDER BY o.id LIMIT ?")
 SQL_WAITING = ("SELECT chat_id, MIN(id) AS first FROM outbox WHERE state = 'pending' "
                "AND next_attempt_at > ? GROUP BY chat_id")
 SQL_NEXT_DUE = ("SELECT MIN(o.next_attempt_at) AS t FROM outbox o JOIN (SELECT MIN(id) AS first "
@@ -33,6 +35,13 @@ class OutboxItem:
     attempts: int
     trace_parent: str | None = None
     """W3C traceparent of the span that queued it; its delivery continues that trace."""
+    edit_of: int | None = None
+    """An edit of the message this outbox row sent (a command's live message)."""
+    edit_message_id: int | None = None
+    """That message's Telegram id; None when it never arrived (send a new one instead)."""
+    command_id: str | None = None
+    raw: str = ""
+    """The stored payload text: a send is recorded only if it did not change meanwhile."""
 
 
 async def enqueue(conn: aiosqlite.Connection, *, chat_id: int, kind: str,
@@ -71,17 +80,36 @@ async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
             continue
         items.append(OutboxItem(int(r["id"]), chat, r["kind"], json.loads(r["text"]),
                                 r["reply_to"], r["session_id"], int(r["attempts"]),
-                                r["trace_parent"]))
+                                r["trace_parent"], r["edit_of"], r["edit_message_id"],
+                                r["command_id"], r["text"]))
     return items
 
 
 async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float) -> int | None:
-    """Record a delivery; the id of the dead letter it resolves, if it was one."""
+    """Record a delivery; the id of the dead letter it resolves, if it was one.
+
+    A live message whose payload changed while it was being sent stays pending: it goes
+    out again with the newer state instead of that state being lost.
+    """
     async with db.transaction() as conn:
+        async with conn.execute("SELECT text FROM outbox WHERE id = ?", (item.id,)) as cur:
+            row = await cur.fetchone()
+        changed = item.kind == "command" and row is not None and row[0] != item.raw
         await conn.execute(
-            "UPDATE outbox SET state = 'sent', message_id = ?, sent_at = ?, "
-            "attempts = attempts + 1 WHERE id = ?", (message_id, now, item.id),
+            "UPDATE outbox SET state = CASE WHEN ? AND edit_of IS NOT NULL THEN state "
+            "ELSE 'sent' END, message_id = ?, sent_at = ?, attempts = attempts + 1 "
+            "WHERE id = ?", (changed, message_id, now, item.id),
         )
+        if changed and item.edit_of is None:  # the first message left with an older state
+            assert row is not None
+            await conn.execute(
+                "INSERT INTO outbox (chat_id, text, kind, session_id, command_id, edit_of, "
+                "next_attempt_at, created_at) VALUES (?, ?, 'command', ?, ?, ?, ?, ?)",
+                (item.chat_id, row[0], item.session_id, item.command_id, item.id, now, now))
+        if item.edit_of is not None and message_id != item.edit_message_id:
+            # The edit went out as a new message: later edits change that one.
+            await conn.execute("UPDATE outbox SET message_id = ? WHERE id = ?",
+                               (message_id, item.edit_of))
         if item.session_id is not None:
             await conn.execute(
                 "INSERT OR REPLACE INTO messages (chat_id, message_id, session_id) "
@@ -89,6 +117,34 @@ async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float)
                 (item.chat_id, message_id, item.session_id),
             )
         return await deadletters.delivered(conn, item.id, now)
+
+
+async def live_message(conn: aiosqlite.Connection, *, card_id: int | None, chat_id: int,
+                       payload: dict[str, Any], now: float, session_id: int | None,
+                       command_id: str, reply_to: int | None = None) -> int:
+    """Show a command's new state on its live message; returns the outbox row used.
+
+    Not sent yet: its pending row gets the new payload (one message, the latest state).
+    Sent: an edit row is queued, or the pending one updated (edits coalesce, never pile up).
+    """
+    text = json.dumps(payload, ensure_ascii=False)
+    if card_id is None:
+        return await enqueue(conn, chat_id=chat_id, kind="command", payload=payload, now=now,
+                             session_id=session_id, command_id=command_id, reply_to=reply_to)
+    cur = await conn.execute(
+        "UPDATE outbox SET text = ? WHERE kind = 'command' AND state = 'pending' "
+        "AND (id = ? OR edit_of = ?)", (text, card_id, card_id))
+    if cur.rowcount:
+        return card_id
+    async with conn.execute(
+        "INSERT INTO outbox (chat_id, text, kind, session_id, command_id, edit_of, "
+        "next_attempt_at, created_at, trace_parent) VALUES (?, ?, 'command', ?, ?, ?, ?, ?, ?) "
+        "RETURNING id",
+        (chat_id, text, session_id, command_id, card_id, now, now, current_traceparent()),
+    ) as cur2:
+        row = await cur2.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 async def mark_retry(db: Database, item: OutboxItem, error: str, next_at: float) -> None:

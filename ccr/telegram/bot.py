@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from telegram import (
     CallbackQuery,
@@ -44,7 +44,7 @@ from ccr.delivery import SendFailed
 from ccr.errors import CcrError
 from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
-from ccr.telegram import render
+from ccr.telegram import card, command_buttons, render
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -73,8 +73,11 @@ class TelegramBot:
         self.app = builder.build()
         allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
         self._allowed = allowed
+        self.update_id: int | None = None
+        """The update being handled (button handlers record it against redelivery)."""
         self.buttons: dict[str, Button] = {"ack": self._ack_button}
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
+        command_buttons.register(self)
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         if allowed is not None:
@@ -145,6 +148,8 @@ class TelegramBot:
 
     async def send(self, item: OutboxItem) -> int:
         """One try; any failure is a `SendFailed` with a reason a person can read."""
+        if item.kind == "command":
+            return await self._send_card(item)
         try:
             text = render.item_text(item.kind, item.payload)
         except Exception as exc:  # a bug must not block the chat: dead-letter it
@@ -159,6 +164,43 @@ class TelegramBot:
                 reply_parameters=reply, link_preview_options=None,
                 reply_markup=_keyboard(buttons),
             )
+        except TelegramError as exc:
+            raise self._failure(exc) from None
+        return int(msg.message_id)
+
+    async def _send_card(self, item: OutboxItem) -> int:
+        """A command's live message: the first send, or an edit of it in place.
+
+        "Not modified" is success (it already shows this); an edit whose message is gone
+        is sent as a new message, so the final state is never lost.
+        """
+        preview = self.hub.settings.commands.preview_chars
+        try:
+            text = card.text(item.payload, preview_chars=preview)
+            markup = _keyboard(card.buttons(item.payload, preview_chars=preview))
+        except Exception as exc:
+            raise SendFailed(f"ccr could not build this message ({type(exc).__name__})",
+                             permanent=True, category="internal") from None
+        if item.edit_message_id is not None:
+            try:
+                await self.app.bot.edit_message_text(
+                    text, chat_id=item.chat_id, message_id=item.edit_message_id,
+                    parse_mode=ParseMode.HTML, reply_markup=markup)
+                return item.edit_message_id
+            except BadRequest as exc:
+                reason = exc.message.lower()
+                if "not modified" in reason:
+                    return item.edit_message_id
+                if "not found" not in reason and "can't be edited" not in reason:
+                    raise self._failure(exc) from None
+            except TelegramError as exc:
+                raise self._failure(exc) from None
+        reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
+                 if item.reply_to else None)
+        try:
+            msg = await self.app.bot.send_message(
+                chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
+                reply_parameters=reply, reply_markup=markup)
         except TelegramError as exc:
             raise self._failure(exc) from None
         return int(msg.message_id)
@@ -285,13 +327,19 @@ class TelegramBot:
             accepted=accepted,
         ))
         self.hub.keep(task)
-        # Return once the command is recorded (so the update may be confirmed), not once it
-        # is typed: updates are handled one by one, and a command to one session must not
-        # wait for another's typing. Commands to one pane keep their order (FIFO locks).
+        await self.recorded(task, accepted)
+        if not self.hub.commands.rich:  # the live message is the acknowledgement otherwise
+            self.hub.keep(asyncio.create_task(self._ack_if_slow(task, msg, ref)))
+
+    async def recorded(self, task: asyncio.Task[Any], accepted: asyncio.Event) -> None:
+        """Wait until the command is recorded (or its task ended), not until it is typed.
+
+        So the update may be confirmed: updates are handled one by one, and a command to one
+        session must not wait for another's typing (one pane keeps its order: FIFO locks).
+        """
         recorded = asyncio.create_task(accepted.wait())
         await asyncio.wait({task, recorded}, return_when=asyncio.FIRST_COMPLETED)
         recorded.cancel()
-        self.hub.keep(asyncio.create_task(self._ack_if_slow(task, msg, ref)))
 
     async def _ack_if_slow(self, task: asyncio.Task[object], msg: Message,
                            ref: str | None) -> None:
@@ -370,6 +418,7 @@ class TelegramBot:
         handler = self.buttons.get(prefix)
         chat = query.message.chat.id if query.message is not None else None
         text: str | None
+        self.update_id = update.update_id  # updates are handled one at a time
         if handler is None or len(data) > 64:
             text = "This button is not valid (any more)."
         elif prefix != "ack" and chat not in self.hub.settings.telegram.allowed_chats:

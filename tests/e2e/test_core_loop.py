@@ -23,12 +23,13 @@ def test_notification_then_cmd_then_reply(world: World) -> None:
 
     world.botapi.push_text(CHAT, "/cmd laptop:1 run the tests")
     assert world.wait_prompts(state, 1) == ["run the tests"]
-    ack = world.botapi.wait_for_message(lambda m: m["text"].startswith("📨"))
-    assert "laptop:1" in ack["text"]
+    # One live message per command, edited in place until it shows Claude's answer.
     done = world.botapi.wait_for_message(lambda m: "You said: run the tests" in m["text"])
-    assert "laptop:1" in done["text"] and "Claude finished" in done["text"]
+    assert "laptop:1" in done["text"] and "Done in" in done["text"]
+    about = [m for m in world.botapi.sent_messages(CHAT) if "run the tests" in m["text"]]
+    assert [m["message_id"] for m in about] == [done["message_id"]]
 
-    # The way people answer: reply to the notification.
+    # The way people answer: reply to the message that shows Claude's answer.
     world.botapi.push_text(CHAT, "now fix them", reply_to_message_id=done["message_id"])
     assert world.wait_prompts(state, 2) == ["run the tests", "now fix them"]
     world.tmux.wait_for_text(pane, "You said: now fix them")

@@ -37,7 +37,7 @@ def test_frozen_sshd_times_out_without_slowing_the_local_server(
         world.botapi.push_text(CHAT, "/cmd laptop:1 warm up")
         world.wait_prompts(local, 1)
         baseline = wait_command(world, "warm up")
-        normal = baseline["finished_at"] - baseline["created_at"]
+        normal = baseline["typed_at"] - baseline["created_at"]
 
         sshd.freeze()
         try:
@@ -45,9 +45,9 @@ def test_frozen_sshd_times_out_without_slowing_the_local_server(
             time.sleep(0.2)  # the kr4 command is now hanging on the frozen server
             world.botapi.push_text(CHAT, "/cmd laptop:1 local meanwhile")
             local_cmd = wait_command(world, "local meanwhile", timeout=5)
-            local_took = local_cmd["finished_at"] - local_cmd["created_at"]
+            local_took = local_cmd["typed_at"] - local_cmd["created_at"]
             hung = wait_command(world, "into the void", timeout=15)
-            assert local_cmd["finished_at"] < hung["finished_at"], \
+            assert local_cmd["typed_at"] < hung["finished_at"], \
                 "the local command did not wait for the hung server"
             print(f"local command: {local_took * 1000:.0f} ms during the freeze, "
                   f"{normal * 1000:.0f} ms before")

@@ -104,15 +104,19 @@ def test_garbage_stdin_is_ignored_with_exit_0(tmp_path: Path) -> None:
     assert not (tmp_path / "spool").exists() or not list((tmp_path / "spool").glob("*.json"))
 
 
-def test_user_prompt_submit_is_remembered_for_the_next_stop(tmp_path: Path) -> None:
+def test_user_prompt_submit_is_posted_and_remembered_for_the_next_stop(tmp_path: Path) -> None:
     env = hook_env(tmp_path, "http://127.0.0.1:9")
     run_hook({"hook_event_name": "UserPromptSubmit", "session_id": "s9",
               "prompt": "exact prompt"}, env)
-    assert not (tmp_path / "spool").exists()  # nothing to post for a prompt
+    (prompt_file,) = (tmp_path / "spool").glob("*.json")  # the hub confirms it arrived
+    prompt_event = json.loads(prompt_file.read_text())
+    assert prompt_event["hook_event_name"] == "UserPromptSubmit"
+    assert prompt_event["last_prompt"] == "exact prompt"
     run_hook({"hook_event_name": "Stop", "session_id": "s9", "last_assistant_message": "ok"},
              env)
-    (event_file,) = (tmp_path / "spool").glob("*.json")
-    assert json.loads(event_file.read_text())["last_prompt"] == "exact prompt"
+    events = [json.loads(f.read_text()) for f in (tmp_path / "spool").glob("*.json")]
+    (stop,) = [e for e in events if e["hook_event_name"] == "Stop"]
+    assert stop["last_prompt"] == "exact prompt"
 
 
 def test_print_settings_is_claude_code_hooks_json() -> None:

@@ -1,0 +1,60 @@
+"""A command's live Telegram message: one per command, edited in place as its state moves.
+
+The view is built here from the command row (no Telegram types); the Telegram face renders
+it (ccr/telegram/card.py). Every change is written with the state change that caused it, so
+a crash never leaves the message showing a state the command has left.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiosqlite
+
+from ccr.models import Command
+from ccr.store import commands as rows
+from ccr.store import outbox
+
+TEXT_CHARS = 300
+REPLY_CHARS = 3500
+
+
+def view(command: Command, *, now: float, screen: str | None = None) -> dict[str, Any]:
+    """What the live message shows, as plain data (rendered by the Telegram face)."""
+    reply = command.reply or ""
+    return {
+        "command_id": command.id,
+        "handle": command.handle,
+        "text": command.text[:TEXT_CHARS],
+        "text_len": len(command.text),
+        "alias": command.alias or "",
+        "state": command.state.value,
+        "created_at": command.created_at,
+        "typed_at": command.typed_at,
+        "received_at": command.received_at,
+        "finished_at": command.finished_at,
+        "progress_at": command.progress_at,
+        "reply": reply[:REPLY_CHARS],
+        "reply_len": len(reply),
+        "error_code": command.error_code or "",
+        "error_text": command.error_text or "",
+        "trace_id": command.trace_id or "",
+        "screen": screen or "",
+        "at": now,
+    }
+
+
+async def show(conn: aiosqlite.Connection, command: Command, *, now: float,
+               screen: str | None = None) -> bool:
+    """Queue the command's current state for its live message; False when it has none
+    (it did not come from Telegram)."""
+    if command.chat_id is None:
+        return False
+    reply_to = await rows.reply_to(conn, command.id) if command.card_outbox_id is None else None
+    card = await outbox.live_message(
+        conn, card_id=command.card_outbox_id, chat_id=command.chat_id,
+        payload=view(command, now=now, screen=screen), now=now,
+        session_id=command.session_id, command_id=command.id, reply_to=reply_to)
+    if command.card_outbox_id is None:
+        await rows.set_card(conn, command.id, card)
+    return True

@@ -1,0 +1,218 @@
+"""What happens to a command after it is typed: Claude receives it, works, answers.
+
+Claude's UserPromptSubmit hook confirms the text arrived (the second tick); its Stop hook
+completes the command with Claude's reply. A watcher gives long commands one progress edit,
+reads the pane when no confirmation comes, and ends a command TIMEOUT when no Stop comes.
+Cancel withdraws a command not yet typed, or presses Ctrl-C (on purpose) once it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiosqlite
+
+from ccr import cards
+from ccr.errors import CcrError, InputError, NotFoundError
+from ccr.events import CommandChanged, EventBus, HubLog
+from ccr.models import Command, CommandState, EventKind, HookEvent, Session
+from ccr.remote.executor import Executor
+from ccr.sessions import SessionService
+from ccr.settings_feedback import CommandSettings
+from ccr.store import commands as rows
+from ccr.store.db import Database
+
+QUIET_NOTIFY_S = 60.0
+"""A Stop that completes a command this young only edits its live message: no second
+message within a minute of the first (the person is looking at it)."""
+SCREEN_LINES = 12
+
+
+def _norm(text: str | None) -> str:
+    return " ".join((text or "").split())
+
+
+@dataclass
+class HookOutcome:
+    """What a hook event did to commands: the changed ones, and chats that need no
+    separate notification because a live message already shows the answer."""
+
+    changed: list[Command] = field(default_factory=list)
+    quiet_chats: set[int] = field(default_factory=set)
+
+
+class CommandLifecycle:
+    """Moves typed commands on from hook events, time, and Cancel."""
+
+    def __init__(self, db: Database, bus: EventBus, sessions: SessionService,
+                 executor: Executor, settings: CommandSettings, *,
+                 clock: Callable[[], float]) -> None:
+        self.db = db
+        self.bus = bus
+        self.sessions = sessions
+        self.executor = executor
+        self.settings = settings
+        self.clock = clock
+        self.rich = settings.rich_messages
+        self.on_outbox: Callable[[], None] = lambda: None
+        self._screens: dict[str, str] = {}
+        self._checked: set[str] = set()
+
+    # --- from hook events (inside the ingest's transaction) -------------------------------
+
+    async def on_hook(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
+                      now: float) -> HookOutcome:
+        out = HookOutcome()
+        if event.kind is EventKind.PROMPT and event.last_prompt:
+            received = await rows.mark_received(conn, session.id, event.last_prompt, now)
+            if received is not None:
+                self._screens.pop(received.id, None)
+                await self._show(conn, received, now)
+                out.changed.append(received)
+        elif event.kind is EventKind.STOP:
+            prompt = _norm(event.last_prompt)
+            for command in await rows.running(conn, session.id):
+                if command.received_at is None and _norm(command.text) != prompt:
+                    continue  # a Stop of an earlier turn: this text has not reached Claude yet
+                done = await rows.set_state(conn, command.id, CommandState.COMPLETED, now=now,
+                                            reply=event.last_reply or "",
+                                            expect=(CommandState.EXECUTING,))
+                if done is None:
+                    continue
+                self._screens.pop(done.id, None)
+                if await self._show(conn, done, now) and now - done.created_at < QUIET_NOTIFY_S:
+                    assert done.chat_id is not None
+                    out.quiet_chats.add(done.chat_id)
+                out.changed.append(done)
+        return out
+
+    def published(self, outcome: HookOutcome) -> None:
+        """After the ingest committed: tell the hub's faces."""
+        for command in outcome.changed:
+            self.bus.publish(CommandChanged(command))
+        if outcome.changed:
+            self.on_outbox()
+
+    async def _show(self, conn: aiosqlite.Connection, command: Command, now: float) -> bool:
+        if not self.rich:
+            return False
+        return await cards.show(conn, command, now=now, screen=self._screens.get(command.id))
+
+    # --- over time ------------------------------------------------------------------------
+
+    async def watch(self, every: float = 1.0) -> None:
+        """Progress, confirmation and timeout checks, once a second."""
+        while True:
+            try:
+                await self.tick()
+            except Exception as exc:  # one bad row must not stop the watcher
+                self.bus.publish(HubLog("error", f"command watcher: {exc!r}"))
+            await asyncio.sleep(every)
+
+    async def tick(self) -> None:
+        now = self.clock()
+        async with self.db.reading() as conn:
+            running = await rows.running(conn)
+        s = self.settings
+        for command in running:
+            typed = command.typed_at or command.created_at
+            if now - typed >= s.timeout_s:
+                err = CcrError("command_timeout", handle=command.handle,
+                               minutes=f"{s.timeout_s / 60:g}").with_trace(command.trace_id)
+                await self._move(command, CommandState.TIMEOUT, err)
+            elif (command.received_at is None and command.id not in self._checked
+                  and now - typed >= s.confirm_after_s):
+                self._checked.add(command.id)
+                await self._unconfirmed(command)
+            elif now - command.created_at >= s.progress_after_s and (
+                    command.progress_at is None
+                    or now - command.progress_at >= s.progress_every_s):
+                async with self.db.transaction() as conn:
+                    await rows.set_progress(conn, command.id, now)
+                    current = await rows.get(conn, command.id)
+                    shown = current is not None and await self._show(conn, current, now)
+                if shown:
+                    self.on_outbox()
+        live = {c.id for c in running}
+        self._checked &= live
+        for gone in set(self._screens) - live:
+            self._screens.pop(gone, None)
+
+    async def _unconfirmed(self, command: Command) -> None:
+        """No word from Claude that the text arrived: show what the pane shows instead."""
+        session = await self.sessions.get(command.session_id)
+        if session is None:
+            return
+        try:
+            screen = await self.executor.capture(session, SCREEN_LINES)
+        except CcrError as exc:
+            screen = f"(ccr could not read the pane: {exc.message})"
+        self._screens[command.id] = screen or "(the pane is empty)"
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO command_events (command_id, state, at, detail) "
+                "VALUES (?, 'unconfirmed', ?, NULL)", (command.id, now))
+            current = await rows.get(conn, command.id)
+            shown = (current is not None and current.received_at is None
+                     and await self._show(conn, current, now))
+        if shown:
+            self.on_outbox()
+
+    async def _move(self, command: Command, state: CommandState,
+                    error: CcrError | None, *, expect: tuple[CommandState, ...] = (
+                        CommandState.EXECUTING,)) -> Command | None:
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            moved = await rows.set_state(conn, command.id, state, now=now, expect=expect,
+                                         error_code=error.code if error else None,
+                                         error_text=error.explain() if error else None)
+            shown = moved is not None and await self._show(conn, moved, now)
+        if moved is not None:
+            self.bus.publish(CommandChanged(moved))
+        if shown:
+            self.on_outbox()
+        return moved
+
+    # --- Cancel -----------------------------------------------------------------------------
+
+    async def _own(self, command_id: str, chat_id: int | None) -> Command:
+        async with self.db.reading() as conn:
+            command = await rows.get(conn, command_id)
+        if command is None:
+            raise NotFoundError("command_not_found", command=command_id[:20],
+                                days=f"{self.settings.history_days:g}")
+        if chat_id is not None and command.chat_id != chat_id:
+            raise InputError("button_invalid", why="it belongs to another chat")
+        return command
+
+    async def cancel(self, command_id: str, *, chat_id: int | None = None) -> Command:
+        """Withdraw a command that was not typed yet. A typed one needs `interrupt`."""
+        command = await self._own(command_id, chat_id)
+        err = CcrError("command_cancelled", handle=command.handle)
+        moved = await self._move(command, CommandState.CANCELLED, err,
+                                 expect=(CommandState.PENDING,))
+        if moved is None:
+            async with self.db.reading() as conn:
+                now_is = await rows.get(conn, command_id)
+            state = now_is.state if now_is is not None else command.state
+            raise InputError("command_not_cancellable", handle=command.handle,
+                             state="being typed" if state is CommandState.DISPATCHING
+                             else state.phase)
+        return moved
+
+    async def interrupt(self, command_id: str, *, chat_id: int | None = None) -> Command:
+        """Press Ctrl-C in the pane of a command Claude is working on, then mark it so."""
+        command = await self._own(command_id, chat_id)
+        if command.state is not CommandState.EXECUTING:
+            raise InputError("command_not_cancellable", handle=command.handle,
+                             state=command.state.phase)
+        session = await self.sessions.get(command.session_id)
+        if session is None:
+            raise NotFoundError("unknown_session", handle=command.handle)
+        await self.executor.press(session, ["C-c"])
+        err = CcrError("command_interrupted", handle=command.handle)
+        moved = await self._move(command, CommandState.CANCELLED, err)
+        return moved if moved is not None else await self._own(command_id, None)
