@@ -15,6 +15,7 @@ from typing import Any
 
 from ccr.errors import NotFoundError
 from ccr.events import DeadLetterRetried, DeadLettersPurged, EventBus, HubLog
+from ccr.redact import redact
 from ccr.store import deadletters
 from ccr.store.db import Database
 from ccr.store.deadletters import DeadLetter, Schedule
@@ -116,11 +117,11 @@ class DeadLetterQueue:
 
 
 def view(entry: DeadLetter, schedule: Schedule) -> dict[str, Any]:
-    """A dead letter as the API and CLI show it."""
+    """A dead letter as the API, CLI and console show it (texts redacted)."""
     return {
         "id": entry.id, "outbox_id": entry.outbox_id, "chat_id": entry.chat_id,
-        "kind": entry.kind, "what": item_summary(entry.kind, entry.payload),
-        "state": entry.state, "reason": entry.reason, "error_type": entry.error_type,
+        "kind": entry.kind, "what": redact(item_summary(entry.kind, entry.payload)),
+        "state": entry.state, "reason": redact(entry.reason), "error_type": entry.error_type,
         "attempts": entry.attempts, "cycles": entry.cycles, "max_cycles": schedule.cycles,
         "next_attempt_at": entry.next_attempt_at, "created_at": entry.created_at,
         "updated_at": entry.updated_at, "archived_at": entry.archived_at,

@@ -18,7 +18,7 @@ from typing import Any
 
 import uvicorn
 
-from ccr import redact, views
+from ccr import logsink, redact, views
 from ccr.api.app import create_app
 from ccr.cache import ServerConfigCache, SessionCache
 from ccr.commands import CommandService
@@ -39,6 +39,7 @@ from ccr.sessions import SessionService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
+from ccr.telegram import richtext
 from ccr.telemetry import alerts as alert_rules
 from ccr.telemetry.alerts import AlertService, Figures
 from ccr.telemetry.health import Health, assess
@@ -90,6 +91,8 @@ class Hub:
         self.api_token = settings.secret(settings.hub.api_token_env) or ""
         self.telegram_token = settings.secret(settings.telegram.token_env)
         redact.configure((self.shared_secret, self.api_token, self.telegram_token))
+        logsink.redact_python_logging()
+        richtext.configure(rich=settings.commands.rich_messages)
         self.pool = SshPool(settings.pool, connect_timeout=settings.executor.connect_timeout_s,
                             may_open=self._pool_may_open)
         self.executor = Executor(list(settings.servers), settings.executor,

@@ -1,7 +1,13 @@
-"""Writes hub events as log lines for `ccr serve` (metadata only, never message text)."""
+"""Writes hub events as log lines for `ccr serve` (metadata only, never message text).
+
+Every log line passes through `redact`: `describe` is the one door for hub events (the
+`ccr serve` output and the console's activity log), and `redact_python_logging` masks the
+records of Python's `logging` (ours, python-telegram-bot's, httpx's) as they are created.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from rich.console import Console
@@ -17,10 +23,16 @@ from ccr.events import (
     SessionHealthChanged,
     SessionUpdated,
 )
+from ccr.redact import redact
 
 
 def describe(event: Event) -> tuple[str, str] | None:
-    """(level, line) for an event, or None for events not worth a line."""
+    """(level, line) for an event, redacted, or None for events not worth a line."""
+    line = _describe(event)
+    return None if line is None else (line[0], redact(line[1]))
+
+
+def _describe(event: Event) -> tuple[str, str] | None:
     match event:
         case HubLog(level=level, text=text):
             return level, text
@@ -39,6 +51,26 @@ def describe(event: Event) -> tuple[str, str] | None:
             level = "info" if health == "ok" else "warning"
             return level, f"{s.handle} {'is back' if health == 'ok' else health}: {reason}"
     return None
+
+
+_factory = logging.getLogRecordFactory()
+
+
+def _redacted_record(*args: object, **kwargs: object) -> logging.LogRecord:
+    """A log record whose message (arguments merged in) and traceback are redacted."""
+    record = _factory(*args, **kwargs)
+    try:
+        record.msg, record.args = redact(record.getMessage()), None
+    except Exception:  # a record whose arguments do not format: mask it whole
+        record.msg, record.args = "[redacted]", None
+    if record.exc_info:
+        record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+    return record
+
+
+def redact_python_logging() -> None:
+    """Mask credentials in every `logging` record this process creates (idempotent)."""
+    logging.setLogRecordFactory(_redacted_record)
 
 
 async def print_events(bus: EventBus, console: Console) -> None:

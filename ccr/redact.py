@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from typing import Any
 
 MASK = "[redacted]"
 HINT = "…" + MASK
@@ -154,3 +155,15 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
         return text
     except Exception:
         return MASK
+
+
+def redact_values(value: Any) -> Any:
+    """`value` with every string in it (nested dicts, lists and tuples too) redacted; keys,
+    numbers, booleans and None unchanged. For JSON-like payloads and views."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_values(v) for v in value]
+    return value

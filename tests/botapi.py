@@ -421,6 +421,8 @@ class BotApiStandIn:
 
     def _m_sendDocument(self, p: dict[str, Any]) -> Any:
         chat_id = int(p["chat_id"])
+        if len(str(p.get("caption", ""))) > 1024:
+            raise _BadRequest("message caption is too long")
         with self._cond:
             doc = {"message_id": self._new_message_id(), "date": int(time.time()),
                    "chat": _chat(chat_id), "from": _user(BOT_ID, bot=True),
@@ -465,6 +467,23 @@ class BotApiStandIn:
         """The bot's messages (latest text), oldest first, optionally for one chat."""
         with self._cond:
             return [dict(m) for m in self.messages if chat_id is None or m["chat_id"] == chat_id]
+
+    def sent_documents(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The bot's documents, oldest first: chat_id, filename, content (bytes), caption and
+        reply_to_message_id (None when not a reply)."""
+        out = []
+        with self._cond:
+            for d in self.documents:
+                p = d["params"]
+                doc = p.get("document")
+                reply = _json_param(p.get("reply_parameters"))
+                out.append({
+                    "chat_id": d["chat_id"], "caption": p.get("caption", ""),
+                    "filename": doc.get("filename") if isinstance(doc, dict) else None,
+                    "content": doc.get("content") if isinstance(doc, dict) else doc,
+                    "reply_to_message_id": int(reply["message_id"])
+                    if isinstance(reply, dict) and reply.get("message_id") else None})
+        return [d for d in out if chat_id is None or d["chat_id"] == chat_id]
 
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         with self._cond:

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ccr import dlq
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
+from ccr.api.responses import JSONResponse  # redacts every body
 from ccr.errors import CcrError
 from ccr.store.deadletters import DeadLetter
 from ccr.telemetry import alerts as alert_rules

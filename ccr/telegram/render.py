@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccr.models import Session
 from ccr.redact import redact
+from ccr.telegram import richtext
 
 if TYPE_CHECKING:
     from ccr.store.deadletters import DeadLetter
@@ -66,7 +67,12 @@ def notification(p: dict[str, Any]) -> str:
         prompt_part = f"\n\n<i>You:</i> {esc(prompt_text)}"
         parts_plain += u16len(prompt_text) + 6
     reply_part = ""
-    if reply:
+    if reply and richtext.ENABLED:
+        raw_room = LIMIT - u16len(f"{head}{prompt_part}\n\n{foot}")
+        reply_part = "\n" + richtext.notification_reply(
+            reply, max(100, LIMIT - parts_plain), raw_room,
+            truncated=bool(p.get("reply_truncated")))
+    elif reply:
         budget = max(100, LIMIT - parts_plain)
         cut = clip(reply, budget)
         if p.get("reply_truncated") and not cut.endswith("…"):

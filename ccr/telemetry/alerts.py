@@ -34,6 +34,7 @@ from ccr.events import (
     EventBus,
     HubLog,
 )
+from ccr.redact import redact
 from ccr.store import alerts as store
 from ccr.store import deadletters, outbox
 from ccr.store.alerts import Alert
@@ -127,9 +128,10 @@ def cooldown_s(rule: str, cfg: AlertSettings) -> float:
 
 
 def view(alert: Alert) -> dict[str, Any]:
-    """The plain-dict form shared by the API, the CLI and the Telegram face."""
+    """The plain-dict form shared by the API, the CLI, the console and the Telegram face
+    (the message redacted)."""
     return {"id": alert.id, "rule": alert.rule, "title": RULES.get(alert.rule, alert.rule),
-            "server": alert.server, "state": alert.state, "message": alert.message,
+            "server": alert.server, "state": alert.state, "message": redact(alert.message),
             "value": alert.value, "fired_at": alert.fired_at, "notified_at": alert.notified_at,
             "acknowledged_by": alert.acknowledged_by,
             "acknowledged_at": alert.acknowledged_at, "resolved_at": alert.resolved_at}

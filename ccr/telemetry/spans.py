@@ -2,7 +2,7 @@
 
 Rows are written in batches by `ccr.telemetry.tracing` through the hub's one `Database`
 (never a second writer). Attributes are scrubbed on the way in: no message text, secrets
-or tokens ever reach the table (or an OTLP collector).
+or tokens ever reach the table (or an OTLP collector); string values are redacted too.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccr.errors import InputError, NotFoundError
+from ccr.redact import redact
 from ccr.store.db import Database
 
 RETENTION_S = 24 * 3600.0
@@ -30,13 +31,15 @@ _MAX_VALUE = 120
 
 
 def scrub(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """Only short scalar attributes whose names cannot carry text, secrets or tokens."""
+    """Only short scalar attributes whose names cannot carry text, secrets or tokens, and
+    string values redacted (a URL or an error detail can still hold a credential)."""
     out: dict[str, Any] = {}
     for key, value in attributes.items():
         if _FORBIDDEN.search(key):
             continue
-        short_text = isinstance(value, str) and len(value) <= _MAX_VALUE and "\n" not in value
-        if isinstance(value, bool | int | float) or short_text:
+        if isinstance(value, str) and len(value) <= _MAX_VALUE and "\n" not in value:
+            out[key] = redact(value)
+        elif isinstance(value, bool | int | float):
             out[key] = value
     return out
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ccr.telegram import render
 
-ALLOWED = {"b", "i", "code", "pre", "blockquote"}
+ALLOWED = {"b", "i", "s", "a", "code", "pre", "blockquote"}
 
 
 class _Checker(html.parser.HTMLParser):
