@@ -21,7 +21,7 @@ import enum
 import random
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -129,6 +129,10 @@ class DeliveryWorker:
                 progressed = True
             if not progressed:
                 return sent
+
+    async def payload_of(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
+        """The payload of a message sent earlier (a button on it asks for its full text)."""
+        return await outbox.payload_of(self.db, chat_id, message_id)
 
     async def settled(self, within: float = 2.0) -> None:
         """Wait for a send in flight to be recorded (a reply may race its message id)."""

@@ -201,6 +201,7 @@ class SessionService:
             "prompt": (event.last_prompt or "")[:300],
             "reply": reply[:PREVIEW_CHARS],
             "reply_truncated": len(reply) > PREVIEW_CHARS,
+            "reply_full": reply if len(reply) > PREVIEW_CHARS else "",
             "new_session": created,
         }
 

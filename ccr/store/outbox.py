@@ -147,6 +147,14 @@ async def live_message(conn: aiosqlite.Connection, *, card_id: int | None, chat_
     return int(row[0])
 
 
+async def payload_of(db: Database, chat_id: int, message_id: int) -> dict[str, Any] | None:
+    """What ccr sent as one Telegram message (its outbox payload), if it still has it."""
+    row = await db.fetchone(
+        "SELECT text FROM outbox WHERE chat_id = ? AND message_id = ? AND edit_of IS NULL "
+        "ORDER BY id DESC LIMIT 1", (chat_id, message_id))
+    return json.loads(row["text"]) if row is not None else None
+
+
 async def mark_retry(db: Database, item: OutboxItem, error: str, next_at: float) -> None:
     async with db.transaction() as conn:
         await conn.execute(

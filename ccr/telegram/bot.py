@@ -44,7 +44,7 @@ from ccr.delivery import SendFailed
 from ccr.errors import CcrError
 from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
-from ccr.telegram import card, command_buttons, render
+from ccr.telegram import card, command_buttons, render, richtext
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -158,6 +158,8 @@ class TelegramBot:
         reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
                  if item.reply_to else None)
         buttons = render.alert_buttons(item.payload) if item.kind == "alert" else []
+        if item.kind == "notification" and richtext.CUT_MARKER in text:
+            buttons = [("📄 Show full reply", "fm:")]
         try:
             msg = await self.app.bot.send_message(
                 chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,

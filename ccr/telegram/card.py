@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccr.telegram import richtext
 from ccr.telegram.render import LIMIT, clip, esc, scrub, u16len
 
 ICONS = {"pending": "🕓", "dispatching": "⌨️", "executing": "✓", "completed": "✅",
@@ -64,9 +65,13 @@ def text(p: dict[str, Any], *, preview_chars: int = 600) -> str:
     reply = str(p.get("reply") or "")
     if state == "completed":
         if reply.strip():
-            room = LIMIT - 200 - sum(u16len(x) for x in parts)
-            cut = clip(reply, max(100, min(preview_chars, room)))
-            parts.append(f"<blockquote expandable>{esc(cut)}</blockquote>")
+            room = max(100, min(preview_chars, LIMIT - 300 - sum(u16len(x) for x in parts)))
+            if richtext.ENABLED:
+                parts.append(richtext.notification_reply(
+                    reply, room, LIMIT - 300 - sum(len(x) for x in parts),
+                    truncated=int(p.get("reply_len") or 0) > len(reply)))
+            else:
+                parts.append(f"<blockquote expandable>{esc(clip(reply, room))}</blockquote>")
         else:
             parts.append("<i>Claude finished without a text reply.</i>")
     error = str(p.get("error_text") or "")
@@ -89,7 +94,7 @@ def buttons(p: dict[str, Any], *, preview_chars: int = 600) -> list[tuple[str, s
     if state == "completed":
         out = []
         if int(p.get("reply_len") or 0) > preview_chars:
-            out.append(("📄 Full reply", f"f:{cid}"))
+            out.append(("📄 Show full reply", f"f:{cid}"))
         return [*out, ("🔁 Re-run", f"r:{cid}"), ("📋 Sessions", "s:")]
     if state in ("failed", "uncertain"):
         return [("🔁 Retry", f"r:{cid}"), ("❓ Help", f"h:{p.get('error_code') or 'internal'}")]

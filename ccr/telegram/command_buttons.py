@@ -15,20 +15,20 @@ from telegram.error import TelegramError
 from ccr import cards
 from ccr.errors import CATALOG, CcrError
 from ccr.models import Command, CommandState
-from ccr.redact import redact
 from ccr.telegram import card, render
+from ccr.telegram.fullreply import send_full_reply
 
 if TYPE_CHECKING:
     from ccr.telegram.bot import TelegramBot
 
 COMMAND_ID = re.compile(r"^c[0-9a-f]{10}$")
-FULL_PART = 3500
 
 
 def register(bot: TelegramBot) -> None:
     buttons = CommandButtons(bot)
     bot.buttons.update({"c": buttons.cancel, "cy": buttons.interrupt, "cn": buttons.keep,
-                        "r": buttons.rerun, "f": buttons.full_reply, "s": buttons.sessions,
+                        "r": buttons.rerun, "f": buttons.full_reply,
+                        "fm": buttons.full_notification, "s": buttons.sessions,
                         "h": buttons.help})
 
 
@@ -105,19 +105,35 @@ class CommandButtons:
         return f"Sending it again to {command.handle}."
 
     async def full_reply(self, query: CallbackQuery, cid: str) -> str:
+        """The whole of Claude's answer to a command: messages, or a file when long."""
         try:
             command = await self._command(cid)
         except CcrError as exc:
             return exc.message
-        reply = redact(command.reply or "")
-        if not reply.strip():
+        return await self._send_full(query, command.reply or "", command.handle)
+
+    async def full_notification(self, query: CallbackQuery, rest: str) -> str:
+        """The whole reply a notification showed trimmed (kept with that message)."""
+        message = query.message
+        if message is None:
+            return "This button is not valid (any more)."
+        payload = await self.hub.delivery.payload_of(message.chat.id, message.message_id)
+        if payload is None:
+            return "This message is no longer known to ccr (kept 30 days)."
+        text = str(payload.get("reply_full") or payload.get("reply") or "")
+        return await self._send_full(query, text, str(payload.get("handle") or "Claude"))
+
+    async def _send_full(self, query: CallbackQuery, text: str, title: str) -> str:
+        if not text.strip():
             return "Claude's reply is empty."
-        chat = _chat(query)
-        parts = [reply[i:i + FULL_PART] for i in range(0, len(reply), FULL_PART)]
-        for n, part in enumerate(parts, 1):
-            head = f"📄 <b>{render.esc(command.handle)}</b> reply ({n}/{len(parts)})\n"
-            await self.bot.app.bot.send_message(chat, head + f"<pre>{render.esc(part)}</pre>",
-                                                parse_mode=ParseMode.HTML)
+        message = query.message
+        try:
+            await send_full_reply(
+                self.bot.app.bot, _chat(query), text, title=title,
+                reply_to=message.message_id if message is not None else None,
+                file_after=self.hub.settings.commands.file_after_chars)
+        except TelegramError as exc:
+            return f"Telegram did not take the reply ({exc.message}); try again."
         return "Full reply sent."
 
     async def sessions(self, query: CallbackQuery, rest: str) -> str:
