@@ -86,6 +86,14 @@ class TelegramSettings(_Strict):
     """A forum supergroup (one of allowed_chats) where each session gets its own topic;
     0: off."""
 
+    @model_validator(mode="after")
+    def _topics_chat_allowed(self) -> TelegramSettings:
+        if self.topics_chat and self.topics_chat not in self.allowed_chats:
+            raise ValueError(f"topics_chat {self.topics_chat} must also be listed in "
+                             "telegram.allowed_chats (the bot serves only those chats); "
+                             "add it there, or set topics_chat = 0 to turn topics off")
+        return self
+
 
 class ExecutorSettings(_Strict):
     """How text is typed into a pane."""

@@ -15,7 +15,8 @@ from ccr.telemetry.tracing import current_traceparent
 # Hot statements (the delivery worker runs them on every wake), constant strings so the
 # connection's statement cache compiles each once; their plans are checked in
 # tests/integration/test_query_plans.py.
-SQL_DUE = ("SELECT id, chat_id, kind, text, reply_to, session_id, attempts, trace_parent "
+SQL_DUE = ("SELECT id, chat_id, kind, text, reply_to, session_id, attempts, trace_parent, "
+           "thread_id "
            "FROM outbox WHERE state = 'pending' ORDER BY id LIMIT ?")
 SQL_WAITING = ("SELECT chat_id, MIN(id) AS first FROM outbox WHERE state = 'pending' "
                "AND next_attempt_at > ? GROUP BY chat_id")
@@ -33,20 +34,23 @@ class OutboxItem:
     attempts: int
     trace_parent: str | None = None
     """W3C traceparent of the span that queued it; its delivery continues that trace."""
+    thread_id: int | None = None
+    """The forum topic to send it in: None lets the sender choose (a session's message goes
+    to its topic in the topics chat), 0 is the chat's General topic on purpose."""
 
 
 async def enqueue(conn: aiosqlite.Connection, *, chat_id: int, kind: str,
                   payload: dict[str, Any], now: float, reply_to: int | None = None,
                   session_id: int | None = None, command_id: str | None = None,
-                  trace_parent: str | None = None) -> int:
+                  trace_parent: str | None = None, thread_id: int | None = None) -> int:
     """Queue a message; it joins the trace running now unless `trace_parent` names one."""
     trace_parent = trace_parent or current_traceparent()
     async with conn.execute(
         "INSERT INTO outbox (chat_id, text, kind, reply_to, session_id, command_id, "
-        "next_attempt_at, created_at, trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING id",
+        "next_attempt_at, created_at, trace_parent, thread_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (chat_id, json.dumps(payload, ensure_ascii=False), kind, reply_to, session_id,
-         command_id, now, now, trace_parent),
+         command_id, now, now, trace_parent, thread_id),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -71,7 +75,7 @@ async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
             continue
         items.append(OutboxItem(int(r["id"]), chat, r["kind"], json.loads(r["text"]),
                                 r["reply_to"], r["session_id"], int(r["attempts"]),
-                                r["trace_parent"]))
+                                r["trace_parent"], r["thread_id"]))
     return items
 
 
