@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, TelegramError
 
-from ccr.models import SessionHealth
 from ccr.store.outbox import OutboxItem
 from ccr.store.topics import GENERAL, OPEN
 from ccr.telegram import render
-from ccr.topics import TopicApiError
+from ccr.topics import TopicApiError, wanted_state
 
 if TYPE_CHECKING:
     from ccr.hub import Hub
@@ -132,10 +131,8 @@ async def route_text(bot: TelegramBot, update: Update, msg: Message) -> bool:
                              "text</code>; /sessions lists the handles.")
         return True
     topic, session = found
-    if topic.state != OPEN or session.expires_at <= now:
-        why = ("has expired" if session.expires_at <= now
-               else "lost its tmux pane" if session.health is SessionHealth.LOST
-               else "is closed")
+    if wanted_state(session, now) != OPEN:  # the session as it is now, not the topic's record
+        why = "has expired" if session.expires_at <= now else "lost its tmux pane"
         await msg.reply_html(f"<b>{render.esc(topic.name)}</b> {why}, so nothing was typed. "
                              "/sessions lists the live ones; this topic opens again when "
                              "Claude reports from that pane.")
