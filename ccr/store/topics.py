@@ -129,14 +129,6 @@ async def to_check(conn: aiosqlite.Connection, chat_id: int,
     return [(_topic(r), _session(r)) for r in rows]
 
 
-async def reservations(conn: aiosqlite.Connection, chat_id: int) -> list[Topic]:
-    """Reservations left by a hub that stopped between asking Telegram and recording."""
-    async with conn.execute(f"SELECT {_TOPIC} FROM topics t WHERE t.chat_id = ? AND t.state = ?",
-                            (chat_id, CREATING)) as cur:
-        rows = await cur.fetchall()
-    return [_topic(r) for r in rows]
-
-
 async def set_command_thread(conn: aiosqlite.Connection, command_id: str,
                              thread_id: int) -> None:
     """Remember where a command was typed (GENERAL or a topic's thread id)."""

@@ -124,6 +124,23 @@ def test_topic_creation_failing_still_delivers_and_is_retried(
         w.hub.stop()
 
 
+def test_topic_deleted_by_hand_is_made_anew(world: World) -> None:
+    _, state = world.start_agent("laptop", "tidy")
+    note = in_group(world, "laptop:1", "Reply to this message")
+    first = topic_of(world, "laptop:1")["message_thread_id"]
+    world.botapi.handle("deleteForumTopic", {"chat_id": GROUP, "message_thread_id": first})
+
+    world.botapi.push_text(GROUP, "one", reply_to_message_id=note["message_id"], user_id=CHAT)
+    assert world.wait_prompts(state, 1) == ["one"]
+    lost = in_group(world, "You said: one")
+    assert "message_thread_id" not in lost, "not lost: it went to General"
+    world.botapi.push_text(GROUP, "two", reply_to_message_id=note["message_id"], user_id=CHAT)
+    assert world.wait_prompts(state, 2) == ["one", "two"]
+    second = world.botapi.wait_for_topic(lambda t: t["state"] == "open")["message_thread_id"]
+    assert second != first
+    in_group(world, "You said: two", thread=second)
+
+
 def test_restart_reuses_the_recorded_topic(world: World) -> None:
     _, state = world.start_agent("laptop", "steady")
     in_group(world, "laptop:1", "Reply to this message")
