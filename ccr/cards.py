@@ -14,6 +14,7 @@ import aiosqlite
 from ccr.models import Command
 from ccr.store import commands as rows
 from ccr.store import outbox
+from ccr.store import topics as topic_rows
 
 TEXT_CHARS = 300
 REPLY_CHARS = 3500
@@ -50,11 +51,14 @@ async def show(conn: aiosqlite.Connection, command: Command, *, now: float,
     (it did not come from Telegram)."""
     if command.chat_id is None:
         return False
-    reply_to = await rows.reply_to(conn, command.id) if command.card_outbox_id is None else None
+    first = command.card_outbox_id is None
+    reply_to = await rows.reply_to(conn, command.id) if first else None
+    thread = await topic_rows.command_thread(conn, command.id) if first else None
     card = await outbox.live_message(
         conn, card_id=command.card_outbox_id, chat_id=command.chat_id,
         payload=view(command, now=now, screen=screen), now=now,
-        session_id=command.session_id, command_id=command.id, reply_to=reply_to)
+        session_id=command.session_id, command_id=command.id, reply_to=reply_to,
+        thread_id=thread)
     if command.card_outbox_id is None:
         await rows.set_card(conn, command.id, card)
     return True

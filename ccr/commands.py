@@ -21,6 +21,7 @@ from ccr.remote.executor import Executor, clean_text
 from ccr.sessions import SessionService
 from ccr.store import commands as rows
 from ccr.store import outbox
+from ccr.store import topics as topic_rows
 from ccr.store.db import Database
 from ccr.telemetry.tracing import Tracing, fail, traced
 
@@ -60,11 +61,13 @@ class CommandService:
     async def submit(self, *, text: str, ref: str | None = None, session_id: int | None = None,
                      source: str, chat_id: int | None = None, update_id: int | None = None,
                      reply_to: int | None = None, retry_of: str | None = None,
-                     accepted: asyncio.Event | None = None) -> SubmitResult:
+                     accepted: asyncio.Event | None = None,
+                     thread_id: int | None = None) -> SubmitResult:
         """Accept a command and type it; returns once it was delivered or failed.
 
         `accepted` is set once the command (or its error) is safely recorded, so a caller
-        may stop waiting there and let the typing go on in the background.
+        may stop waiting there and let the typing go on in the background. `thread_id` is the
+        forum topic it was typed in (ccr.store.topics); its answers go back there.
 
         Each submission is a trace of its own: its id is stored on the command row and
         quoted in any error about it.
@@ -74,7 +77,7 @@ class CommandService:
             result = await self._submit(text=text, ref=ref, session_id=session_id,
                                         source=source, chat_id=chat_id, update_id=update_id,
                                         reply_to=reply_to, retry_of=retry_of,
-                                        accepted=accepted)
+                                        accepted=accepted, thread_id=thread_id)
             span.set_attribute("ccr.duplicate", result.duplicate)
             if result.command is not None:
                 span.set_attribute("ccr.command", result.command.id)
@@ -86,7 +89,8 @@ class CommandService:
     async def _submit(self, *, text: str, ref: str | None, session_id: int | None,
                       source: str, chat_id: int | None, update_id: int | None,
                       reply_to: int | None, retry_of: str | None,
-                      accepted: asyncio.Event | None) -> SubmitResult:
+                      accepted: asyncio.Event | None,
+                      thread_id: int | None = None) -> SubmitResult:
         now = self.clock()
         error: CcrError | None = None
         command: Command | None = None
@@ -111,12 +115,14 @@ class CommandService:
                                             chat_id=chat_id, reply_to=reply_to, now=now,
                                             trace_id=self.tracing.trace_id(), alias=alias,
                                             retry_of=retry_of)
+                if thread_id is not None:
+                    await topic_rows.set_command_thread(conn, command.id, thread_id)
                 if self.rich and await cards.show(conn, command, now=now):
                     command = await rows.get(conn, command.id) or command
             elif error is not None and chat_id is not None:
                 await outbox.enqueue(conn, chat_id=chat_id, kind="command_error",
                                      payload={"error": error.to_dict(), "ref": ref or ""},
-                                     now=now, reply_to=reply_to)
+                                     now=now, reply_to=reply_to, thread_id=thread_id)
         if accepted is not None:
             accepted.set()
         if command is None or session is None:
@@ -197,6 +203,7 @@ class CommandService:
                     conn, chat_id=command.chat_id, kind="command_result", now=now,
                     reply_to=await rows.reply_to(conn, command.id),
                     session_id=command.session_id, command_id=command.id,
+                    thread_id=await topic_rows.command_thread(conn, command.id),
                     payload={"command_id": command.id, "handle": command.handle,
                              "state": state.value, "text": command.text[:200],
                              "error": error.to_dict() if error else None},

@@ -10,7 +10,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ccr.errors import ConfigError
 from ccr.settings_feedback import CommandSettings, check_aliases
@@ -85,6 +93,15 @@ class TelegramSettings(_Strict):
     topics_chat: int = 0
     """A forum supergroup (one of allowed_chats) where each session gets its own topic;
     0: off."""
+
+    @field_validator("topics_chat")
+    @classmethod
+    def _topics_chat_allowed(cls, v: int, info: ValidationInfo) -> int:
+        if v and v not in info.data.get("allowed_chats", []):
+            raise ValueError(f"chat {v} must also be listed in telegram.allowed_chats (the "
+                             "bot serves only those chats); add it there, or set "
+                             "topics_chat = 0 to turn topics off")
+        return v
 
 
 class ExecutorSettings(_Strict):

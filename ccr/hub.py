@@ -45,6 +45,7 @@ from ccr.telemetry.alerts import AlertService, Figures
 from ccr.telemetry.health import Health, assess
 from ccr.telemetry.metrics import Metrics, from_store, keep_snapshots
 from ccr.telemetry.tracing import Tracing
+from ccr.topics import TopicService
 
 PROBE_INTERVAL_S = 60.0
 
@@ -109,6 +110,9 @@ class Hub:
         self.lifecycle = CommandLifecycle(self.db, self.bus, self.sessions, self.executor,
                                           settings.commands, clock=clock)
         self.sessions.turns = self.lifecycle
+        self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
+                                   chat_id=settings.telegram.topics_chat
+                                   if self.telegram_token else 0)
         caching = settings.cache
         self.server_config: ServerConfigCache[LocalServer | SshServer] = ServerConfigCache(
             settings.server, ttl_s=caching.ttl_s, maxsize=caching.servers,
@@ -219,6 +223,8 @@ class Hub:
         self.spawn(self.lifecycle.watch(), "command-watch", daemon=True)
         self.spawn(self._watch_servers(), "servers", daemon=True)
         self.spawn(self.recovery.run(), "recovery", daemon=True)
+        if self.topics.enabled:
+            self.spawn(self.topics.run(), "topics", daemon=True)
         self.spawn(self.pool.run(), "ssh-pool", daemon=True)
         if self.tracing.enabled:
             self.spawn(self.tracing.run(), "tracing", daemon=True)

@@ -190,6 +190,8 @@ class BotApiStandIn:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.callback_answers: list[dict[str, Any]] = []
         self.documents: list[dict[str, Any]] = []
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
+        """Forum topics by (chat id, message_thread_id): name, state (open/closed/deleted)."""
         self._faults: list[Fault] = []
         self._user_messages: dict[int, dict[str, Any]] = {}
         self._delivered: list[dict[str, Any]] = []
@@ -229,13 +231,21 @@ class BotApiStandIn:
     # --- the user's side -----------------------------------------------------------------
 
     def push_text(self, chat_id: int, text: str, *, reply_to_message_id: int | None = None,
-                  user_id: int | None = None) -> int:
-        """A user writes `text` in `chat_id` (a private chat: user id = chat id by default)."""
+                  user_id: int | None = None, thread_id: int | None = None) -> int:
+        """A user writes `text` in `chat_id` (a private chat: user id = chat id by default),
+        in the forum topic `thread_id` if given (then, like Telegram, a message that replies
+        to nothing else replies to the topic's first message)."""
         with self._cond:
             message: dict[str, Any] = {
                 "message_id": self._new_message_id(), "date": int(time.time()),
                 "chat": _chat(chat_id), "from": _user(user_id or chat_id), "text": text,
             }
+            if thread_id is not None:
+                message["message_thread_id"] = thread_id
+                message["is_topic_message"] = True
+                topic = self.topics.get((chat_id, thread_id))
+                if reply_to_message_id is None and topic is not None:
+                    message["reply_to_message"] = _topic_root(chat_id, topic)
             if text.startswith("/"):
                 command = text.split(maxsplit=1)[0] if text.split() else text
                 message["entities"] = [{"type": "bot_command", "offset": 0,
@@ -370,6 +380,7 @@ class BotApiStandIn:
                 "message_id": self._new_message_id(), "date": int(time.time()),
                 "chat": _chat(chat_id), "from": _user(BOT_ID, bot=True), "text": text,
                 "chat_id": chat_id, "raw": raw, "edits": [],
+                **self._thread_fields(chat_id, p),
             }
             reply = _json_param(p.get("reply_parameters"))
             if isinstance(reply, dict) and reply.get("message_id"):
@@ -428,10 +439,74 @@ class BotApiStandIn:
                    "chat": _chat(chat_id), "from": _user(BOT_ID, bot=True),
                    "document": {"file_id": f"f{len(self.documents)}",
                                 "file_unique_id": f"u{len(self.documents)}"},
-                   "caption": p.get("caption", "")}
+                   "caption": p.get("caption", ""), **self._thread_fields(chat_id, p)}
             self.documents.append({"chat_id": chat_id, "params": p})
             self._cond.notify_all()
             return doc
+
+    # --- forum topics (the bot is an admin with "Manage topics") ---------------------------
+
+    def _thread_fields(self, chat_id: int, p: dict[str, Any]) -> dict[str, Any]:
+        """The topic fields of a message sent with `message_thread_id` (a 400 if it is gone)."""
+        if not p.get("message_thread_id"):
+            return {}
+        thread_id = int(p["message_thread_id"])
+        self._topic(chat_id, thread_id)
+        return {"message_thread_id": thread_id, "is_topic_message": True}
+
+    def _topic(self, chat_id: int, thread_id: int) -> dict[str, Any]:
+        topic = self.topics.get((chat_id, thread_id))
+        if topic is None or topic["state"] == "deleted":
+            raise _BadRequest("message thread not found")
+        return topic
+
+    def _m_createForumTopic(self, p: dict[str, Any]) -> Any:
+        chat_id, name = int(p["chat_id"]), str(p.get("name", ""))
+        if chat_id > 0:
+            raise _BadRequest("the chat is not a forum")
+        if not 1 <= len(name) <= 128:
+            raise _BadRequest("TOPIC_NAME_INVALID")
+        with self._cond:
+            thread_id = self._new_message_id()  # the id of the topic's first message
+            topic = {"chat_id": chat_id, "message_thread_id": thread_id, "name": name,
+                     "icon_color": int(p.get("icon_color") or 7322096), "state": "open",
+                     "names": [name]}
+            self.topics[(chat_id, thread_id)] = topic
+            self._cond.notify_all()
+            return {k: topic[k] for k in ("message_thread_id", "name", "icon_color")}
+
+    def _m_editForumTopic(self, p: dict[str, Any]) -> Any:
+        chat_id, thread_id = int(p["chat_id"]), int(p["message_thread_id"])
+        with self._cond:
+            topic = self._topic(chat_id, thread_id)
+            name = p.get("name")
+            if name is not None:
+                if not 1 <= len(str(name)) <= 128:
+                    raise _BadRequest("TOPIC_NAME_INVALID")
+                if name == topic["name"]:
+                    raise _BadRequest("TOPIC_NOT_MODIFIED")
+                topic["name"] = str(name)
+                topic["names"].append(str(name))
+            self._cond.notify_all()
+            return True
+
+    def _m_closeForumTopic(self, p: dict[str, Any]) -> Any:
+        return self._topic_state(p, "closed")
+
+    def _m_reopenForumTopic(self, p: dict[str, Any]) -> Any:
+        return self._topic_state(p, "open")
+
+    def _m_deleteForumTopic(self, p: dict[str, Any]) -> Any:
+        return self._topic_state(p, "deleted")
+
+    def _topic_state(self, p: dict[str, Any], state: str) -> Any:
+        with self._cond:
+            topic = self._topic(int(p["chat_id"]), int(p["message_thread_id"]))
+            if topic["state"] == state:
+                raise _BadRequest("TOPIC_NOT_MODIFIED")
+            topic["state"] = state
+            self._cond.notify_all()
+            return True
 
     def _render(self, raw: str, parse_mode: Any) -> str:
         if parse_mode == "HTML":
@@ -485,6 +560,26 @@ class BotApiStandIn:
                     if isinstance(reply, dict) and reply.get("message_id") else None})
         return [d for d in out if chat_id is None or d["chat_id"] == chat_id]
 
+    def forum_topics(self, chat_id: int) -> list[dict[str, Any]]:
+        """The chat's forum topics (name, state, names it had), oldest first."""
+        with self._cond:
+            return [dict(t) for (chat, _), t in sorted(self.topics.items()) if chat == chat_id]
+
+    def wait_for_topic(self, predicate: Callable[[dict[str, Any]], bool],
+                       timeout: float = 15.0) -> dict[str, Any]:
+        """The first forum topic (in its current state) that satisfies `predicate`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for topic in self.topics.values():
+                    if predicate(topic):
+                        return dict(topic)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no matching forum topic in {timeout} s; topics: "
+                                         f"{list(self.topics.values())}")
+                self._cond.wait(min(left, 0.2))
+
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         with self._cond:
             return [p for m, p in self.calls if m == method]
@@ -509,6 +604,14 @@ class BotApiStandIn:
 def _public(msg: dict[str, Any]) -> dict[str, Any]:
     """A stored message as the Bot API returns it (without the stand-in's bookkeeping)."""
     return {k: v for k, v in msg.items() if k not in ("chat_id", "raw", "edits")}
+
+
+def _topic_root(chat_id: int, topic: dict[str, Any]) -> dict[str, Any]:
+    """The service message that opens a forum topic (its id is the topic's thread id)."""
+    return {"message_id": topic["message_thread_id"], "date": int(time.time()),
+            "chat": _chat(chat_id), "from": _user(BOT_ID, bot=True),
+            "message_thread_id": topic["message_thread_id"], "is_topic_message": True,
+            "forum_topic_created": {"name": topic["name"], "icon_color": topic["icon_color"]}}
 
 
 def _set_markup(msg: dict[str, Any], markup: Any) -> None:
@@ -537,7 +640,7 @@ def _error(status: int, retry_after: int | None) -> tuple[int, dict[str, Any]]:
 
 def _chat(chat_id: int) -> dict[str, Any]:
     if chat_id < 0:
-        return {"id": chat_id, "type": "supergroup", "title": f"group {chat_id}"}
+        return {"id": chat_id, "type": "supergroup", "title": f"group {chat_id}", "is_forum": True}
     return {"id": chat_id, "type": "private", "first_name": f"user{chat_id}"}
 
 

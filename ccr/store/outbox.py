@@ -16,7 +16,7 @@ from ccr.telemetry.tracing import current_traceparent
 # connection's statement cache compiles each once; their plans are checked in
 # tests/integration/test_query_plans.py.
 SQL_DUE = ("SELECT o.id, o.chat_id, o.kind, o.text, o.reply_to, o.session_id, o.attempts, "
-           "o.trace_parent, o.edit_of, o.command_id, "
+           "o.trace_parent, o.thread_id, o.edit_of, o.command_id, "
            "(SELECT m.message_id FROM outbox m WHERE m.id = o.edit_of) AS edit_message_id "
            "FROM outbox o WHERE o.state = 'pending' ORDER BY o.id LIMIT ?")
 SQL_WAITING = ("SELECT chat_id, MIN(id) AS first FROM outbox WHERE state = 'pending' "
@@ -35,6 +35,9 @@ class OutboxItem:
     attempts: int
     trace_parent: str | None = None
     """W3C traceparent of the span that queued it; its delivery continues that trace."""
+    thread_id: int | None = None
+    """The forum topic to send it in: None lets the sender choose (a session's message goes
+    to its topic in the topics chat), 0 is the chat's General topic on purpose."""
     edit_of: int | None = None
     """An edit of the message this outbox row sent (a command's live message)."""
     edit_message_id: int | None = None
@@ -47,15 +50,15 @@ class OutboxItem:
 async def enqueue(conn: aiosqlite.Connection, *, chat_id: int, kind: str,
                   payload: dict[str, Any], now: float, reply_to: int | None = None,
                   session_id: int | None = None, command_id: str | None = None,
-                  trace_parent: str | None = None) -> int:
+                  trace_parent: str | None = None, thread_id: int | None = None) -> int:
     """Queue a message; it joins the trace running now unless `trace_parent` names one."""
     trace_parent = trace_parent or current_traceparent()
     async with conn.execute(
         "INSERT INTO outbox (chat_id, text, kind, reply_to, session_id, command_id, "
-        "next_attempt_at, created_at, trace_parent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "RETURNING id",
+        "next_attempt_at, created_at, trace_parent, thread_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (chat_id, json.dumps(payload, ensure_ascii=False), kind, reply_to, session_id,
-         command_id, now, now, trace_parent),
+         command_id, now, now, trace_parent, thread_id),
     ) as cur:
         row = await cur.fetchone()
     assert row is not None
@@ -80,8 +83,8 @@ async def due(db: Database, now: float, limit: int = 50) -> list[OutboxItem]:
             continue
         items.append(OutboxItem(int(r["id"]), chat, r["kind"], json.loads(r["text"]),
                                 r["reply_to"], r["session_id"], int(r["attempts"]),
-                                r["trace_parent"], r["edit_of"], r["edit_message_id"],
-                                r["command_id"], r["text"]))
+                                r["trace_parent"], r["thread_id"], r["edit_of"],
+                                r["edit_message_id"], r["command_id"], r["text"]))
     return items
 
 
@@ -121,7 +124,8 @@ async def mark_sent(db: Database, item: OutboxItem, message_id: int, now: float)
 
 async def live_message(conn: aiosqlite.Connection, *, card_id: int | None, chat_id: int,
                        payload: dict[str, Any], now: float, session_id: int | None,
-                       command_id: str, reply_to: int | None = None) -> int:
+                       command_id: str, reply_to: int | None = None,
+                       thread_id: int | None = None) -> int:
     """Show a command's new state on its live message; returns the outbox row used.
 
     Not sent yet: its pending row gets the new payload (one message, the latest state).
@@ -130,7 +134,8 @@ async def live_message(conn: aiosqlite.Connection, *, card_id: int | None, chat_
     text = json.dumps(payload, ensure_ascii=False)
     if card_id is None:
         return await enqueue(conn, chat_id=chat_id, kind="command", payload=payload, now=now,
-                             session_id=session_id, command_id=command_id, reply_to=reply_to)
+                             session_id=session_id, command_id=command_id, reply_to=reply_to,
+                             thread_id=thread_id)
     cur = await conn.execute(
         "UPDATE outbox SET text = ? WHERE kind = 'command' AND state = 'pending' "
         "AND (id = ? OR edit_of = ?)", (text, card_id, card_id))

@@ -246,4 +246,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE UNIQUE INDEX topics_by_thread ON topics (chat_id, thread_id);
     """,
+    # 10: the thread (forum topic) a command was typed in; its later messages go back there
+    """
+    ALTER TABLE commands ADD COLUMN thread_id INTEGER;
+    """,
 ]

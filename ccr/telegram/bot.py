@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -44,7 +45,8 @@ from ccr.delivery import SendFailed
 from ccr.errors import CcrError
 from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
-from ccr.telegram import card, command_buttons, render, richtext
+from ccr.store.topics import GENERAL
+from ccr.telegram import card, command_buttons, render, richtext, topics
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -80,6 +82,8 @@ class TelegramBot:
         command_buttons.register(self)
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
+        if hub.topics.enabled:
+            hub.topics.api = topics.TelegramTopics(self.app.bot)
         if allowed is not None:
             self.app.add_handler(CommandHandler(["start", "help"], self._help, filters=allowed))
             self.app.add_handler(CommandHandler("sessions", self._sessions, filters=allowed))
@@ -160,13 +164,17 @@ class TelegramBot:
         buttons = render.alert_buttons(item.payload) if item.kind == "alert" else []
         if item.kind == "notification" and richtext.CUT_MARKER in text:
             buttons = [("📄 Show full reply", "fm:")]
+        thread = await topics.thread_for(self.hub, item)
         try:
             msg = await self.app.bot.send_message(
                 chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
                 reply_parameters=reply, link_preview_options=None,
-                reply_markup=_keyboard(buttons),
+                reply_markup=_keyboard(buttons), message_thread_id=thread,
             )
         except TelegramError as exc:
+            if thread is not None and topics.thread_gone(exc):  # deleted: say it in General
+                await topics.thread_lost(self.hub, item, thread)
+                return await self.send(replace(item, thread_id=GENERAL))
             raise self._failure(exc) from None
         return int(msg.message_id)
 
@@ -199,10 +207,11 @@ class TelegramBot:
                 raise self._failure(exc) from None
         reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
                  if item.reply_to else None)
+        thread = await topics.thread_for(self.hub, item)
         try:
             msg = await self.app.bot.send_message(
                 chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
-                reply_parameters=reply, reply_markup=markup)
+                reply_parameters=reply, reply_markup=markup, message_thread_id=thread)
         except TelegramError as exc:
             raise self._failure(exc) from None
         return int(msg.message_id)
@@ -304,6 +313,8 @@ class TelegramBot:
         msg = update.effective_message
         if msg is None or msg.text is None:
             return
+        if await topics.route_text(self, update, msg):
+            return
         replied = msg.reply_to_message
         if replied is None:
             await msg.reply_html("To answer Claude, <b>reply</b> to its notification, or use "
@@ -326,7 +337,7 @@ class TelegramBot:
         task = asyncio.create_task(self.hub.commands.submit(
             text=text, ref=ref, session_id=session_id, source="telegram",
             chat_id=msg.chat_id, update_id=update.update_id, reply_to=msg.message_id,
-            accepted=accepted,
+            accepted=accepted, thread_id=topics.typed_thread(self.hub, msg),
         ))
         self.hub.keep(task)
         await self.recorded(task, accepted)

@@ -66,7 +66,8 @@ class World:
 
 
 def make_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
-               reliability: dict[str, Any] | None = None, **executor: Any) -> World:
+               reliability: dict[str, Any] | None = None,
+               telegram: dict[str, Any] | None = None, **executor: Any) -> World:
     servers: list[dict[str, Any]] = [{"id": "laptop", "kind": "local"}]
     if sshd is not None:
         servers.append({"id": "kr4", "kind": "ssh", "host": sshd.host, "port": sshd.port,
@@ -76,7 +77,7 @@ def make_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
     config = write_config(
         tmp_path / "ccr.toml", port=port, data_dir=tmp_path / "data", servers=servers,
         telegram={"base_url": botapi.base_url, "allowed_chats": [CHAT], "admins": [CHAT],
-                  "poll_timeout": 1},
+                  "poll_timeout": 1, **(telegram or {})},
         executor={"settle_ms": 150, "enter_check_ms": 100, **executor},
         reliability=reliability,
     )
