@@ -27,6 +27,7 @@ from ccr.delivery import DeliveryWorker, Sender
 from ccr.dlq import DeadLetterQueue
 from ccr.errors import CcrError, ConfigError
 from ccr.events import EventBus, HubLog, ServerStateChanged
+from ccr.history import HistoryService
 from ccr.models import Command, Session
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy, BreakerState
@@ -100,6 +101,7 @@ class Hub:
         )
         self.commands = CommandService(self.db, self.bus, self.sessions, self.executor,
                                        clock=clock)
+        self.history = HistoryService(self.db, clock, settings, log=self.log)
         caching = settings.cache
         self.server_config: ServerConfigCache[LocalServer | SshServer] = ServerConfigCache(
             settings.server, ttl_s=caching.ttl_s, maxsize=caching.servers,
@@ -206,6 +208,7 @@ class Hub:
                                 "the bot is off")
         self.spawn(self.delivery.run(), "delivery", daemon=True)
         self.spawn(self.dlq.run(), "dead-letters", daemon=True)
+        self.spawn(self.history.run(), "history-purge", daemon=True)
         await self.commands.recover()
         self.spawn(self._watch_servers(), "servers", daemon=True)
         self.spawn(self.recovery.run(), "recovery", daemon=True)
