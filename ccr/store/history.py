@@ -136,3 +136,14 @@ async def purge(conn: aiosqlite.Connection, older_than: float, *,
                            [(r["id"],) for r in rows])
     await conn.executemany("DELETE FROM commands WHERE rowid = ?", [(r["rowid"],) for r in rows])
     return len(rows)
+
+
+# The hot statements, as `search` builds them (tests/integration/test_query_plans.py).
+SQL_LAST = search_sql(Criteria())
+SQL_BY_SERVER = search_sql(Criteria(server="laptop"))
+SQL_BY_SESSION = search_sql(Criteria(server="laptop", number=1))
+SQL_BY_STATE = search_sql(Criteria(states=(CommandState.FAILED,)))
+SQL_KEYWORD = search_sql(Criteria(words=("tests",)))
+SQL_KEYWORD_SERVER = search_sql(Criteria(server="laptop", words=("tests",)))
+SQL_PAGE_BEFORE = search_sql(Criteria(server="laptop"), before=True)
+SQL_COUNT = count_sql(Criteria(server="laptop", words=("tests",)))
