@@ -223,3 +223,20 @@ class HistoryService:
     def _say(self, level: str, text: str) -> None:
         if self.log is not None:
             self.log(level, text)
+
+
+def view(c: Command) -> dict[str, object]:
+    """A (masked) command as the API and `ccr history --json` show it."""
+    return {
+        "id": c.id, "session": c.handle, "text": c.text, "source": c.source,
+        "state": c.state.value, "error_code": c.error_code, "error": c.error_text,
+        "created_at": c.created_at, "typed_at": c.typed_at, "received_at": c.received_at,
+        "finished_at": c.finished_at, "duration": c.duration, "reply": c.reply,
+        "trace_id": c.trace_id, "alias": c.alias, "retry_of": c.retry_of,
+    }
+
+
+def detail_view(d: HistoryDetail) -> dict[str, object]:
+    return {"command": view(d.command),
+            "transitions": [{"state": s, "at": at, "detail": why}
+                            for s, at, why in d.transitions]}
