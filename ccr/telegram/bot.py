@@ -44,7 +44,7 @@ from ccr.delivery import SendFailed
 from ccr.errors import CcrError
 from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
-from ccr.telegram import render
+from ccr.telegram import history, render
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ class TelegramBot:
         allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
         self._allowed = allowed
         self.buttons: dict[str, Button] = {"ack": self._ack_button}
+        self.buttons["hi"] = history.pager(self)
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -84,6 +85,7 @@ class TelegramBot:
             self.app.add_handler(CommandHandler("dlq", self._dlq, filters=allowed))
             self.app.add_handler(CommandHandler("status", self._status, filters=allowed))
             self.app.add_handler(CommandHandler("alerts", self._alerts, filters=allowed))
+            self.app.add_handler(CommandHandler("history", history.handler(self), filters=allowed))
             self.app.add_handler(MessageHandler(
                 allowed & filters.TEXT & ~filters.COMMAND, self._text))
         self.app.add_handler(CallbackQueryHandler(self._callback))
