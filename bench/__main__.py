@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from bench import command_path, dispatch, load, metrics_overhead, one_down, scale
+from bench import (
+    command_path,
+    dispatch,
+    history_search,
+    load,
+    metrics_overhead,
+    one_down,
+    scale,
+)
 
 BENCHMARKS = {"dispatch": dispatch.main, "command_path": command_path.main,
               "one_down": one_down.main, "metrics_overhead": metrics_overhead.main,
-              "load": load.main, "scale": scale.main}
+              "load": load.main, "scale": scale.main,
+              "history_search": history_search.main}
 
 
 def main(argv: list[str] | None = None) -> int:

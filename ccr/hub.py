@@ -27,6 +27,7 @@ from ccr.delivery import DeliveryWorker, Sender
 from ccr.dlq import DeadLetterQueue
 from ccr.errors import CcrError, ConfigError
 from ccr.events import EventBus, HubLog, ServerStateChanged
+from ccr.history import HistoryService
 from ccr.lifecycle import CommandLifecycle
 from ccr.models import Command, Session
 from ccr.reliability.board import build_board, load_board, probe_due
@@ -110,6 +111,7 @@ class Hub:
         self.lifecycle = CommandLifecycle(self.db, self.bus, self.sessions, self.executor,
                                           settings.commands, clock=clock)
         self.sessions.turns = self.lifecycle
+        self.history = HistoryService(self.db, clock, settings, log=self.log)
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat
                                    if self.telegram_token else 0)
@@ -219,6 +221,7 @@ class Hub:
                                 "the bot is off")
         self.spawn(self.delivery.run(), "delivery", daemon=True)
         self.spawn(self.dlq.run(), "dead-letters", daemon=True)
+        self.spawn(self.history.run(), "history-purge", daemon=True)
         await self.commands.recover()
         self.spawn(self.lifecycle.watch(), "command-watch", daemon=True)
         self.spawn(self._watch_servers(), "servers", daemon=True)

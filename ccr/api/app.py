@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ccr import dlq
+from ccr import dlq, history
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
@@ -160,6 +160,28 @@ def create_app(hub: Hub) -> FastAPI:
         if result.error is not None:
             body_out["error"] = result.error.to_dict()
         return JSONResponse(body_out, status_code=200 if result.error is None else 502)
+
+    # --- history -----------------------------------------------------------------------
+
+    @api.get("/history")
+    async def history_search(q: str = "", limit: int = 20, offset: int = 0,
+                             before: str | None = None) -> JSONResponse:
+        """Commands matching the filter language (ccr.history), newest first."""
+        try:
+            page = await hub.history.search(q[:2000], limit=limit, offset=offset,
+                                            before=before)
+        except CcrError as exc:
+            return _ccr_error(422, exc)
+        return JSONResponse({"commands": [history.view(c) for c in page.commands],
+                             "total": page.total, "offset": page.offset,
+                             "next_before": page.next_before})
+
+    @api.get("/history/{command_id}")
+    async def history_show(command_id: str) -> JSONResponse:
+        try:
+            return JSONResponse(history.detail_view(await hub.history.detail(command_id)))
+        except CcrError as exc:
+            return _ccr_error(404 if exc.code == "command_not_found" else 422, exc)
 
     # --- traces ------------------------------------------------------------------------
 

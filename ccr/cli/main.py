@@ -15,6 +15,7 @@ from rich.table import Table
 
 from ccr.cli import alerts as alerts_cli
 from ccr.cli import dlq as dlq_cli
+from ccr.cli import history as history_cli
 from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
 from ccr.cli.common import ConfigOpt, err, fail, out, print_error, settings_or_exit
@@ -31,6 +32,7 @@ app.add_typer(dlq_cli.app, name="dlq")
 app.command(name="trace")(trace_cli.trace)
 app.add_typer(alerts_cli.app, name="alerts")
 app.command(name="status")(status_cli.status)
+app.command(name="history")(history_cli.history)
 
 
 @app.command()

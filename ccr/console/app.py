@@ -23,6 +23,7 @@ from ccr.console.screens import (
     AlertsScreen,
     BreakersScreen,
     DeadLettersScreen,
+    HistoryScreen,
     HubScreen,
     MainScreen,
     MetricsScreen,
@@ -52,6 +53,7 @@ class ConsoleApp(App[CcrError | None]):
         Binding("4", "show('dead_letters')", "DLQ"),
         Binding("5", "show('alerts')", "Alerts"),
         Binding("6", "show('traces')", "Traces"),
+        Binding("7", "show('history')", "History"),
     ]
 
     def __init__(self, hub: Hub, *, start_http: bool = True,
@@ -64,7 +66,7 @@ class ConsoleApp(App[CcrError | None]):
         self.views: dict[str, HubScreen] = {
             "main": self.main, "metrics": MetricsScreen(hub), "breakers": BreakersScreen(hub),
             "dead_letters": DeadLettersScreen(hub), "alerts": AlertsScreen(hub),
-            "traces": TracesScreen(hub),
+            "traces": TracesScreen(hub), "history": HistoryScreen(hub),
         }
         for name, screen in self.views.items():
             self.add_mode(name, lambda screen=screen: screen)  # type: ignore[misc]

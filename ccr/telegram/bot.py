@@ -46,7 +46,7 @@ from ccr.errors import CcrError
 from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
 from ccr.store.topics import GENERAL
-from ccr.telegram import card, command_buttons, render, richtext, topics
+from ccr.telegram import card, command_buttons, history, render, richtext, topics
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -78,6 +78,7 @@ class TelegramBot:
         self.update_id: int | None = None
         """The update being handled (button handlers record it against redelivery)."""
         self.buttons: dict[str, Button] = {"ack": self._ack_button}
+        self.buttons["hi"] = history.pager(self)
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
         command_buttons.register(self)
         self._poller: asyncio.Task[None] | None = None
@@ -91,6 +92,7 @@ class TelegramBot:
             self.app.add_handler(CommandHandler("dlq", self._dlq, filters=allowed))
             self.app.add_handler(CommandHandler("status", self._status, filters=allowed))
             self.app.add_handler(CommandHandler("alerts", self._alerts, filters=allowed))
+            self.app.add_handler(CommandHandler("history", history.handler(self), filters=allowed))
             self.app.add_handler(MessageHandler(
                 allowed & filters.TEXT & ~filters.COMMAND, self._text))
         self.app.add_handler(CallbackQueryHandler(self._callback))

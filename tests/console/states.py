@@ -222,6 +222,60 @@ async def with_traces(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.4)  # the newest, the command's trace: its failed spans in red
 
 
+# --- history ---------------------------------------------------------------------------------
+
+HISTORY = [  # (id, pane, text, state, seconds before FROZEN, took, reply)
+    ("c0a1b2c3d41", "%1", "run the tests", "completed", 3600, 42.0,
+     "All 112 tests pass. I changed cart.py to round totals half-even."),
+    ("c0a1b2c3d42", "%2", "deploy to staging", "failed", 1800, 0.4, None),
+    ("c0a1b2c3d43", "%1", "export API_TOKEN=sk-live-abcdef0123456789abcdef and retry",
+     "timeout", 900, 1800.0, None),
+    ("c0a1b2c3d44", "%1", "fix the flaky test in checkout and explain why it was flaky",
+     "completed", 300, 95.5, "The test depended on dict order; it sorts the lines now."),
+    ("c0a1b2c3d45", "%2", "summarize the open pull requests", "executing", 20, None, None),
+]
+
+
+async def write_history(hub: Hub) -> None:
+    """Five commands on laptop:1 and laptop:2 in every kind of state, one with a secret."""
+    from ccr.models import CommandState
+    from ccr.store import commands as rows
+
+    for pane in ("%1", "%2"):
+        await hub.sessions.ingest(hook_event(pane=pane, reply="Ready."))
+    handles = {"%1": "laptop:1", "%2": "laptop:2"}
+    for cid, pane, text, state, before, took, reply in HISTORY:
+        session = await hub.sessions.resolve(handles[pane])
+        at = FROZEN - before
+        async with hub.db.transaction() as conn:
+            await rows.insert(conn, command_id=cid, session_id=session.id, text=text,
+                              source="telegram", chat_id=4242, reply_to=None, now=at)
+            await rows.set_state(conn, cid, CommandState.EXECUTING, now=at + 0.3)
+            if took is not None:
+                await rows.set_state(conn, cid, CommandState(state), now=at + took,
+                                     reply=reply, error_code="pane_gone"
+                                     if state == "failed" else None,
+                                     error_text="The tmux pane of session laptop:2 no longer "
+                                                "exists" if state == "failed" else None)
+
+
+async def with_history(pilot: Pilot[Any]) -> None:
+    from ccr.console.widgets.history import CommandDetail, HistoryTable
+
+    app = app_of(pilot)
+    await settled(pilot)
+    await write_history(app.hub)
+    await pilot.press("7")
+    screen = app.views["history"]
+    table = screen.query_one(HistoryTable)
+    await wait_for(pilot, lambda: table.row_count == len(HISTORY))
+    table.move_cursor(row=1)
+    await pilot.press("enter")
+    detail = screen.query_one(CommandDetail)
+    await wait_for(pilot, lambda: detail.detail is not None)
+    await pilot.pause(0.2)
+
+
 @dataclass(frozen=True)
 class State:
     run: Callable[[Pilot[Any]], Awaitable[None]]
@@ -237,5 +291,6 @@ STATES: dict[str, State] = {
     "dead-letters-retry": State(with_retry_question, failing_telegram),
     "alerts": State(with_alerts, quiet_metrics),
     "traces": State(with_traces),
+    "history": State(with_history),
 }
 """Every screen state shown in screenshots/, by file name."""

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ccr.store import commands, deadletters, outbox, sessions
+from ccr.store import commands, deadletters, history, outbox, sessions
 from ccr.store import metrics as store_metrics
 from ccr.store.db import Database
 
@@ -36,6 +36,14 @@ HOT = {
     "recent commands": commands.SQL_RECENT,
     "commands in a state": commands.SQL_IN_STATE,
     "dead letters due": deadletters.SQL_DUE,
+    "history: last 10": history.SQL_LAST,
+    "history: by server": history.SQL_BY_SERVER,
+    "history: by session": history.SQL_BY_SESSION,
+    "history: by state": history.SQL_BY_STATE,
+    "history: keyword": history.SQL_KEYWORD,
+    "history: keyword + server": history.SQL_KEYWORD_SERVER,
+    "history: next page (keyset)": history.SQL_PAGE_BEFORE,
+    "history: total": history.SQL_COUNT,
 }
 EXPECTED = {
     "session by pane": "sessions_by_pane",
@@ -50,6 +58,13 @@ EXPECTED = {
     "commands in a state": "commands_by_state",
     "recent commands": "commands_by_time",
     "dead letters due": "dead_letters_by_state",
+    "history: last 10": "commands_by_time",
+    "history: by server": "commands_by_session",
+    "history: by session": "commands_by_session",
+    "history: by state": "commands_by_state",
+    "history: keyword": "commands_fts VIRTUAL TABLE INDEX",
+    "history: keyword + server": "commands_fts VIRTUAL TABLE INDEX",
+    "history: next page (keyset)": "commands_by_session (session_id=? AND created_at<?)",
 }
 """The index a query must use, where a wrong one would still be 'an index'."""
 STEP = re.compile(r"^(SEARCH|SCAN) (\w+)")

@@ -5,9 +5,11 @@ from ccr.console.screens.base import HubScreen, OperatorScreen
 from ccr.console.screens.breakers import BreakersScreen
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.screens.dead_letters import DeadLettersScreen
+from ccr.console.screens.history import HistoryScreen
 from ccr.console.screens.main import MainScreen
 from ccr.console.screens.metrics import MetricsScreen
 from ccr.console.screens.traces import TracesScreen
 
-__all__ = ["AlertsScreen", "BreakersScreen", "ConfirmScreen", "DeadLettersScreen", "HubScreen",
-           "MainScreen", "MetricsScreen", "OperatorScreen", "TracesScreen"]
+__all__ = ["AlertsScreen", "BreakersScreen", "ConfirmScreen", "DeadLettersScreen",
+           "HistoryScreen", "HubScreen", "MainScreen", "MetricsScreen", "OperatorScreen",
+           "TracesScreen"]

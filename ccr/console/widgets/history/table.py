@@ -1,0 +1,76 @@
+"""Past commands, newest first: when, where, how it ended, how long, what was asked."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from ccr.models import Command, CommandState
+
+COLUMNS = (("time", "time"), ("session", "handle"), ("state", "state"), ("took", "took"),
+           ("text", "text"))
+STATE_STYLE = {CommandState.COMPLETED: "green", CommandState.FAILED: "bold red",
+               CommandState.TIMEOUT: "red", CommandState.UNCERTAIN: "yellow",
+               CommandState.CANCELLED: "dim"}
+TEXT_WIDTH = 80
+
+
+def took(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+class HistoryTable(DataTable[Any]):
+    """Rows are (masked) commands keyed by id; Enter on one asks for its detail."""
+
+    class Opened(Message):
+        """Enter on a command."""
+
+        def __init__(self, command_id: str) -> None:
+            super().__init__()
+            self.command_id = command_id
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.commands: list[Command] = []
+
+    def on_mount(self) -> None:
+        for label, key in COLUMNS:
+            self.add_column(label, key=key)
+
+    def show(self, commands: list[Command]) -> None:
+        """Replace the rows; the highlighted command stays highlighted when still listed."""
+        current = self.selected
+        self.commands = commands
+        self.clear()
+        for c in commands:
+            flat = " ".join(c.text.split())
+            self.add_row(
+                time.strftime("%m-%d %H:%M:%S", time.localtime(c.created_at)),
+                Text(c.handle, style="bold"),
+                Text(c.state.value, style=STATE_STYLE.get(c.state, "cyan")),
+                took(c.duration),
+                flat if len(flat) <= TEXT_WIDTH else flat[: TEXT_WIDTH - 1] + "…",
+                key=c.id)
+        keys = [c.id for c in commands]
+        if current in keys:
+            self.move_cursor(row=keys.index(current))
+
+    @property
+    def selected(self) -> str | None:
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value:
+            self.post_message(self.Opened(event.row_key.value))
