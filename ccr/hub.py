@@ -25,6 +25,7 @@ from ccr.commands import CommandService
 from ccr.config import LocalServer, Settings, SshServer
 from ccr.delivery import DeliveryWorker, Sender
 from ccr.dlq import DeadLetterQueue
+from ccr.drafts import DraftService
 from ccr.errors import CcrError, ConfigError
 from ccr.events import EventBus, HubLog, ServerStateChanged
 from ccr.history import HistoryService
@@ -111,6 +112,7 @@ class Hub:
         self.lifecycle = CommandLifecycle(self.db, self.bus, self.sessions, self.executor,
                                           settings.commands, clock=clock)
         self.sessions.turns = self.lifecycle
+        self.drafts = DraftService(self.db, self.sessions, clock=clock)
         self.history = HistoryService(self.db, clock, settings, log=self.log)
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat

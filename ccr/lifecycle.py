@@ -72,20 +72,39 @@ class CommandLifecycle:
                 await self._show(conn, received, now)
                 out.changed.append(received)
         elif event.kind is EventKind.STOP:
-            prompt = _norm(event.last_prompt)
-            for command in await rows.running(conn, session.id):
-                if command.received_at is None and _norm(command.text) != prompt:
-                    continue  # a Stop of an earlier turn: this text has not reached Claude yet
-                done = await rows.set_state(conn, command.id, CommandState.COMPLETED, now=now,
-                                            reply=event.last_reply or "",
-                                            expect=(CommandState.EXECUTING,))
-                if done is None:
-                    continue
+            for done in await self._complete(conn, event, session, now):
                 self._screens.pop(done.id, None)
                 if await self._show(conn, done, now) and now - done.created_at < QUIET_NOTIFY_S:
                     assert done.chat_id is not None
                     out.quiet_chats.add(done.chat_id)
                 out.changed.append(done)
+        return out
+
+    async def _complete(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
+                        now: float) -> list[Command]:
+        """The commands a Stop ends. Claude answered its last prompt: the command with that
+        text gets the reply; earlier ones Claude received were left for it (completed with
+        a note, no reply). Without a known prompt, the received ones get the reply."""
+        prompt = _norm(event.last_prompt)
+        running = await rows.running(conn, session.id)
+        answered = next((c for c in reversed(running) if prompt and _norm(c.text) == prompt),
+                        None)
+        out = []
+        for command in running:
+            if answered is not None and command.created_at > answered.created_at:
+                continue  # typed after the prompt this Stop answers
+            if command.received_at is None and command is not answered:
+                continue  # not known to have reached Claude yet
+            note = None
+            if answered is not None and command is not answered:
+                note = "Claude went on to a later prompt before answering this one."
+            done = await rows.set_state(
+                conn, command.id, CommandState.COMPLETED, now=now,
+                reply=(event.last_reply or "") if note is None else "",
+                error_text=note, detail="superseded" if note else None,
+                expect=(CommandState.EXECUTING,))
+            if done is not None:
+                out.append(done)
         return out
 
     def published(self, outcome: HookOutcome) -> None:

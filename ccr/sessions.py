@@ -6,6 +6,7 @@ transaction; a re-posted event (same id) has no second effect.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -215,7 +216,7 @@ class SessionService:
         elif TOKEN.match(ref):
             key = SessionCache.token_key(ref)
         else:
-            raise NotFoundError("unknown_session", handle=ref)
+            raise await self._not_found(ref)
         cache = self.cache
         found = cache.by_key(key, live_at=now) if cache is not None else None
         if found is None:
@@ -228,8 +229,19 @@ class SessionService:
             if found is not None and cache is not None:
                 cache.put(found, generation=generation)
         if found is None:
-            raise NotFoundError("unknown_session", handle=ref)
+            raise await self._not_found(ref)
         return found
+
+    async def _not_found(self, ref: str) -> NotFoundError:
+        """No such session: name the closest live handles when some look meant."""
+        handles = [s.handle for s in await self.live()]
+        near = difflib.get_close_matches(ref, handles, n=3, cutoff=0.5)
+        server = ref.split(":", 1)[0]
+        near += [h for h in handles if h.split(":", 1)[0] == server and h not in near][:3]
+        if not near:
+            return NotFoundError("unknown_session", handle=ref)
+        return NotFoundError("unknown_session_near", handle=ref,
+                             suggestions=" or ".join(near[:3]))
 
     async def for_message(self, chat_id: int, message_id: int) -> Session | None:
         """The session a Telegram message (a notification we sent) was about."""

@@ -268,7 +268,7 @@ class BotApiStandIn:
                 "from": _user(BOT_ID, bot=True), "text": ""}
             query = {"id": f"cq{self._next_update}", "from": _user(user_id or chat_id),
                      "chat_instance": str(chat_id), "data": data,
-                     "message": {k: v for k, v in msg.items() if k != "edits"}}
+                     "message": _public(msg)}
             return self._push({"callback_query": query})
 
     def redeliver(self, update_id: int) -> None:
@@ -379,8 +379,8 @@ class BotApiStandIn:
             msg: dict[str, Any] = {
                 "message_id": self._new_message_id(), "date": int(time.time()),
                 "chat": _chat(chat_id), "from": _user(BOT_ID, bot=True), "text": text,
-                "chat_id": chat_id, "raw": raw, "edits": [],
-                **self._thread_fields(chat_id, p),
+                "chat_id": chat_id, "raw": raw, "edits": [], "at": time.monotonic(),
+                "edited_at": [], **self._thread_fields(chat_id, p),
             }
             reply = _json_param(p.get("reply_parameters"))
             if isinstance(reply, dict) and reply.get("message_id"):
@@ -407,6 +407,7 @@ class BotApiStandIn:
                                   "and reply markup are exactly the same as a current content "
                                   "and reply markup of the message")
             msg["edits"].append(msg["text"])
+            msg.setdefault("edited_at", []).append(time.monotonic())
             msg["text"] = text
             msg["raw"] = str(p.get("text", ""))
             _set_markup(msg, markup)
@@ -603,7 +604,8 @@ class BotApiStandIn:
 
 def _public(msg: dict[str, Any]) -> dict[str, Any]:
     """A stored message as the Bot API returns it (without the stand-in's bookkeeping)."""
-    return {k: v for k, v in msg.items() if k not in ("chat_id", "raw", "edits")}
+    return {k: v for k, v in msg.items()
+            if k not in ("chat_id", "raw", "edits", "at", "edited_at")}
 
 
 def _topic_root(chat_id: int, topic: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -164,8 +164,10 @@ def create_app(hub: Hub) -> FastAPI:
     # --- history -----------------------------------------------------------------------
 
     @api.get("/history")
-    async def history_search(q: str = "", limit: int = 20, offset: int = 0,
-                             before: str | None = None) -> JSONResponse:
+    async def history_search(q: str = Query("", max_length=2000),
+                             limit: int = Query(20, ge=1, le=500),
+                             offset: int = Query(0, ge=0, le=10_000_000),
+                             before: str | None = Query(None, max_length=64)) -> JSONResponse:
         """Commands matching the filter language (ccr.history), newest first."""
         try:
             page = await hub.history.search(q[:2000], limit=limit, offset=offset,

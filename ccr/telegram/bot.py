@@ -46,7 +46,15 @@ from ccr.errors import CcrError
 from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
 from ccr.store.topics import GENERAL
-from ccr.telegram import card, command_buttons, history, render, richtext, topics
+from ccr.telegram import (
+    card,
+    command_buttons,
+    drafts,
+    history,
+    render,
+    richtext,
+    topics,
+)
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -81,6 +89,7 @@ class TelegramBot:
         self.buttons["hi"] = history.pager(self)
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
         command_buttons.register(self)
+        drafts.register(self)
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         if hub.topics.enabled:
@@ -161,22 +170,27 @@ class TelegramBot:
         except Exception as exc:  # a bug must not block the chat: dead-letter it
             raise SendFailed(f"ccr could not build this message ({type(exc).__name__})",
                              permanent=True, category="internal") from None
-        reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
-                 if item.reply_to else None)
         buttons = render.alert_buttons(item.payload) if item.kind == "alert" else []
         if item.kind == "notification" and richtext.CUT_MARKER in text:
             buttons = [("📄 Show full reply", "fm:")]
+        return await self._send_new(item, text, _keyboard(buttons))
+
+    async def _send_new(self, item: OutboxItem, text: str,
+                        markup: InlineKeyboardMarkup | None) -> int:
+        """Send as a new message: in the item's topic, or General when the topic is gone."""
+        reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
+                 if item.reply_to else None)
         thread = await topics.thread_for(self.hub, item)
         try:
             msg = await self.app.bot.send_message(
                 chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
                 reply_parameters=reply, link_preview_options=None,
-                reply_markup=_keyboard(buttons), message_thread_id=thread,
+                reply_markup=markup, message_thread_id=thread,
             )
         except TelegramError as exc:
             if thread is not None and topics.thread_gone(exc):  # deleted: say it in General
                 await topics.thread_lost(self.hub, item, thread)
-                return await self.send(replace(item, thread_id=GENERAL))
+                return await self._send_new(replace(item, thread_id=GENERAL), text, markup)
             raise self._failure(exc) from None
         return int(msg.message_id)
 
@@ -207,16 +221,7 @@ class TelegramBot:
                     raise self._failure(exc) from None
             except TelegramError as exc:
                 raise self._failure(exc) from None
-        reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
-                 if item.reply_to else None)
-        thread = await topics.thread_for(self.hub, item)
-        try:
-            msg = await self.app.bot.send_message(
-                chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
-                reply_parameters=reply, reply_markup=markup, message_thread_id=thread)
-        except TelegramError as exc:
-            raise self._failure(exc) from None
-        return int(msg.message_id)
+        return await self._send_new(item, text, markup)
 
     def _failure(self, exc: TelegramError) -> SendFailed:
         """Telegram's error as a `SendFailed`: 400 and 403 are permanent, the rest are not."""
@@ -268,6 +273,9 @@ class TelegramBot:
             await msg.reply_html("Usage: /cmd <code>HANDLE text</code>, e.g. "
                                  "<code>/cmd laptop:1 run the tests</code>. "
                                  "Send /sessions for the handles.")
+            return
+        if not await drafts.names_a_session(self, ref):
+            await drafts.ask(self, update, msg, rest.strip())  # no handle: ask where it goes
             return
         await self._submit(update, msg, text=text, ref=ref)
 

@@ -64,7 +64,9 @@ def text(p: dict[str, Any], *, preview_chars: int = 600) -> str:
                      f"<pre>{esc(clip(screen, 1200))}</pre>")
     reply = str(p.get("reply") or "")
     if state == "completed":
-        if reply.strip():
+        if p.get("error_text"):
+            parts.append(f"<i>{esc(clip(str(p['error_text']), 300))}</i>")
+        elif reply.strip():
             room = max(100, min(preview_chars, LIMIT - 300 - sum(u16len(x) for x in parts)))
             if richtext.ENABLED:
                 parts.append(richtext.notification_reply(

@@ -67,7 +67,8 @@ class World:
 
 def make_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
                reliability: dict[str, Any] | None = None,
-               telegram: dict[str, Any] | None = None, **executor: Any) -> World:
+               telegram: dict[str, Any] | None = None,
+               sections: dict[str, dict[str, Any]] | None = None, **executor: Any) -> World:
     servers: list[dict[str, Any]] = [{"id": "laptop", "kind": "local"}]
     if sshd is not None:
         servers.append({"id": "kr4", "kind": "ssh", "host": sshd.host, "port": sshd.port,
@@ -79,7 +80,7 @@ def make_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
         telegram={"base_url": botapi.base_url, "allowed_chats": [CHAT], "admins": [CHAT],
                   "poll_timeout": 1, **(telegram or {})},
         executor={"settle_ms": 150, "enter_check_ms": 100, **executor},
-        reliability=reliability,
+        reliability=reliability, sections=sections,
     )
     hub = HubProcess(config=config, port=port, workdir=tmp_path,
                      env=base_env(CCR_TELEGRAM_TOKEN=botapi.token))

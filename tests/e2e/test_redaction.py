@@ -25,7 +25,7 @@ def test_secrets_are_masked_on_every_path(world: World) -> None:
     [typed] = world.wait_prompts(state, 1)
     assert all(text in typed for _, text, _ in SHAPES)  # Claude gets exactly what was sent
     done = world.botapi.wait_for_message(
-        lambda m: "You said:" in m["text"] and "Claude finished" in m["text"])
+        lambda m: "You said:" in m["text"] and "Done in" in m["text"])
 
     # Telegram: every message the bot sent, every version of it, as shown and as sent.
     telegram = "\n".join([m["text"] for m in world.botapi.sent_messages()]

@@ -4,6 +4,7 @@ real tmux, the Bot API stand-in."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -110,12 +111,12 @@ def test_topic_creation_failing_still_delivers_and_is_retried(
     w = topics_world(tmp_path, botapi, tmux)
     w.hub.start()
     try:
-        _, state = w.start_agent("laptop", "bumpy")
+        pane, state = w.start_agent("laptop", "bumpy")
         note = in_group(w, "laptop:1", "Reply to this message")
         assert "message_thread_id" not in note, "the notification went to General"
         assert botapi.forum_topics(GROUP) == []
-        # The next message of the session tries again, and gets its topic.
-        botapi.push_text(GROUP, "go on", reply_to_message_id=note["message_id"], user_id=CHAT)
+        # The next message of the session (someone typed at the machine) tries again.
+        type_at_the_machine(w, pane, "go on")
         assert w.wait_prompts(state, 1) == ["go on"]
         thread = topic_of(w, "laptop:1")["message_thread_id"]
         in_group(w, "You said: go on", thread=thread)
@@ -125,16 +126,16 @@ def test_topic_creation_failing_still_delivers_and_is_retried(
 
 
 def test_topic_deleted_by_hand_is_made_anew(world: World) -> None:
-    _, state = world.start_agent("laptop", "tidy")
-    note = in_group(world, "laptop:1", "Reply to this message")
+    pane, state = world.start_agent("laptop", "tidy")
+    in_group(world, "laptop:1", "Reply to this message")
     first = topic_of(world, "laptop:1")["message_thread_id"]
     world.botapi.handle("deleteForumTopic", {"chat_id": GROUP, "message_thread_id": first})
 
-    world.botapi.push_text(GROUP, "one", reply_to_message_id=note["message_id"], user_id=CHAT)
+    type_at_the_machine(world, pane, "one")
     assert world.wait_prompts(state, 1) == ["one"]
     lost = in_group(world, "You said: one")
     assert "message_thread_id" not in lost, "not lost: it went to General"
-    world.botapi.push_text(GROUP, "two", reply_to_message_id=note["message_id"], user_id=CHAT)
+    type_at_the_machine(world, pane, "two")
     assert world.wait_prompts(state, 2) == ["one", "two"]
     second = world.botapi.wait_for_topic(lambda t: t["state"] == "open")["message_thread_id"]
     assert second != first
@@ -168,3 +169,11 @@ def test_without_topics_chat_nothing_changes(tmp_path: Path, botapi: Any, tmux: 
         assert not any("message_thread_id" in m for m in botapi.sent_messages())
     finally:
         w.hub.stop()
+
+
+def type_at_the_machine(w: World, pane: str, text: str) -> None:
+    """Someone at the laptop types into Claude: its answer is a session message, not a
+    command's (which would show on the command's own message instead)."""
+    w.tmux.run("send-keys", "-t", pane, "-l", text)
+    time.sleep(0.3)  # past the agent's burst window, so the Enter submits
+    w.tmux.run("send-keys", "-t", pane, "Enter")
