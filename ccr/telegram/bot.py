@@ -45,6 +45,7 @@ from ccr.errors import CcrError
 from ccr.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
 from ccr.telegram import render
+from ccr.telegram.prompt_buttons import PromptButtons
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class TelegramBot:
         allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
         self._allowed = allowed
         self.buttons: dict[str, Button] = {"ack": self._ack_button}
+        self.buttons["p"] = PromptButtons(hub, self.app.bot).tap
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -152,12 +154,12 @@ class TelegramBot:
                              permanent=True, category="internal") from None
         reply = (ReplyParameters(message_id=item.reply_to, allow_sending_without_reply=True)
                  if item.reply_to else None)
-        buttons = render.alert_buttons(item.payload) if item.kind == "alert" else []
+        buttons = render.buttons(item.kind, item.payload)
         try:
             msg = await self.app.bot.send_message(
                 chat_id=item.chat_id, text=text, parse_mode=ParseMode.HTML,
                 reply_parameters=reply, link_preview_options=None,
-                reply_markup=_keyboard(buttons),
+                reply_markup=_rows(buttons),
             )
         except TelegramError as exc:
             raise self._failure(exc) from None
@@ -417,6 +419,15 @@ def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
                                   for label, data in buttons]])
+
+
+def _rows(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    """Rows of (label, callback data) as an inline keyboard; None for no buttons."""
+    rows = [row for row in rows if row]
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
+                                  for label, data in row] for row in rows])
 
 
 def _plain(text: str) -> str:

@@ -52,6 +52,8 @@ def notification(p: dict[str, Any]) -> str:
         head += "  <i>(back again)</i>"
     if p.get("degraded"):
         head = f"⚠️ <i>Degraded: {esc(clip(str(p['degraded']), 200))}</i>\n{head}"
+    if p.get("prompt_id"):
+        return f"{head}\n\n{prompt_block(p)}"
     if p.get("answerable", True):
         foot = (f"↩️ Reply to this message to answer, or /cmd {esc(handle)} &lt;text&gt; "
                 f"(token <code>{esc(str(p.get('token', '')))}</code>)")
@@ -73,6 +75,62 @@ def notification(p: dict[str, Any]) -> str:
             cut += "…"
         reply_part = f"\n<blockquote expandable>{esc(cut)}</blockquote>"
     return f"{head}{prompt_part}{reply_part}\n{foot}"
+
+
+def prompt_block(p: dict[str, Any]) -> str:
+    """A dialog read from the pane: its title, context (the command or file), question and
+    options; then what was chosen, or how to answer."""
+    lines: list[str] = []
+    if p.get("title"):
+        lines.append(f"<b>{esc(str(p['title']))}</b>")
+    context = [str(line) for line in p.get("context") or []]
+    if context:
+        shown = clip("\n".join(context), 1500)
+        more = int(p.get("context_more") or 0)
+        lines.append(f"<pre>{esc(shown)}</pre>" + (f"<i>(+{more} lines)</i>" if more else ""))
+    lines.append(f"<b>{esc(str(p.get('question', '')))}</b>")
+    for o in p.get("options") or []:
+        detail = f"\n   <i>{esc(str(o.get('detail')))}</i>" if o.get("detail") else ""
+        lines.append(f"{int(o.get('number', 0))}. {esc(str(o.get('label', '')))}{detail}")
+    answered = p.get("answered")
+    if answered == "esc":
+        lines.append("\n⎋ Dismissed (Esc)")
+    elif answered:
+        lines.append(f"\n✅ You chose: {esc(str(answered))}")
+    else:
+        handle = esc(str(p.get("handle", "?")))
+        lines.append(f"\n👆 Tap a choice to press it in {handle}, or reply to this message to "
+                     "type text instead.")
+    return "\n".join(lines)
+
+
+BUTTON_CHARS = 32
+
+
+def prompt_buttons(p: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """One row per option (its text, shortened) and Esc; none once answered."""
+    if not p.get("prompt_id") or p.get("answered"):
+        return []
+    ident = int(p["prompt_id"])
+    rows = []
+    for o in p.get("options") or []:
+        label = str(o.get("label", "")).removesuffix("(esc)").strip()
+        rows.append([(clip(label, BUTTON_CHARS) or str(o["number"]),
+                      f"p:{ident}:{int(o['number'])}")])
+    if p.get("esc"):
+        rows.append([("⎋ Esc", f"p:{ident}:esc")])
+    return rows
+
+
+def buttons(kind: str, payload: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """(label, callback data) rows of the buttons under an outbox message (redacted)."""
+    payload = scrub(payload)
+    if kind == "alert":
+        row = alert_buttons(payload)
+        return [row] if row else []
+    if kind == "notification":
+        return prompt_buttons(payload)
+    return []
 
 
 def command_result(p: dict[str, Any]) -> str:
