@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,7 @@ def notification(p: dict[str, Any]) -> str:
     if p.get("degraded"):
         head = f"⚠️ <i>Degraded: {esc(clip(str(p['degraded']), 200))}</i>\n{head}"
     if p.get("prompt_id"):
-        return f"{head}\n\n{prompt_block(p)}"
+        return f"{head}\n\n{prompt_block(p, LIMIT - u16len(head) - 10)}"
     if p.get("answerable", True):
         foot = (f"↩️ Reply to this message to answer, or /cmd {esc(handle)} &lt;text&gt; "
                 f"(token <code>{esc(str(p.get('token', '')))}</code>)")
@@ -77,31 +78,37 @@ def notification(p: dict[str, Any]) -> str:
     return f"{head}{prompt_part}{reply_part}\n{foot}"
 
 
-def prompt_block(p: dict[str, Any]) -> str:
+def prompt_block(p: dict[str, Any], budget: int = LIMIT) -> str:
     """A dialog read from the pane: its title, context (the command or file), question and
-    options; then what was chosen, or how to answer."""
-    lines: list[str] = []
-    if p.get("title"):
-        lines.append(f"<b>{esc(str(p['title']))}</b>")
-    context = [str(line) for line in p.get("context") or []]
-    if context:
-        shown = clip("\n".join(context), 1500)
-        more = int(p.get("context_more") or 0)
-        lines.append(f"<pre>{esc(shown)}</pre>" + (f"<i>(+{more} lines)</i>" if more else ""))
-    lines.append(f"<b>{esc(str(p.get('question', '')))}</b>")
+    options; then what was chosen, or how to answer. At most `budget` characters as shown:
+    the context gets what the rest leaves."""
+    top = f"<b>{esc(clip(str(p['title']), 100))}</b>" if p.get("title") else ""
+    lines = [f"<b>{esc(clip(str(p.get('question', '')), 300))}</b>"]
     for o in p.get("options") or []:
-        detail = f"\n   <i>{esc(str(o.get('detail')))}</i>" if o.get("detail") else ""
-        lines.append(f"{int(o.get('number', 0))}. {esc(str(o.get('label', '')))}{detail}")
+        detail = (f"\n   <i>{esc(clip(str(o.get('detail')), 100))}</i>"
+                  if o.get("detail") else "")
+        lines.append(f"{int(o.get('number', 0))}. {esc(clip(str(o.get('label', '')), 150))}"
+                     f"{detail}")
     answered = p.get("answered")
     if answered == "esc":
         lines.append("\n⎋ Dismissed (Esc)")
     elif answered:
-        lines.append(f"\n✅ You chose: {esc(str(answered))}")
+        lines.append(f"\n✅ You chose: {esc(clip(str(answered), 200))}")
     else:
         handle = esc(str(p.get("handle", "?")))
-        lines.append(f"\n👆 Tap a choice to press it in {handle}, or reply to this message to "
-                     "type text instead.")
-    return "\n".join(lines)
+        lines.append(f"\n👆 Tap a choice to press its key in {handle}.\n<i>A text reply is "
+                     "typed into this dialog as it stands: its Enter picks the highlighted "
+                     "option.</i>")
+    rest = "\n".join(lines)
+    room = budget - u16len(html.unescape(re.sub(r"<[^>]+>", "", top + rest))) - 30
+    context = "\n".join(str(line) for line in p.get("context") or [])
+    more = int(p.get("context_more") or 0)
+    middle = ""
+    if context and room > 40:
+        middle = f"<pre>{esc(clip(context, min(room, 1500)))}</pre>"
+        if more:
+            middle += f"<i>(+{more} lines)</i>"
+    return "\n".join(part for part in (top, middle, rest) if part)
 
 
 BUTTON_CHARS = 32
