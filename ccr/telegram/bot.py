@@ -75,8 +75,8 @@ class TelegramBot:
         allowed = filters.Chat(chat_id=cfg.allowed_chats) if cfg.allowed_chats else None
         self._allowed = allowed
         self.buttons: dict[str, Button] = {"ack": self._ack_button}
-        self.buttons["p"] = PromptButtons(hub, self.app.bot).tap
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
+        self.buttons["p"] = PromptButtons(hub, self.app.bot).tap
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         if allowed is not None:
