@@ -222,6 +222,10 @@ CATALOG: dict[str, Explanation] = {
             "Reply to the latest notification of that session to answer it now.",
         ),
     ),
+    "prompt_answered": Explanation(
+        "The question in {handle} was already answered ({answer}); nothing more was typed.",
+        ("Look at the session's newest notification for what Claude does now.",),
+    ),
     "history_query_invalid": Explanation(
         "The history filter is not valid: {detail}.",
         ("Example: `/history laptop state:failed tests` (server, session, state, words).",),

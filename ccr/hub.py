@@ -31,6 +31,7 @@ from ccr.events import EventBus, HubLog, ServerStateChanged
 from ccr.history import HistoryService
 from ccr.lifecycle import CommandLifecycle
 from ccr.models import Command, Session
+from ccr.prompting import PromptService
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy, BreakerState
 from ccr.reliability.recovery import SessionRecovery
@@ -136,6 +137,13 @@ class Hub:
                                    interval_s=rel.dlq_interval_s, clock=clock,
                                    wake=self.delivery.wake)
         self.sessions.on_outbox = self.delivery.wake
+        self.prompts = PromptService(
+            self.db, self.executor, clock=clock, wake=self.delivery.wake, log=self.log,
+            spawn=lambda coro: self.keep(asyncio.create_task(coro, name="prompt-read")),
+            session=self.sessions.get,
+            enabled=lambda: bool(self.telegram_token) and settings.commands.rich_messages)
+        self.sessions.hold_for = self.prompts.hold_for
+        self.sessions.on_waiting = self.prompts.on_waiting
         self.commands.on_outbox = self.lifecycle.on_outbox = self.delivery.wake
         self.sessions.degraded = self.degraded
         tr = settings.tracing

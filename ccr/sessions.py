@@ -85,6 +85,10 @@ class SessionService:
         self.ttl = ttl_seconds
         self.recipients = recipients
         self.on_outbox: Callable[[], None] = lambda: None
+        self.hold_for: Callable[[HookEvent, Session], float] = lambda event, session: 0.0
+        """Seconds to hold an event's notifications back (ccr.prompting reads the pane)."""
+        self.on_waiting: Callable[[Session, HookEvent, list[int]], None] = lambda *_: None
+        """Told of held notifications once they are committed."""
         self.degraded: Callable[[], str | None] = lambda: None
         self.tracing = Tracing.disabled()
         self.turns: TurnObserver | None = None
@@ -128,6 +132,7 @@ class SessionService:
             "last_reply": event.last_reply,
         }
         notified = 0
+        held: list[int] = []
         async with traced(self.db.transaction(), self.tracing, "session.upsert",
                           component="store", server=event.server_id) as conn:
             cur = await conn.execute(
@@ -170,9 +175,15 @@ class SessionService:
                     with self.tracing.span("outbox.enqueue", component="outbox",
                                            server=event.server_id,
                                            attrs={"ccr.kind": "notification"}):
-                        await outbox.enqueue(conn, chat_id=chat, kind="notification",
-                                             payload=payload, now=now, session_id=session.id)
+                        held.append(await outbox.enqueue(
+                            conn, chat_id=chat, kind="notification", payload=payload,
+                            now=now, session_id=session.id))
                     notified += 1
+                hold = self.hold_for(event, session)
+                if hold > 0 and held:
+                    await outbox.hold(conn, held, now + hold)
+                else:
+                    held = []
         self._forget(session.id)
         if turn is not None and self.turns is not None:
             self.turns.published(turn)
@@ -183,6 +194,8 @@ class SessionService:
                                                   "its hook reported again"))
         if notified:
             self.on_outbox()
+        if held:
+            self.on_waiting(session, event, held)
         return IngestResult(duplicate=False, session=session, notified=notified)
 
     @staticmethod

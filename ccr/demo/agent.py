@@ -10,6 +10,11 @@ Enter swallowing: an Enter that comes within ``--burst-ms`` of the previous inpu
 together with other bytes in one read) is part of a paste and inserts a newline; only an
 Enter that arrives alone after a quiet gap submits.
 
+``/sleep N`` answers after N seconds. ``/permission`` shows a Claude-Code-style Bash
+permission dialog instead of the input line: 1 or 2 (or Enter on the highlighted option,
+moved with the arrows) runs the command, 3 or Esc declines; either way the turn ends with
+a Stop. Typed text does not reach the input while the dialog is shown.
+
 Files in ``--state-dir``:
   <session-id>.jsonl  transcript (user, assistant, then a system stop_hook_summary record)
   prompts.jsonl       every submitted prompt: {"text": ..., "at": unix time}
@@ -51,16 +56,10 @@ ESC_TIMEOUT_S = 0.05  # a lone ESC followed by nothing for this long is dropped
 PASTE_END = "\x1b[201~"
 CSI_LIMIT = 32
 DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
-PERMISSION_MENU = (
-    "Bash command",
-    "",
-    "  echo 'stand-in permission check'",
-    "",
-    "Do you want to proceed?",
-    "❯ 1. Yes",
-    "  2. Yes, and don't ask again",
-    "  3. No, and tell Claude what to do differently (esc)",
-)
+PERMISSION_COMMAND = "echo 'stand-in permission check'"
+PERMISSION_HEAD = ("Bash command", "", f"  {PERMISSION_COMMAND}", "", "Do you want to proceed?")
+PERMISSION_OPTIONS = ("Yes", "Yes, and don't ask again",
+                      "No, and tell Claude what to do differently (esc)")
 
 
 class Quit(Exception):
@@ -247,6 +246,21 @@ class Turn:
 
 
 @dataclass
+class Menu:
+    """A permission dialog on screen, answered like Claude Code's: a digit chooses, the
+    arrows move the highlight, Enter takes it, Esc declines."""
+
+    tool_use_id: str
+    selected: int = 1
+
+    def lines(self) -> list[str]:
+        marks = ["❯" if n == self.selected else " " for n in range(1, 4)]
+        return [*PERMISSION_HEAD,
+                *(f"{mark} {n}. {label}" for n, (mark, label)
+                  in enumerate(zip(marks, PERMISSION_OPTIONS, strict=True), 1))]
+
+
+@dataclass
 class Options:
     """Parsed command line."""
 
@@ -284,6 +298,7 @@ class Agent:
         self.turn: Turn | None = None
         self.queued: deque[str] = deque()
         self.rows_up = 0  # rows between the top of the input area and the cursor
+        self.menu: Menu | None = None  # a permission dialog replaces the input line
 
     # ---- screen -------------------------------------------------------------------------
 
@@ -311,6 +326,12 @@ class Agent:
         """Redraw the status line (while busy) and the input line; the cursor ends on it."""
         plain: list[str] = []
         styled: list[str] = []
+        if self.menu is not None:
+            plain = self.menu.lines()
+            text = self.erase_area() + "\n".join(plain)
+            self.rows_up = cursor_row(plain, self.width())
+            self.write(text)
+            return
         if self.turn is not None:
             status = "✻ Thinking… (Ctrl-C to interrupt)"
             if self.queued:
@@ -339,6 +360,10 @@ class Agent:
         self.last_input = now
         text = self.decoder.decode(data)
         alone = len(text) == 1
+        if self.menu is not None and text == "\x1b":  # the Esc key, alone in its read
+            self.mode = "normal"
+            self.decline()
+            return
         for ch in text:
             self.char(ch, submit=quiet and alone)
         self.draw()
@@ -351,7 +376,8 @@ class Agent:
                 content = self.paste[: -len(PASTE_END)]
                 self.paste = ""
                 self.mode = "normal"
-                self.buffer += content.replace("\r\n", "\n").replace("\r", "\n")
+                if self.menu is None:  # a dialog takes no pasted text
+                    self.buffer += content.replace("\r\n", "\n").replace("\r", "\n")
             return
         if self.mode == "esc":
             self.mode = {"[": "csi", "O": "ss3"}.get(ch, "normal")
@@ -359,18 +385,23 @@ class Agent:
             return
         if self.mode == "ss3":
             self.mode = "normal"
+            self.arrow(ch)
             return
         if self.mode == "csi":
             if "\x20" <= ch <= "\x3f" and len(self.csi) < CSI_LIMIT:
                 self.csi += ch
                 return
             self.mode = "normal"
+            if not self.csi:
+                self.arrow(ch)
             if ch == "~" and self.csi == "200":
                 self.mode = "paste"
                 self.paste = ""
             return
         if ch == "\x1b":
             self.mode = "esc"
+        elif self.menu is not None:
+            self.menu_key(ch, submit=submit)
         elif ch in "\r\n":
             if submit:
                 self.submit()
@@ -395,11 +426,56 @@ class Agent:
         self.paste = ""
         self.decoder.reset()
 
+    def arrow(self, final: str) -> None:
+        """Up / down (CSI or SS3 A / B) move a dialog's highlight; elsewhere they do nothing."""
+        if self.menu is not None and final in "AB":
+            step = -1 if final == "A" else 1
+            self.menu.selected = (self.menu.selected - 1 + step) % len(PERMISSION_OPTIONS) + 1
+
+    def menu_key(self, ch: str, *, submit: bool) -> None:
+        """A key while the permission dialog is shown: typed text never reaches the input."""
+        assert self.menu is not None
+        if ch in "123":
+            self.choose(int(ch))
+        elif ch in "\r\n" and submit:
+            self.choose(self.menu.selected)
+        elif ch == "\x03":
+            self.interrupt()
+
+    def choose(self, number: int) -> None:
+        """Answer the dialog: 1 and 2 run the command, 3 declines; the turn ends with a Stop."""
+        menu = self.menu
+        assert menu is not None
+        if number == 3:
+            self.decline()
+            return
+        self.menu = None
+        label = PERMISSION_OPTIONS[number - 1]
+        self.transcript.append("user", message={"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": menu.tool_use_id,
+             "content": "stand-in permission check"}]})
+        self.print_above(f"  ⎿  {DIM}chose {number}. {label}{RESET}\n"
+                         f"● Bash({PERMISSION_COMMAND})\n  ⎿  stand-in permission check")
+        self.end_turn(f"Ran the command: {PERMISSION_COMMAND}")
+
+    def decline(self) -> None:
+        """3 or Esc: the command is not run. The stand-in ends its turn with a Stop so a
+        test sees the turn end (Claude Code instead waits for the person's instructions)."""
+        menu = self.menu
+        assert menu is not None
+        self.menu = None
+        self.transcript.append("user", message={"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": menu.tool_use_id, "is_error": True,
+             "content": "The user doesn't want to proceed with this tool use."}]})
+        self.print_above(f"  ⎿  {DIM}User declined to run {PERMISSION_COMMAND}{RESET}")
+        self.end_turn(f"Declined: did not run {PERMISSION_COMMAND}")
+
     def interrupt(self) -> None:
         """Ctrl-C: clear the input; while answering, also drop the turn and the queue."""
         self.buffer = ""
-        if self.turn is not None:
+        if self.turn is not None or self.menu is not None:
             self.turn = None
+            self.menu = None
             self.queued.clear()
             self.transcript.user("[Request interrupted by user]")
         self.print_above(DIM + "^C (interrupted)" + RESET)
@@ -464,22 +540,28 @@ class Agent:
         assert turn is not None
         self.turn = None
         if turn.kind == "permission":
+            tool_use_id = "toolu_" + uuid.uuid4().hex[:24]
             self.transcript.assistant([
                 {"type": "text", "text": "I need to run a command."},
-                {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:24], "name": "Bash",
-                 "input": {"command": "echo 'stand-in permission check'"}}])
-            self.print_above("● I need to run a command.\n\n" + "\n".join(PERMISSION_MENU) + "\n")
+                {"type": "tool_use", "id": tool_use_id, "name": "Bash",
+                 "input": {"command": PERMISSION_COMMAND}}])
+            self.menu = Menu(tool_use_id)
+            self.print_above("● I need to run a command.\n")
             self.hooks.fire(self.event(
                 "Notification", message="Claude needs your permission to use Bash",
                 notification_type="permission_prompt"))
-        else:
-            self.transcript.assistant([{"type": "text", "text": turn.reply}])
-            self.transcript.stop_summary(self.opts.hook)
-            self.print_above("● " + turn.reply + "\n")
-            fields: dict[str, Any] = {"stop_hook_active": False}
-            if self.opts.last_message:
-                fields["last_assistant_message"] = turn.reply
-            self.hooks.fire(self.event("Stop", **fields))
+            return  # queued prompts wait until the dialog is answered
+        self.end_turn(turn.reply)
+
+    def end_turn(self, reply: str) -> None:
+        """Show the reply, write the transcript, fire Stop, and take the next prompt."""
+        self.transcript.assistant([{"type": "text", "text": reply}])
+        self.transcript.stop_summary(self.opts.hook)
+        self.print_above("● " + reply + "\n")
+        fields: dict[str, Any] = {"stop_hook_active": False}
+        if self.opts.last_message:
+            fields["last_assistant_message"] = reply
+        self.hooks.fire(self.event("Stop", **fields))
         self.start_next()
 
     # ---- main loop ----------------------------------------------------------------------

@@ -194,3 +194,41 @@ async def next_due(db: Database) -> float | None:
 async def counts(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state")
     return {r["state"]: int(r["n"]) for r in rows}
+
+
+async def hold(conn: aiosqlite.Connection, ids: list[int], until: float) -> None:
+    """Keep pending rows back until `until` (inside the caller's transaction): time to
+    enrich them. Nothing else of the row changes, so a crash still sends it after that."""
+    for row_id in ids:
+        await conn.execute("UPDATE outbox SET next_attempt_at = ? WHERE id = ? "
+                           "AND state = 'pending' AND attempts = 0", (until, row_id))
+
+
+async def update_payload_and_release(db: Database, ids: list[int], extra: dict[str, Any],
+                                     now: float) -> int:
+    """Merge `extra` into held rows' payloads and make them due now; rows already on their
+    way (sent, or tried) are left as they are. Returns how many rows changed."""
+    changed = 0
+    async with db.transaction() as conn:
+        for row_id in ids:
+            async with conn.execute("SELECT text FROM outbox WHERE id = ? AND state = 'pending' "
+                                    "AND attempts = 0", (row_id,)) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                continue
+            payload = {**json.loads(row[0]), **extra}
+            await conn.execute("UPDATE outbox SET text = ?, next_attempt_at = ? WHERE id = ?",
+                               (json.dumps(payload, ensure_ascii=False), now, row_id))
+            changed += 1
+    return changed
+
+
+async def sent_since(db: Database, *, session_id: int, kind: str, since: float,
+                     until: float) -> list[tuple[int, int, dict[str, Any]]]:
+    """(chat, message id, payload) of a session's sent rows of `kind` that were released
+    between `since` and `until` (a range of the state index, not a scan of the outbox)."""
+    rows = await db.fetchall(
+        "SELECT chat_id, message_id, text FROM outbox WHERE state = 'sent' "
+        "AND next_attempt_at BETWEEN ? AND ? AND session_id = ? AND kind = ? "
+        "AND message_id IS NOT NULL ORDER BY id", (since, until, session_id, kind))
+    return [(int(r["chat_id"]), int(r["message_id"]), json.loads(r["text"])) for r in rows]

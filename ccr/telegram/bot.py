@@ -55,6 +55,7 @@ from ccr.telegram import (
     richtext,
     topics,
 )
+from ccr.telegram.prompt_buttons import PromptButtons
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
@@ -90,6 +91,7 @@ class TelegramBot:
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
         command_buttons.register(self)
         drafts.register(self)
+        self.buttons["p"] = PromptButtons(hub, self.app.bot).tap
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
         if hub.topics.enabled:
@@ -170,10 +172,10 @@ class TelegramBot:
         except Exception as exc:  # a bug must not block the chat: dead-letter it
             raise SendFailed(f"ccr could not build this message ({type(exc).__name__})",
                              permanent=True, category="internal") from None
-        buttons = render.alert_buttons(item.payload) if item.kind == "alert" else []
+        rows = render.buttons(item.kind, item.payload)
         if item.kind == "notification" and richtext.CUT_MARKER in text:
-            buttons = [("📄 Show full reply", "fm:")]
-        return await self._send_new(item, text, _keyboard(buttons))
+            rows.append([("📄 Show full reply", "fm:")])
+        return await self._send_new(item, text, _rows(rows))
 
     async def _send_new(self, item: OutboxItem, text: str,
                         markup: InlineKeyboardMarkup | None) -> int:
@@ -203,7 +205,7 @@ class TelegramBot:
         preview = self.hub.settings.commands.preview_chars
         try:
             text = card.text(item.payload, preview_chars=preview)
-            markup = _keyboard(card.buttons(item.payload, preview_chars=preview))
+            markup = _rows([card.buttons(item.payload, preview_chars=preview)])
         except Exception as exc:
             raise SendFailed(f"ccr could not build this message ({type(exc).__name__})",
                              permanent=True, category="internal") from None
@@ -484,11 +486,13 @@ class TelegramBot:
                     reply_markup=None)
 
 
-def _keyboard(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
-    if not buttons:
+def _rows(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    """Rows of (label, callback data) as an inline keyboard; None for no buttons."""
+    rows = [row for row in rows if row]
+    if not rows:
         return None
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
-                                  for label, data in buttons]])
+                                  for label, data in row] for row in rows])
 
 
 def _plain(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,8 @@ def notification(p: dict[str, Any]) -> str:
         head += "  <i>(back again)</i>"
     if p.get("degraded"):
         head = f"⚠️ <i>Degraded: {esc(clip(str(p['degraded']), 200))}</i>\n{head}"
+    if p.get("prompt_id"):
+        return f"{head}\n\n{prompt_block(p, LIMIT - u16len(head) - 10)}"
     if p.get("answerable", True):
         foot = (f"↩️ Reply to this message to answer, or /cmd {esc(handle)} &lt;text&gt; "
                 f"(token <code>{esc(str(p.get('token', '')))}</code>)")
@@ -79,6 +82,68 @@ def notification(p: dict[str, Any]) -> str:
             cut += "…"
         reply_part = f"\n<blockquote expandable>{esc(cut)}</blockquote>"
     return f"{head}{prompt_part}{reply_part}\n{foot}"
+
+
+def prompt_block(p: dict[str, Any], budget: int = LIMIT) -> str:
+    """A dialog read from the pane: its title, context (the command or file), question and
+    options; then what was chosen, or how to answer. At most `budget` characters as shown:
+    the context gets what the rest leaves."""
+    top = f"<b>{esc(clip(str(p['title']), 100))}</b>" if p.get("title") else ""
+    lines = [f"<b>{esc(clip(str(p.get('question', '')), 300))}</b>"]
+    for o in p.get("options") or []:
+        detail = (f"\n   <i>{esc(clip(str(o.get('detail')), 100))}</i>"
+                  if o.get("detail") else "")
+        lines.append(f"{int(o.get('number', 0))}. {esc(clip(str(o.get('label', '')), 150))}"
+                     f"{detail}")
+    answered = p.get("answered")
+    if answered == "esc":
+        lines.append("\n⎋ Dismissed (Esc)")
+    elif answered:
+        lines.append(f"\n✅ You chose: {esc(clip(str(answered), 200))}")
+    else:
+        handle = esc(str(p.get("handle", "?")))
+        lines.append(f"\n👆 Tap a choice to press its key in {handle}.\n<i>A text reply is "
+                     "typed into this dialog as it stands: its Enter picks the highlighted "
+                     "option.</i>")
+    rest = "\n".join(lines)
+    room = budget - u16len(html.unescape(re.sub(r"<[^>]+>", "", top + rest))) - 30
+    context = "\n".join(str(line) for line in p.get("context") or [])
+    more = int(p.get("context_more") or 0)
+    middle = ""
+    if context and room > 40:
+        middle = f"<pre>{esc(clip(context, min(room, 1500)))}</pre>"
+        if more:
+            middle += f"<i>(+{more} lines)</i>"
+    return "\n".join(part for part in (top, middle, rest) if part)
+
+
+BUTTON_CHARS = 32
+
+
+def prompt_buttons(p: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """One row per option (its text, shortened) and Esc; none once answered."""
+    if not p.get("prompt_id") or p.get("answered"):
+        return []
+    ident = int(p["prompt_id"])
+    rows = []
+    for o in p.get("options") or []:
+        label = str(o.get("label", "")).removesuffix("(esc)").strip()
+        rows.append([(clip(label, BUTTON_CHARS) or str(o["number"]),
+                      f"p:{ident}:{int(o['number'])}")])
+    if p.get("esc"):
+        rows.append([("⎋ Esc", f"p:{ident}:esc")])
+    return rows
+
+
+def buttons(kind: str, payload: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """(label, callback data) rows of the buttons under an outbox message (redacted)."""
+    payload = scrub(payload)
+    if kind == "alert":
+        row = alert_buttons(payload)
+        return [row] if row else []
+    if kind == "notification":
+        return prompt_buttons(payload)
+    return []
 
 
 def command_result(p: dict[str, Any]) -> str:
