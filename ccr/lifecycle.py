@@ -22,11 +22,13 @@ from ccr.remote.executor import Executor
 from ccr.sessions import SessionService
 from ccr.settings_feedback import CommandSettings
 from ccr.store import commands as rows
+from ccr.store import outbox
 from ccr.store.db import Database
 
 QUIET_NOTIFY_S = 60.0
-"""A Stop that completes a command this young only edits its live message: no second
-message within a minute of the first (the person is looking at it)."""
+"""A Stop that completes a command this young, whose live message is still the latest word
+about its session in that chat, only edits that message: no second message within a minute
+of the first (the person is looking at it)."""
 SCREEN_LINES = 12
 
 
@@ -74,11 +76,22 @@ class CommandLifecycle:
         elif event.kind is EventKind.STOP:
             for done in await self._complete(conn, event, session, now):
                 self._screens.pop(done.id, None)
-                if await self._show(conn, done, now) and now - done.created_at < QUIET_NOTIFY_S:
+                if await self._show(conn, done, now) and await self._watched(conn, done, now):
                     assert done.chat_id is not None
                     out.quiet_chats.add(done.chat_id)
                 out.changed.append(done)
         return out
+
+    @staticmethod
+    async def _watched(conn: aiosqlite.Connection, command: Command, now: float) -> bool:
+        """Is the command's live message young and still the latest word about its session
+        in its chat? Then its edit is enough; otherwise the answer comes as a new message."""
+        if command.chat_id is None or command.card_outbox_id is None:
+            return False
+        if now - command.created_at >= QUIET_NOTIFY_S:
+            return False
+        return not await outbox.notified_since(conn, command.chat_id, command.session_id,
+                                               command.card_outbox_id)
 
     async def _complete(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
                         now: float) -> list[Command]:

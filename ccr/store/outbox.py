@@ -152,6 +152,15 @@ async def live_message(conn: aiosqlite.Connection, *, card_id: int | None, chat_
     return int(row[0])
 
 
+async def notified_since(conn: aiosqlite.Connection, chat_id: int, session_id: int,
+                         after_id: int) -> bool:
+    """Did the chat get a notification about the session after outbox row `after_id`?"""
+    async with conn.execute(
+        "SELECT 1 FROM outbox WHERE session_id = ? AND chat_id = ? AND kind = 'notification' "
+        "AND id > ? LIMIT 1", (session_id, chat_id, after_id)) as cur:
+        return await cur.fetchone() is not None
+
+
 async def payload_of(db: Database, chat_id: int, message_id: int) -> dict[str, Any] | None:
     """What ccr sent as one Telegram message (its outbox payload), if it still has it."""
     row = await db.fetchone(

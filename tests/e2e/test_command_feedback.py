@@ -150,13 +150,14 @@ def test_unconfirmed_text_shows_what_the_pane_shows_and_a_timeout_ends_it(
     try:
         pane, _ = w.start_agent("laptop", "menu", "--reply-delay", "0")
         w.notification_for("laptop:1")
-        # Claude shows a permission menu; text typed now never becomes a prompt.
+        # Claude shows a permission menu: typed text goes into the menu (its Enter picks the
+        # highlighted option), never becoming a prompt. The person is shown the pane.
         w.botapi.push_text(CHAT, "/cmd laptop:1 /permission")
         w.tmux.wait_for_text(pane, "Do you want to proceed?")
         w.botapi.push_text(CHAT, "/cmd laptop:1 are you there")
         shown = w.botapi.wait_for_message(
             lambda m: "are you there" in m["text"] and "not confirmed" in m["text"])
-        assert "Do you want to proceed?" in shown["text"], shown["text"]
+        assert "The pane shows" in shown["text"] and "chose 1. Yes" in shown["text"]
         ended = w.botapi.wait_for_message(
             lambda m: "are you there" in m["text"] and "No answer after" in m["text"],
             timeout=20)
