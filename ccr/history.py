@@ -22,6 +22,7 @@ from ccr.errors import CcrError
 from ccr.models import FINAL_STATES, Command, CommandState
 from ccr.redact import redact
 from ccr.store import history as store
+from ccr.store import retention
 from ccr.store.db import Database
 
 if TYPE_CHECKING:
@@ -203,6 +204,8 @@ class HistoryService:
                 n = await store.purge(conn, older_than, limit=PURGE_BATCH)
             deleted += n
             if n < PURGE_BATCH:
+                async with self.db.transaction() as conn:
+                    await retention.purge(conn, older_than)
                 return deleted
             await asyncio.sleep(0)  # let other writers in between batches
 

@@ -115,6 +115,11 @@ def sessions(config: ConfigOpt = None,
 def send(
     handle: Annotated[str, typer.Argument(help="Session handle (laptop:1) or its token.")],
     text: Annotated[str, typer.Argument(help="Text to type; it is typed literally, then Enter.")],
+    wait: Annotated[bool, typer.Option(
+        "--wait", help="Then wait for Claude's answer and print it (or why there is none).")
+    ] = False,
+    timeout: Annotated[float, typer.Option(
+        "--timeout", help="With --wait: give up waiting after this many seconds.")] = 600.0,
     config: ConfigOpt = None,
 ) -> None:
     """Type TEXT into a session's pane through the running hub."""
@@ -130,6 +135,38 @@ def send(
                     label="Not delivered" if command else "Error")
         raise typer.Exit(1)
     out.print(f"[green]Typed into {command['session']}[/] (command {command['id']})")
+    if wait:
+        _await_answer(_client(config), command["id"], timeout)
+
+
+FINAL = ("completed", "failed", "timeout", "cancelled", "uncertain")
+
+
+def _await_answer(client: Any, command_id: str, timeout: float) -> None:
+    """Follow a command until it ends; print Claude's reply, or why there is none."""
+    deadline = time.monotonic() + timeout
+    with out.status("Waiting for Claude's answer…"):
+        while True:
+            try:
+                found = client.request("GET", f"/api/history/{command_id}")["command"]
+            except CcrError as exc:
+                fail(exc)
+            if found["state"] in FINAL:
+                break
+            if time.monotonic() > deadline:
+                out.print(f"[yellow]Still {found['state']} after {timeout:g} s[/]; "
+                          f"`ccr history show {command_id}` follows it.")
+                raise typer.Exit(3)
+            time.sleep(0.5)
+    took = f" in {found['duration']:.1f} s" if found.get("duration") is not None else ""
+    if found["state"] == "completed":
+        out.print(f"[green]Done{took}[/]")
+        out.print(found.get("reply") or "(Claude finished without a text reply)",
+                  markup=False, highlight=False)
+        return
+    out.print(f"[red]{found['state']}{took}[/]")
+    out.print(found.get("error") or "", markup=False, highlight=False)
+    raise typer.Exit(1)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -103,7 +103,10 @@ def run_demo(*, data_dir: Path | None = None, port: int = 0) -> None:
         hub.log("info", "select its session, press / and type a line: it is typed into the "
                         "pane, the agent answers, and its hook reports back here")
 
+    hung_up: list[int] = []
+
     def hang_up(signum: int, frame: object) -> None:
+        hung_up.append(signum)
         raise SystemExit(0)  # a closed terminal or a kill still cleans up below
 
     for sig in (signal.SIGHUP, signal.SIGTERM):
@@ -115,3 +118,7 @@ def run_demo(*, data_dir: Path | None = None, port: int = 0) -> None:
                        check=False)
         if own_dir:
             shutil.rmtree(base, ignore_errors=True)
+        if hung_up:
+            # The terminal is gone: the console's input thread would spin on it and keep
+            # the process alive. Everything worth keeping is cleaned up above.
+            os._exit(0)

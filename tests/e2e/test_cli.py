@@ -121,8 +121,18 @@ def test_demo_cleans_up_when_its_terminal_closes(tmux: Tmux, tmp_path: Path) -> 
     pane = tmux.new_session("demo", argv, width=120, height=36,
                             env=base_env(HOME=str(tmp_path)), cwd=tmp_path)
     tmux.wait_for_text(pane, "demo:1", timeout=30)
-    demo_socket = f"ccr-demo-{tmux.run('display-message', '-p', '-t', pane, '#{pane_pid}').strip()}"
+    pid = int(tmux.run('display-message', '-p', '-t', pane, '#{pane_pid}').strip())
+    demo_socket = f"ccr-demo-{pid}"
     tmux.kill_session("demo")  # the terminal goes away: SIGHUP
     wait_until(lambda: subprocess.run(["tmux", "-L", demo_socket, "list-sessions"],
                                       capture_output=True, check=False).returncode != 0, 15,
                message="the demo's stand-in agent to be cleaned up after SIGHUP")
+    wait_until(lambda: gone(pid), 15, message="the demo process itself to exit after SIGHUP")
+
+
+def gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for its parent counts as exited)."""
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return True

@@ -205,3 +205,22 @@ def test_a_bare_cmd_asks_where_and_a_wrong_handle_gets_suggestions(
         assert len(asked) == 1
     finally:
         w.hub.stop()
+
+
+def test_rich_messages_off_is_the_plain_one_shot_result(
+        tmp_path: Path, botapi: Any, tmux: Tmux) -> None:
+    w = make_world(tmp_path, botapi, tmux, None,
+                   sections={"commands": {"rich_messages": False}})
+    w.hub.start()
+    try:
+        _, state = w.start_agent("laptop", "plain")
+        w.notification_for("laptop:1")
+        w.botapi.push_text(CHAT, "/cmd laptop:1 plain please")
+        assert w.wait_prompts(state, 1) == ["plain please"]
+        typed = w.botapi.wait_for_message(lambda m: m["text"].startswith("📨"))
+        assert "plain please" in typed["text"] and not buttons(typed)
+        w.botapi.wait_for_message(
+            lambda m: "You said: plain please" in m["text"] and "Claude finished" in m["text"])
+        assert not any("Done in" in m["text"] for m in w.botapi.sent_messages(CHAT))
+    finally:
+        w.hub.stop()

@@ -182,3 +182,6 @@ def test_cli_send_and_sessions_use_the_running_hub(world: World) -> None:
     assert world.wait_prompts(state, 1) == ["from the shell"]
     bad = world.hub.ccr("send", "laptop:7", "nobody")
     assert bad.returncode == 1 and "no live session" in bad.stderr
+    waited = world.hub.ccr("send", "laptop:1", "and wait", "--wait")
+    assert waited.returncode == 0, waited.stderr
+    assert "Done in" in waited.stdout and "You said: and wait" in waited.stdout

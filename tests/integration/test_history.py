@@ -213,3 +213,27 @@ async def test_purge_job_runs_and_logs(filled: Database) -> None:
         await asyncio.sleep(0.01)
     task.cancel()
     assert said == [("info", "history purge: deleted 1 command(s) older than 30 days")]
+
+
+async def test_purge_also_drops_old_sent_messages_and_redelivery_guards(db: Database) -> None:
+    from ccr.store import deadletters, outbox
+
+    async with db.transaction() as conn:
+        old = await outbox.enqueue(conn, chat_id=1, kind="text", payload={"text": "old"},
+                                   now=NOW - 40 * DAY)
+        dead = await outbox.enqueue(conn, chat_id=1, kind="text", payload={"text": "dead"},
+                                    now=NOW - 40 * DAY)
+        new = await outbox.enqueue(conn, chat_id=1, kind="text", payload={"text": "new"},
+                                   now=NOW - DAY)
+        await conn.execute("UPDATE outbox SET state = 'sent' WHERE id IN (?, ?, ?)",
+                           (old, dead, new))
+        await deadletters.bury(conn, outbox_id=dead, chat_id=1, kind="text", reason="x",
+                               error_type="rejected", attempts=3, now=NOW - 40 * DAY,
+                               schedule=deadletters.Schedule())
+        await commands.seen_update(conn, 7, NOW - 40 * DAY)
+        await commands.seen_update(conn, 8, NOW - DAY)
+    await service(db, Clock(NOW)).purge()
+    kept = [r[0] for r in await db.fetchall("SELECT id FROM outbox ORDER BY id")]
+    assert kept == [dead, new]  # a dead letter's message stays with its entry
+    updates = [r[0] for r in await db.fetchall("SELECT update_id FROM telegram_updates")]
+    assert updates == [8]
