@@ -94,10 +94,15 @@ async def transitions(conn: aiosqlite.Connection,
 
 async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str,
                         now: float) -> Command | None:
-    """Claude reported `prompt`: the oldest typed, unconfirmed command with that text."""
+    """Claude reported `prompt`: the oldest typed, unconfirmed command with that text.
+
+    An UNCERTAIN one (ccr lost contact while typing it) is settled by this: it did arrive,
+    so it is EXECUTING again, and its Stop completes it like any other.
+    """
     async with conn.execute(
-        f"{_SELECT} WHERE c.session_id = ? AND c.state IN (?, ?) AND c.received_at IS NULL "
-        "ORDER BY c.created_at", (session_id, CommandState.DISPATCHING, CommandState.EXECUTING),
+        f"{_SELECT} WHERE c.session_id = ? AND c.state IN (?, ?, ?) AND c.received_at IS NULL "
+        "ORDER BY c.created_at",
+        (session_id, CommandState.DISPATCHING, CommandState.EXECUTING, CommandState.UNCERTAIN),
     ) as cur:
         candidates = [from_row(r) for r in await cur.fetchall()]
     wanted = _norm(prompt)
@@ -106,6 +111,12 @@ async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str
         return None
     await conn.execute("UPDATE commands SET received_at = ? WHERE id = ?", (now, match.id))
     await _transition(conn, match.id, "received", now, None)
+    if match.state is CommandState.UNCERTAIN:
+        await conn.execute(
+            "UPDATE commands SET state = ?, finished_at = NULL, error_code = NULL, "
+            "error_text = NULL, typed_at = COALESCE(typed_at, ?) WHERE id = ?",
+            (CommandState.EXECUTING, now, match.id))
+        await _transition(conn, match.id, CommandState.EXECUTING, now, "arrived after all")
     return await get(conn, match.id)
 
 

@@ -204,3 +204,18 @@ async def test_edits_coalesce_and_a_change_during_a_send_is_sent_again(db: Datab
     (edit,) = await outbox.due(db, NOW + 4)
     assert edit.edit_of == item.id and edit.edit_message_id == 500
     assert edit.payload["state"] == "completed"
+
+
+async def test_claudes_confirmation_settles_an_uncertain_command(db: Database) -> None:
+    lc = life(db, Clock())
+    async with db.transaction() as conn:
+        await rows.insert(conn, command_id="c1", session_id=1, text="deploy once",
+                          source="telegram", chat_id=42, reply_to=None, now=NOW)
+        await rows.set_state(conn, "c1", CommandState.DISPATCHING, now=NOW)
+        await rows.set_state(conn, "c1", CommandState.UNCERTAIN, now=NOW + 1,
+                             error_code="delivery_uncertain", error_text="lost contact")
+    await hook(db, lc, event(EventKind.PROMPT, prompt="deploy once"))
+    settled = await command(db, "c1")
+    assert settled.state is CommandState.EXECUTING and settled.error_code is None
+    await hook(db, lc, event(EventKind.STOP, prompt="deploy once", reply="deployed"))
+    assert (await command(db, "c1")).state is CommandState.COMPLETED
