@@ -7,6 +7,7 @@ import sys
 from bench import (
     command_path,
     dispatch,
+    feedback,
     history_search,
     load,
     metrics_overhead,
@@ -17,7 +18,7 @@ from bench import (
 BENCHMARKS = {"dispatch": dispatch.main, "command_path": command_path.main,
               "one_down": one_down.main, "metrics_overhead": metrics_overhead.main,
               "load": load.main, "scale": scale.main,
-              "history_search": history_search.main}
+              "history_search": history_search.main, "feedback": feedback.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,7 +36,9 @@ def _first(rig: Rig, match: Any, deadline: float) -> dict[str, Any]:
             if match(msg):
                 return msg
         time.sleep(0.001)
-    raise TimeoutError("no matching message")
+    last = "\n---\n".join(m["text"] for m in rig.api.sent_messages(CHAT)[-3:])
+    raise TimeoutError(f"no matching message; the last ones:\n{last}\nhub log:\n"
+                       f"{rig.hub.logs()[-1500:]}")
 
 
 def _edit_at(msg: dict[str, Any], marker: str) -> float | None:

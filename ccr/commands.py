@@ -193,8 +193,13 @@ class CommandService:
                 conn, command.id, state, now=now,
                 error_code=error.code if error else None,
                 error_text=error.explain() if error else None,
+                expect=(CommandState.PENDING, CommandState.DISPATCHING),
             )
-            assert moved is not None
+            if moved is None:
+                # Claude's own hooks moved it on while the typing finished (a fast Stop):
+                # what they said stands.
+                current = await rows.get(conn, command.id)
+                return current or command
             command = moved
             if self.rich:
                 await cards.show(conn, command, now=now)

@@ -99,7 +99,7 @@ class CommandLifecycle:
         text gets the reply; earlier ones Claude received were left for it (completed with
         a note, no reply). Without a known prompt, the received ones get the reply."""
         prompt = _norm(event.last_prompt)
-        running = await rows.running(conn, session.id)
+        running = await rows.running(conn, session.id, typing=True)
         answered = next((c for c in reversed(running) if prompt and _norm(c.text) == prompt),
                         None)
         out = []
@@ -115,7 +115,7 @@ class CommandLifecycle:
                 conn, command.id, CommandState.COMPLETED, now=now,
                 reply=(event.last_reply or "") if note is None else "",
                 error_text=note, detail="superseded" if note else None,
-                expect=(CommandState.EXECUTING,))
+                expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
             if done is not None:
                 out.append(done)
         return out

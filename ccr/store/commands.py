@@ -124,10 +124,14 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-async def running(conn: aiosqlite.Connection, session_id: int | None = None) -> list[Command]:
-    """Typed commands waiting for Claude's Stop (of one session, or all)."""
-    sql = f"{_SELECT} WHERE c.state = ?"
-    args: list[object] = [CommandState.EXECUTING]
+async def running(conn: aiosqlite.Connection, session_id: int | None = None, *,
+                  typing: bool = False) -> list[Command]:
+    """Typed commands waiting for Claude's Stop (of one session, or all); with `typing`, also
+    those still being typed (Claude may answer before ccr's Enter check is done)."""
+    states = (CommandState.DISPATCHING, CommandState.EXECUTING) if typing else (
+        CommandState.EXECUTING,)
+    sql = f"{_SELECT} WHERE c.state IN ({', '.join('?' for _ in states)})"
+    args: list[object] = list(states)
     if session_id is not None:
         sql += " AND c.session_id = ?"
         args.append(session_id)

@@ -219,3 +219,19 @@ async def test_claudes_confirmation_settles_an_uncertain_command(db: Database) -
     assert settled.state is CommandState.EXECUTING and settled.error_code is None
     await hook(db, lc, event(EventKind.STOP, prompt="deploy once", reply="deployed"))
     assert (await command(db, "c1")).state is CommandState.COMPLETED
+
+
+async def test_a_stop_before_the_typing_is_done_completes_and_the_typing_leaves_it(
+        db: Database) -> None:
+    lc = life(db, Clock())
+    async with db.transaction() as conn:
+        await rows.insert(conn, command_id="c1", session_id=1, text="quick one",
+                          source="telegram", chat_id=42, reply_to=None, now=NOW)
+        await rows.set_state(conn, "c1", CommandState.DISPATCHING, now=NOW)
+    await hook(db, lc, event(EventKind.PROMPT, prompt="quick one"))
+    await hook(db, lc, event(EventKind.STOP, prompt="quick one", reply="done already"))
+    assert (await command(db, "c1")).state is CommandState.COMPLETED
+    async with db.transaction() as conn:  # the executor's Enter check ends afterwards
+        late = await rows.set_state(conn, "c1", CommandState.EXECUTING, now=NOW + 1,
+                                    expect=(CommandState.PENDING, CommandState.DISPATCHING))
+    assert late is None and (await command(db, "c1")).reply == "done already"
