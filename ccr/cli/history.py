@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ccr.cli.common import ConfigOpt, api_call, out
+from ccr.durations import duration
 
 STATE_STYLE = {"completed": "green", "failed": "bold red", "timeout": "red",
                "uncertain": "yellow", "cancelled": "dim", "pending": "cyan",
@@ -35,14 +36,6 @@ def when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def took(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
-
-
 def one_line(text: str, width: int = 60) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -58,14 +51,15 @@ def list_table(data: dict[str, Any], query: str) -> Table:
     for c in rows:
         table.add_row(c["id"], when(c["created_at"]), c["session"],
                       Text(c["state"], style=STATE_STYLE.get(c["state"], "")),
-                      took(c["duration"]), one_line(c["text"]))
+                      duration(c["duration"]), one_line(c["text"]))
     return table
 
 
 def show_detail(data: dict[str, Any]) -> None:
     c = data["command"]
+    style = STATE_STYLE.get(c["state"], "")
     out.print(f"[bold]{c['id']}[/] · {c['session']} · "
-              f"[{STATE_STYLE.get(c['state'], '')}]{c['state']}[/] · took {took(c['duration'])}",
+              f"[{style}]{c['state']}[/] · took {duration(c['duration'])}",
               highlight=False)
     if c["trace_id"]:
         out.print(f"trace {c['trace_id'][:12]} (`ccr trace {c['trace_id'][:12]}`)",

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccr.durations import duration
 from ccr.telegram import richtext
 from ccr.telegram.render import LIMIT, clip, esc, scrub, u16len
 
 ICONS = {"pending": "🕓", "dispatching": "⌨️", "executing": "✓", "completed": "✅",
          "failed": "❌", "uncertain": "⚠️", "timeout": "⌛", "cancelled": "🚫"}
 ACTIVE = ("pending", "dispatching", "executing")
-
-
-def elapsed(seconds: float) -> str:
-    """1m 05s, 42 s, 2h 03m: a duration read at a glance."""
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
 def _status(p: dict[str, Any]) -> str:
@@ -33,11 +24,11 @@ def _status(p: dict[str, Any]) -> str:
     if state == "executing":
         if p.get("received_at"):
             if p.get("progress_at"):
-                return f"✓✓ Claude is still working · {elapsed(at - created)}"
+                return f"✓✓ Claude is still working · {duration(at - created)}"
             return "✓✓ Claude received it and is working"
         return "Typed into the pane"
     finished = float(p.get("finished_at") or at)
-    took = elapsed(finished - created)
+    took = duration(finished - created)
     return {
         "completed": f"Done in {took}",
         "failed": "The text was not typed",

@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
+from ccr.durations import duration
 from ccr.errors import CcrError
 from ccr.history import HistoryPage
 from ccr.models import CommandState
@@ -41,14 +42,6 @@ ICONS = {CommandState.PENDING: "⏳", CommandState.DISPATCHING: "⌨️",
 NOT_VALID = "This button is not valid (any more)."
 
 
-def took(seconds: float | None) -> str:
-    if seconds is None:
-        return "running"
-    if seconds < 60:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
-    return ago(seconds)
-
-
 def page_text(page: HistoryPage, filter_text: str, now: float) -> str:
     """The list: a head line, the filter, then one entry per command (HTML)."""
     if not page.commands:
@@ -63,8 +56,9 @@ def page_text(page: HistoryPage, filter_text: str, now: float) -> str:
         lines.append(FILTER_MARK + f"<code>{esc(filter_text)}</code>")
     for n, c in enumerate(page.commands, 1):
         preview = clip(" ".join(c.text.split()), PREVIEW)
+        took = duration(c.duration, running="running")
         lines.append(f"\n{n}. {ICONS.get(c.state, '•')} <code>{esc(c.handle)}</code> · "
-                     f"{c.state.phase} · {took(c.duration)} · {ago(now - c.created_at)} ago\n"
+                     f"{c.state.phase} · {took} · {ago(now - c.created_at)} ago\n"
                      f"<i>{esc(preview)}</i>")
     return "\n".join(lines)
 

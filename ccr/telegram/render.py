@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ccr.models import Session
-from ccr.redact import redact
+from ccr.redact import redact, redact_values
 from ccr.telegram import richtext
 
 if TYPE_CHECKING:
@@ -168,15 +168,8 @@ def error_text(err: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def scrub(value: Any) -> Any:
-    """`value` with every string in it (nested dicts and lists too) passed through redact."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
-    return value
+scrub = redact_values
+"""`value` with every string in it (nested dicts and lists too) redacted."""
 
 
 def item_text(kind: str, payload: dict[str, Any]) -> str:

@@ -8,7 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from ccr.console.widgets.history.table import STATE_STYLE, took
+from ccr.console.widgets.history.table import STATE_STYLE
+from ccr.durations import duration
 from ccr.history import HistoryDetail
 
 
@@ -32,7 +33,7 @@ class CommandDetail(Widget):
         out.append(f"{c.id}", style="bold")
         out.append(f" · {c.handle} · ", style="dim")
         out.append(c.state.value, style=STATE_STYLE.get(c.state, "cyan"))
-        out.append(f" · took {took(c.duration)} · from {c.source}", style="dim")
+        out.append(f" · took {duration(c.duration)} · from {c.source}", style="dim")
         if c.trace_id:
             out.append(f" · trace {c.trace_id[:12]}", style="dim")
         out.append("\n\nText\n", style="bold")

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ccr.durations import duration
 from ccr.models import Command, CommandState
 
 COLUMNS = (("time", "time"), ("session", "handle"), ("state", "state"), ("took", "took"),
@@ -17,14 +18,6 @@ STATE_STYLE = {CommandState.COMPLETED: "green", CommandState.FAILED: "bold red",
                CommandState.TIMEOUT: "red", CommandState.UNCERTAIN: "yellow",
                CommandState.CANCELLED: "dim"}
 TEXT_WIDTH = 80
-
-
-def took(seconds: float | None) -> str:
-    if seconds is None:
-        return "…"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
 class HistoryTable(DataTable[Any]):
@@ -56,7 +49,7 @@ class HistoryTable(DataTable[Any]):
                 time.strftime("%m-%d %H:%M:%S", time.localtime(c.created_at)),
                 Text(c.handle, style="bold"),
                 Text(c.state.value, style=STATE_STYLE.get(c.state, "cyan")),
-                took(c.duration),
+                duration(c.duration),
                 flat if len(flat) <= TEXT_WIDTH else flat[: TEXT_WIDTH - 1] + "…",
                 key=c.id)
         keys = [c.id for c in commands]
