@@ -29,10 +29,12 @@ from ccr.console.screens import (
     MetricsScreen,
     TracesScreen,
 )
+from ccr.durations import duration
 from ccr.errors import CcrError
 from ccr.events import CommandChanged
 from ccr.hub import Hub
 from ccr.models import CommandState
+from ccr.redact import redact
 from ccr.telemetry.health import Level
 
 LEVEL_STYLE = {Level.GREEN: "bold green", Level.YELLOW: "bold yellow", Level.RED: "bold red"}
@@ -109,6 +111,13 @@ class ConsoleApp(App[CcrError | None]):
                                                            CommandState.UNCERTAIN):
                 self.notify(c.error_text or "not delivered", title=f"{c.handle}: {c.state.value}",
                             severity="error", timeout=10)
+            case CommandChanged(command=c) if (c.state is CommandState.COMPLETED
+                                               and c.source == "console"):
+                self.notify(redact(" ".join((c.reply or "(no text reply)").split()))[:200],
+                            title=f"{c.handle} answered in {duration(c.duration)}", timeout=6)
+            case CommandChanged(command=c) if c.state is CommandState.TIMEOUT:
+                self.notify(c.error_text or "no answer", title=f"{c.handle}: timeout",
+                            severity="warning", timeout=10)
 
     def _refresh_title(self) -> None:
         if not self.hub.ready:

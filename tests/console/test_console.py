@@ -63,6 +63,12 @@ async def test_send_bar_types_into_the_selected_pane(tmp_path: Path, tmux: Tmux,
         commands = await app.hub.commands.recent()
         await wait_for(pilot, lambda: bar.value == "")
         assert commands and commands[0].text == "echo hi; $(x)" and commands[0].source == "console"
+        # Claude answers (its Stop names the prompt): the console says so.
+        await app.hub.sessions.ingest(hook_event(pane=pane, prompt="echo hi; $(x)",
+                                                 reply="Printed hi."))
+        await wait_for(pilot, lambda: any("answered in" in (n.title or "")
+                                          and "Printed hi." in n.message
+                                          for n in app._notifications))
 
 
 async def test_send_without_a_session_says_what_to_do(console: ConsoleApp) -> None:
