@@ -292,6 +292,13 @@ class BotApiStandIn:
 
     # --- faults --------------------------------------------------------------------------
 
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """The user deletes one of the bot's messages: later edits of it are 400s."""
+        with self._cond:
+            self.messages = [m for m in self.messages
+                             if (m["chat_id"], m["message_id"]) != (chat_id, message_id)]
+            self._cond.notify_all()
+
     def fail(self, method: str, status: int, *, times: int = 1, retry_after: int | None = None,
              delay: float = 0.0) -> None:
         """The next `times` calls of `method` fail with `status` (after `delay` s)."""

@@ -224,3 +224,27 @@ def test_rich_messages_off_is_the_plain_one_shot_result(
         assert not any("Done in" in m["text"] for m in w.botapi.sent_messages(CHAT))
     finally:
         w.hub.stop()
+
+
+def test_the_final_state_survives_a_deleted_message_and_rate_limited_edits(
+        tmp_path: Path, botapi: Any, tmux: Tmux) -> None:
+    w = started(tmp_path, botapi, tmux)
+    try:
+        _, state = w.start_agent("laptop", "edits", "--reply-delay", "2")
+        w.notification_for("laptop:1")
+        w.botapi.push_text(CHAT, "/cmd laptop:1 first")
+        card = w.botapi.wait_for_message(lambda m: "first" in m["text"] and "✓✓" in m["text"])
+        w.botapi.delete_message(CHAT, card["message_id"])  # the person deleted it
+        done = w.botapi.wait_for_message(
+            lambda m: "You said: first" in m["text"] and "Done in" in m["text"])
+        assert done["message_id"] != card["message_id"], "sent anew, not lost"
+
+        w.botapi.fail("editMessageText", 429, times=2, retry_after=1)
+        w.botapi.push_text(CHAT, "/cmd laptop:1 second")
+        w.wait_prompts(state, 2)
+        done = w.botapi.wait_for_message(
+            lambda m: "You said: second" in m["text"] and "Done in" in m["text"], timeout=30)
+        assert len(about(w, "second")) == 1, "the edits waited out the flood control"
+        assert w.hub.api("GET", "/api/dlq").json()["entries"] == []
+    finally:
+        w.hub.stop()
