@@ -162,7 +162,8 @@ class Hub:
         self.metrics: Metrics | None = None
         if settings.metrics.enabled:
             self.metrics = Metrics([s.id for s in settings.servers], clock=clock,
-                                   connections=self.executor.connections)
+                                   connections=self.executor.connections,
+                                   pool=self.pool.stats)
             self.executor.observe = self.metrics.ssh_call
             self.db.observe = self.metrics.db_operation
             self.delivery.observe = self.metrics.telegram_send
