@@ -33,11 +33,12 @@ from ccr.lifecycle import CommandLifecycle
 from ccr.models import Command, Session
 from ccr.prompting import PromptService
 from ccr.reliability.board import build_board, load_board, probe_due
-from ccr.reliability.breaker import BreakerPolicy, BreakerState
+from ccr.reliability.breaker import BreakerPolicy
 from ccr.reliability.recovery import SessionRecovery
 from ccr.reliability.retry import policies, telegram_policy
 from ccr.remote.executor import Executor, tmux_target
 from ccr.remote.pool import SshPool
+from ccr.remote.replace import BreakerGate
 from ccr.sessions import SessionService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
@@ -98,7 +99,8 @@ class Hub:
         logsink.redact_python_logging()
         richtext.configure(rich=settings.commands.rich_messages)
         self.pool = SshPool(settings.pool, connect_timeout=settings.executor.connect_timeout_s,
-                            may_open=self._pool_may_open)
+                            gate=None if self.breakers is None else BreakerGate(self.breakers),
+                            backoff=self.retry.ssh)
         self.executor = Executor(list(settings.servers), settings.executor,
                                  retry=self.retry.ssh, breakers=self.breakers, log=self.log,
                                  pool=self.pool)
@@ -160,7 +162,8 @@ class Hub:
         self.metrics: Metrics | None = None
         if settings.metrics.enabled:
             self.metrics = Metrics([s.id for s in settings.servers], clock=clock,
-                                   connections=self.executor.connections)
+                                   connections=self.executor.connections,
+                                   pool=self.pool.stats)
             self.executor.observe = self.metrics.ssh_call
             self.db.observe = self.metrics.db_operation
             self.delivery.observe = self.metrics.telegram_send
@@ -353,11 +356,6 @@ class Hub:
             metrics.watch_cache(SessionCache.NAME, lambda: len(cache))
 
     # --- servers ---------------------------------------------------------------------------
-
-    def _pool_may_open(self, server_id: str) -> bool:
-        """An open breaker opens no SSH connection (half-open lets its probe through)."""
-        return self.breakers is None or self.breakers.get(server_id).state is not \
-            BreakerState.OPEN
 
     def _tmux_target(self, session: Session) -> list[str] | None:
         server = self.server_config.get(session.server_id)

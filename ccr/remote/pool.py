@@ -6,7 +6,8 @@ default). A caller takes a channel with `channel(server)` (a short exec) or `hol
 server is at `max_per_server`, callers wait in line up to `wait_timeout_s`, then get a
 `RemoteError` (`ssh_pool_busy`, `sent=False`: nothing ran). At the global cap the least
 recently used idle connection of any server is closed to make room. A connection that is
-lost is dropped at once; `maintain()` closes idle ones after `idle_close_s` (down to the
+lost is dropped at once and replaced in the background right away (`ccr.remote.replace`, which
+asks the server's breaker); `maintain()` closes idle ones after `idle_close_s` (down to the
 minimum), re-opens to the minimum, and checks health only where nothing else proved the
 connection alive recently (a control channel that answers is proof enough). An open breaker
 opens no connection (`may_open`); a failed open raises, which the executor counts against the
@@ -26,6 +27,8 @@ import asyncssh
 
 from ccr.config import PoolSettings, SshServer
 from ccr.errors import RemoteError
+from ccr.reliability.retry import RetryPolicy
+from ccr.remote.replace import DEFAULT_BACKOFF, Replacer, ServerGate
 
 
 class _Client(asyncssh.SSHClient):
@@ -102,13 +105,17 @@ class SshPool:
     def __init__(self, settings: PoolSettings, *, connect_timeout: float = 10.0,
                  connector: Connector | None = None,
                  may_open: Callable[[str], bool] | None = None,
+                 gate: ServerGate | None = None, backoff: RetryPolicy = DEFAULT_BACKOFF,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.connect_timeout = connect_timeout
         self.connector = connector or (lambda s: open_connection(
             s, connect_timeout, settings.keepalive_s))
-        self.may_open = may_open
+        self.may_open = may_open or (gate.may_open if gate is not None else None)
         """False for a server whose breaker is open: no connection is opened for it."""
+        self.replacer = Replacer(self._open_spare, gate=gate, backoff=backoff)
+        """Re-opens a lost connection at once, in the background (breaker permitting)."""
+        self._closed = False
         self.clock = clock
         self.servers: dict[str, SshServer] = {}
         self.proof: dict[str, Callable[[], bool]] = {}
@@ -219,6 +226,7 @@ class SshPool:
         if pc in self._conns.get(pc.server_id, []):
             self._stat(pc.server_id).failed += 1
             self._forget(pc)
+            self._replace(pc.server_id)
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop().create_task(self._wake())
 
@@ -230,7 +238,29 @@ class SshPool:
         if pc in self._conns.get(pc.server_id, []):
             self._stat(pc.server_id).failed += 1
             self._forget(pc)
+            self._replace(pc.server_id)
         pc.conn.close()
+
+    def _replace(self, server_id: str) -> None:
+        """A connection failed: start its replacement now if the server is below its minimum."""
+        if not self._closed and server_id in self.servers and self._short(server_id):
+            self.replacer.lost(server_id)
+
+    def _short(self, server_id: str) -> bool:
+        return (len(self._live(server_id)) + self._opening.get(server_id, 0)
+                < self.settings.min_per_server)
+
+    async def _open_spare(self, server_id: str) -> bool:
+        """One replacement connection if still short of the minimum (the replacer's step)."""
+        server = self.servers.get(server_id)
+        async with self._cond:
+            if (self._closed or server is None or not self._short(server_id)
+                    or self._total() >= self.settings.max_total
+                    or (self.may_open is not None and not self.may_open(server_id))):
+                return False
+            await self._open_locked(server)
+            self._cond.notify_all()
+            return True
 
     def _forget(self, pc: PooledConnection) -> None:
         conns = self._conns.get(pc.server_id, [])
@@ -316,7 +346,7 @@ class SshPool:
                 for sid in self.servers}
 
     def stats(self) -> dict[str, dict[str, int | float]]:
-        """Per server: open, in use, channels, waiting, and counters since start."""
+        """Per server: open, busy, idle, channels, waiting, and counters since start."""
         out: dict[str, dict[str, int | float]] = {}
         for sid in sorted(set(self.servers) | set(self._conns)):
             conns = [c for c in self._conns.get(sid, []) if c.alive]
@@ -324,6 +354,8 @@ class SshPool:
             out[sid] = {
                 "open": len(conns),
                 "busy": sum(1 for c in conns if c.channels),
+                "idle": sum(1 for c in conns if not c.channels),
+                "opening": self._opening.get(sid, 0),
                 "channels": sum(c.channels for c in conns),
                 "held": sum(c.held for c in conns),
                 "waiting": st.waiting,
@@ -331,6 +363,8 @@ class SshPool:
                 "evicted": st.evicted, "waits": st.waits, "timeouts": st.timeouts,
                 "connect_errors": st.connect_errors, "health_checks": st.health_checks,
                 "health_skipped": st.health_skipped,
+                "replaced": self.replacer.replaced.get(sid, 0),
+                "replace_failed": self.replacer.failed.get(sid, 0),
             }
         return out
 
@@ -342,6 +376,8 @@ class SshPool:
         return sum(1 for sid in known if self._live(sid)) / len(known)
 
     async def close(self) -> None:
+        self._closed = True
+        await self.replacer.close()
         async with self._cond:
             conns = [c for v in self._conns.values() for c in v]
             self._conns.clear()

@@ -48,6 +48,7 @@ from ccr.events import (
 from ccr.models import CommandState
 from ccr.store import metrics as store
 from ccr.store.db import Database
+from ccr.telemetry.pool_metrics import PoolCollector, PoolStats
 from ccr.telemetry.timeseries import GLOBAL, TimeSeries
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # `*_created` only doubles the output
@@ -97,7 +98,8 @@ class Metrics:
     """The hub's metrics: a private registry plus the rolling time series."""
 
     def __init__(self, servers: Iterable[str], *, clock: Callable[[], float] = time.time,
-                 connections: Callable[[], dict[str, int]] = dict) -> None:
+                 connections: Callable[[], dict[str, int]] = dict,
+                 pool: PoolStats | None = None) -> None:
         self.servers = tuple(servers)
         self._known = frozenset(self.servers)
         self.clock = clock
@@ -144,6 +146,8 @@ class Metrics:
         self.cache_entries = Gauge("cache_entries", "Entries held per cache.", ["cache"],
                                    registry=r)
         r.register(_Live(self))
+        if pool is not None:
+            r.register(PoolCollector(pool, self.server))
         for sid in self.servers:
             self.breaker_state.labels(sid).set(0)
             self.ssh_duration.labels(sid)

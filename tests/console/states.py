@@ -104,6 +104,21 @@ async def with_metrics(pilot: Pilot[Any]) -> None:
 # --- breakers --------------------------------------------------------------------------------
 
 
+POOL_FIGURES: dict[str, dict[str, int | float]] = {
+    "kr4": {"open": 3, "busy": 2, "idle": 1, "channels": 9, "waiting": 0, "opened": 7,
+            "failed": 2, "replaced": 2, "timeouts": 0},
+    "gpu-box": {"open": 5, "busy": 5, "idle": 0, "channels": 40, "waiting": 3, "opened": 12,
+                "failed": 0, "replaced": 0, "timeouts": 4},
+}
+"""Two SSH servers' pool figures (the console's test hub has no SSH server of its own)."""
+
+
+def fixed_pool(hub: Hub, figures: dict[str, dict[str, int | float]] | None = None) -> None:
+    """The pool reports `figures` (default POOL_FIGURES) instead of its own empty ones."""
+    chosen = POOL_FIGURES if figures is None else figures
+    hub.pool.stats = lambda: {sid: dict(f) for sid, f in chosen.items()}  # type: ignore[method-assign]
+
+
 async def with_open_breaker(pilot: Pilot[Any]) -> None:
     app = app_of(pilot)
     await settled(pilot)
@@ -286,7 +301,7 @@ STATES: dict[str, State] = {
     "console-empty": State(settled),
     "console-sessions": State(with_sessions),
     "metrics": State(with_metrics, quiet_metrics),
-    "breakers": State(with_open_breaker),
+    "breakers": State(with_open_breaker, fixed_pool),
     "dead-letters": State(with_dead_letters, failing_telegram),
     "dead-letters-retry": State(with_retry_question, failing_telegram),
     "alerts": State(with_alerts, quiet_metrics),

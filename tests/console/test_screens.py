@@ -18,12 +18,12 @@ from ccr.console.screens import (
     TracesScreen,
 )
 from ccr.console.widgets.alerts import AlertsTable
-from ccr.console.widgets.breakers import BreakersTable
+from ccr.console.widgets.breakers import BreakersTable, PoolTable
 from ccr.console.widgets.deadletters import DeadLettersTable
 from ccr.console.widgets.metrics import ServerMetrics
 from ccr.console.widgets.traces import TracesTable, TraceTimeline
 from tests.console.conftest import FROZEN, hook_event, make_hub, wait_for
-from tests.console.states import FailingSender, enqueue, open_breaker, settled
+from tests.console.states import FailingSender, enqueue, fixed_pool, open_breaker, settled
 from tests.console.test_console import cell_texts
 from tests.fixtures.tmux import Tmux
 
@@ -124,6 +124,26 @@ async def test_breakers_follow_events_and_count_down(tmp_path: Path, tmux: Tmux,
         await board.admit("laptop")  # the probe goes through: half-open
         await wait_for(pilot, lambda: cell_texts(table)[0][1] == "half-open")
         assert cell_texts(table)[0][3] == "probing now"
+
+
+async def test_the_pool_table_follows_the_pool_figures(tmp_path: Path, tmux: Tmux,
+                                                       frozen_env: None) -> None:
+    hub = make_hub(tmp_path, tmux)
+    figures: dict[str, dict[str, int | float]] = {
+        "kr4": {"open": 1, "busy": 0, "idle": 1, "opened": 1}}
+    fixed_pool(hub, figures)
+    app = ConsoleApp(hub, start_http=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settled(pilot)
+        await pilot.press("3")
+        table = app.screen.query_one(PoolTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert cell_texts(table)[0][:4] == ["kr4", "1", "0", "1"]
+        # a connection lost and replaced, three callers waiting: the 1 s tick shows it
+        figures["kr4"] = {"open": 1, "busy": 1, "idle": 0, "channels": 8, "waiting": 3,
+                          "opened": 2, "failed": 1, "replaced": 1}
+        await wait_for(pilot, lambda: cell_texts(table)[0][5] == "3", within=3)
+        assert cell_texts(table)[0] == ["kr4", "1", "1", "0", "8", "3", "2", "1", "1", "0"]
 
 
 async def test_dead_letters_show_and_retry_after_confirming(tmp_path: Path, tmux: Tmux,

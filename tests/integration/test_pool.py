@@ -1,22 +1,30 @@
 """The SSH pool on the real private sshd: callers past the maximum wait and then get
 `ssh_pool_busy` (nothing ran), idle connections close down to the minimum, a killed
-connection is dropped at once and replaced, the global cap closes the least recently used
+connection is dropped at once and replaced in the background (breaker permitting), the
+global cap closes the least recently used
 server's idle connection, and an open breaker opens no connection."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ccr.config import PoolSettings, SshServer
+from ccr.config import ExecutorSettings, PoolSettings, SshServer
 from ccr.errors import RemoteError
 from ccr.reliability.board import BreakerBoard
 from ccr.reliability.breaker import BreakerPolicy, BreakerState
+from ccr.reliability.retry import RetryPolicy
+from ccr.remote.executor import Executor
 from ccr.remote.pool import SshPool
+from ccr.remote.replace import BreakerGate
+from tests.fixtures.hub import prompts, wait_until
 from tests.fixtures.sshd import Sshd
+from tests.fixtures.tmux import Tmux
+from tests.integration.test_executor import agent
 
 
 def server(sshd: Sshd, server_id: str = "kr4") -> SshServer:
@@ -112,15 +120,66 @@ async def test_a_killed_connection_is_dropped_at_once_and_replaced(sshd: Sshd) -
             pass
         (pid,) = sshd.connection_pids()
         sshd.drop_connection(pid)
-        await until(lambda: p.connections() == {"kr4": 0}, 3)  # no upkeep needed to notice
-        assert p.stats()["kr4"]["failed"] == 1 and p.health() == 0.0
-        await p.maintain_once()  # refills to the minimum
-        assert p.connections() == {"kr4": 1} and p.stats()["kr4"]["opened"] == 2
+        # no command and no upkeep: the pool notices the loss and opens a replacement itself
+        await until(lambda: p.stats()["kr4"]["opened"] == 2, 5)
+        await until(lambda: len(sshd.connection_pids()) == 1 and sshd.connection_pids() != [pid])
+        st = p.stats()["kr4"]
+        assert st["failed"] == 1 and st["replaced"] == 1 and st["open"] == 1
         assert p.health() == 1.0
-        new = sshd.connection_pids()
-        assert len(new) == 1 and new != [pid]
         async with p.channel(srv) as pc:
             assert (await pc.conn.run("echo ok", check=True)).stdout == "ok\n"
+        assert p.stats()["kr4"]["opened"] == 2  # the command used the replacement
+    finally:
+        await p.close()
+
+
+async def test_a_command_right_after_the_drop_reaches_the_pane(
+        sshd: Sshd, tmux: Tmux, tmp_path: Path) -> None:
+    session, state = agent(tmux, tmp_path)
+    srv = server(sshd, "laptop")
+    p = SshPool(PoolSettings(min_per_server=1), connect_timeout=5)
+    ex = Executor([srv], ExecutorSettings(transport="exec", settle_ms=60, enter_check_ms=100),
+                  retry=RetryPolicy("ssh", attempts=3, base_s=0.05, max_s=0.2), pool=p)
+    try:
+        await ex.send_text(session, "before the drop")
+        wait_until(lambda: prompts(state) == ["before the drop"], 5)
+        for pid in sshd.connection_pids():
+            sshd.drop_connection(pid)
+        await ex.send_text(session, "right after the drop")  # no error reaches the user
+        wait_until(lambda: prompts(state) == ["before the drop", "right after the drop"], 5)
+        # back at (at least) the minimum: the replacement, maybe one the retry opened itself
+        await until(lambda: p.connections()["laptop"] >= 1)
+        assert p.stats()["laptop"]["failed"] >= 1
+    finally:
+        await ex.close()
+
+
+async def test_with_the_breaker_open_no_replacement_is_tried(sshd: Sshd) -> None:
+    now = [1000.0]
+    board = BreakerBoard(BreakerPolicy(failures=2, open_s=30), lambda: now[0])
+    p = SshPool(PoolSettings(min_per_server=1), connect_timeout=5, gate=BreakerGate(board),
+                backoff=RetryPolicy("ssh", attempts=5, base_s=0.05, max_s=0.1))
+    srv = server(sshd)
+    try:
+        async with p.channel(srv):
+            pass
+        sshd.stop()  # the server goes away with its connections: replacements are refused
+        # each failed replacement counts on the breaker, spaced by the backoff, until it opens
+        await until(lambda: board.get("kr4").state is BreakerState.OPEN)
+        assert p.stats()["kr4"]["replace_failed"] == 2
+        await until(lambda: not p.replacer.busy("kr4"))
+        await asyncio.sleep(0.5)
+        await p.maintain_once()  # nor does the upkeep try while the breaker is open
+        st = p.stats()["kr4"]
+        assert st["connect_errors"] == 2 and st["opened"] == 1 and st["open"] == 0
+
+        sshd.restart()
+        now[0] += 31
+        await board.admit("kr4")  # the breaker's probe (the executor's guard) goes through
+        async with p.channel(srv) as pc:
+            assert (await pc.conn.run("true")).exit_status == 0
+        await board.success("kr4")
+        assert p.stats()["kr4"]["opened"] == 2 and p.stats()["kr4"]["connect_errors"] == 2
     finally:
         await p.close()
 

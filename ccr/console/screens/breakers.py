@@ -1,35 +1,45 @@
-"""Breakers: each server's circuit breaker (closed / open / half-open), time to the next probe.
+"""Breakers: each server's circuit breaker (closed / open / half-open), time to the next probe,
+and below it the SSH connection pool per server (the breaker decides what the pool may open).
 
-Rows change on `BreakerStateChanged`; a 1 s tick only moves the countdowns.
+Breaker rows change on `BreakerStateChanged`; a 1 s tick moves the countdowns and re-reads
+the pool's figures (they change with every call, so they are polled, not evented).
 """
 
 from __future__ import annotations
+
+from pathlib import PurePath
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
+from ccr.config import SshServer
 from ccr.console.screens.base import OperatorScreen
-from ccr.console.widgets.breakers import BreakersTable
+from ccr.console.widgets.breakers import BreakersTable, PoolTable
 from ccr.events import BreakerStateChanged, Event
 from ccr.reliability.breaker import BreakerRecord
 
 
 class BreakersScreen(OperatorScreen):
-    """Per-server breaker states with a live countdown to each open breaker's next probe."""
+    """Per-server breaker states with a live countdown to each open breaker's next probe,
+    and the SSH pool's connections per server."""
 
-    CSS_PATH = "operator.tcss"
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "breakers.tcss"]
     _ticker: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="explain", classes="explain")
         yield BreakersTable(id="breakers")
+        yield PoolTable(id="pool")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(BreakersTable)
         table.border_title = "circuit breakers"
+        self.query_one(PoolTable).border_title = "ssh connection pool"
+        self._ticker = self.set_interval(1, self._tick)
         board = self.hub.breakers
         explain = self.query_one("#explain", Static)
         if board is None:
@@ -41,7 +51,6 @@ class BreakersScreen(OperatorScreen):
             f"A server's breaker opens after {policy.failures} failures in a row; while open, "
             f"commands to it are refused at once. After {policy.open_s:g} s one probe goes "
             f"through (half-open); {policy.successes} successes close it again.")
-        self._ticker = self.set_interval(1, self._tick)
 
     def on_screen_resume(self) -> None:
         self._show_all()
@@ -53,6 +62,7 @@ class BreakersScreen(OperatorScreen):
             self._ticker.pause()
 
     def _show_all(self) -> None:
+        self._show_pool()
         board = self.hub.breakers
         if board is None:
             return
@@ -71,3 +81,11 @@ class BreakersScreen(OperatorScreen):
 
     def _tick(self) -> None:
         self.query_one(BreakersTable).tick(self.hub.clock())
+        self._show_pool()
+
+    def _show_pool(self) -> None:
+        """Every SSH server's pool figures (zeros until its first connection)."""
+        stats: dict[str, dict[str, int | float]] = {
+            s.id: {} for s in self.hub.settings.servers if isinstance(s, SshServer)}
+        stats.update(self.hub.pool.stats())
+        self.query_one(PoolTable).show(stats)
