@@ -115,7 +115,7 @@ class ExecutorSettings(_Strict):
     command_timeout_s: float = Field(10.0, gt=0)
     """Deadline for one tmux call, local or over SSH."""
     connect_timeout_s: float = Field(10.0, gt=0)
-    transport: Literal["auto", "control", "exec"] = "exec"
+    transport: Literal["auto", "control", "exec"] = "auto"
     """auto: a tmux control-mode client per server (one SSH channel), exec when tmux refuses
     it; control: control mode only; exec (default for now): one tmux process (SSH exec
     channel) per call."""

@@ -139,8 +139,16 @@ class ControlClient:
                               detail=f"the tmux control channel is closed ({self.why_closed})")
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in lines]
-        self._fifo.extend(futures)
-        self.stream.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+        try:
+            self.stream.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+        except (OSError, RuntimeError) as exc:
+            # The channel closed before the reader noticed: the write was refused, so
+            # nothing of this call left the hub.
+            self._die(f"the control channel closed ({type(exc).__name__})")
+            raise RemoteError("ssh_unreachable", sent=False, server=self.server_id,
+                              detail=f"the tmux control channel is closed ({self.why_closed})",
+                              not_run=True) from None
+        self._fifo.extend(futures)  # no await since the write: no answer can come first
         outputs: list[str] = []
         error: RemoteError | None = None
         for fut in futures:
