@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import CHAT
-from tests.faults.helpers import bot_texts, dump, fault_world, log_lines, wait_command
+from tests.faults.helpers import dump, fault_world, log_lines, wait_command
 from tests.fixtures.hub import prompts, wait_until
 from tests.fixtures.sshd import Sshd
 from tests.fixtures.tmux import Tmux
@@ -50,11 +50,10 @@ def test_killed_sshd_opens_the_breaker_then_it_closes_by_itself(
                 assert failures >= 3, "the breaker opened on commands, not on its own"
                 break
             assert failed["error_code"] == "ssh_unreachable", dump(world)
+            told = f"during outage {failures}\n"
+            world.botapi.wait_for_message(
+                lambda m, told=told: told in m["text"] and "Cannot reach kr4" in m["text"])
             failures += 1
-        wait_until(lambda: len([t for t in bot_texts(world) if "during outage" in t])
-                   > failures - 1, 10, message="the failures told")
-        told = [t for t in bot_texts(world) if "during outage" in t][:failures]
-        assert all("Cannot reach kr4" in t for t in told), dump(world)
         attempts = len(log_lines(world, "tmux on kr4: attempt"))
         assert attempts >= failures, "each failed command logged its attempts"
         wait_until(lambda: log_lines(world, opened), 10, message="the breaker to open")
