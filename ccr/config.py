@@ -115,10 +115,10 @@ class ExecutorSettings(_Strict):
     command_timeout_s: float = Field(10.0, gt=0)
     """Deadline for one tmux call, local or over SSH."""
     connect_timeout_s: float = Field(10.0, gt=0)
-    transport: Literal["auto", "control", "exec"] = "exec"
-    """auto: a tmux control-mode client per server (one SSH channel), exec when tmux refuses
-    it; control: control mode only; exec (default for now): one tmux process (SSH exec
-    channel) per call."""
+    transport: Literal["auto", "control", "exec"] = "auto"
+    """auto (default): a tmux control-mode client per server (one SSH channel), exec when
+    tmux refuses it; control: control mode only; exec: one tmux process (SSH exec channel)
+    per call."""
     submit: Literal["fixed", "adaptive"] = "fixed"
     """adaptive (control mode): send the Enter once the pane shows the typed text, at least
     `adaptive_min_ms` after typing and at most `settle_ms`; fixed: always wait `settle_ms`."""

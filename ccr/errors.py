@@ -111,6 +111,14 @@ CATALOG: dict[str, Explanation] = {
             "If the text is not there, send it again.",
         ),
     ),
+    "input_waiting": Explanation(
+        "{handle}'s input box still holds \"{text}\" from an earlier command that may not "
+        "have arrived, so ccr typed nothing: your command would have been glued to it.",
+        (
+            "Look at {handle}: press Enter there to send that text, or clear it.",
+            "Then send your command again.",
+        ),
+    ),
     "server_unavailable": Explanation(
         "{server} is temporarily unavailable: its last {failures} attempts failed, so ccr "
         "did not try to type. It will try {server} again {retry_in}.",

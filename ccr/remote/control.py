@@ -139,8 +139,16 @@ class ControlClient:
                               detail=f"the tmux control channel is closed ({self.why_closed})")
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in lines]
-        self._fifo.extend(futures)
-        self.stream.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+        try:
+            self.stream.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+        except (OSError, RuntimeError) as exc:
+            # The channel closed before the reader noticed: the write was refused, so
+            # nothing of this call left the hub.
+            self._die(f"the control channel closed ({type(exc).__name__})")
+            raise RemoteError("ssh_unreachable", sent=False, server=self.server_id,
+                              detail=f"the tmux control channel is closed ({self.why_closed})",
+                              not_run=True) from None
+        self._fifo.extend(futures)  # no await since the write: no answer can come first
         outputs: list[str] = []
         error: RemoteError | None = None
         for fut in futures:
@@ -252,6 +260,10 @@ class ControlClient:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
+        wait_closed = getattr(self.stream, "wait_closed", None)
+        if wait_closed is not None:
+            with contextlib.suppress(Exception):
+                await wait_closed()
 
 
 def control_refused(server_id: str, text: str) -> RemoteError:
@@ -288,6 +300,15 @@ class _ProcStream:
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.terminate()
+
+    async def wait_closed(self) -> None:
+        """Reap the process, so no transport outlives the event loop."""
+        try:
+            await asyncio.wait_for(self.proc.wait(), 2)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            await self.proc.wait()
 
 
 async def open_local(server_id: str, sock: list[str]) -> Stream:
@@ -369,6 +390,9 @@ class ControlTransport:
             client = self._clients.get(key)
             if client is not None and client.alive:
                 return client
+            if client is not None:
+                del self._clients[key]
+                await client.close()  # reap the dead client's process before replacing it
             try:
                 stream = await self.opener(sock)
                 client = ControlClient(self.server_id, stream, timeout=self.timeout,

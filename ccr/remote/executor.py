@@ -24,6 +24,7 @@ from ccr.models import Session
 from ccr.reliability.board import BreakerBoard
 from ccr.reliability.retry import LogSink, RetryPolicy, never_reached
 from ccr.remote.control import ControlTransport, Stream, open_local
+from ccr.remote.leftovers import Leftovers, Pane
 from ccr.remote.local import LocalTransport
 from ccr.remote.pool import SshPool
 from ccr.remote.ssh import SshTransport
@@ -124,6 +125,8 @@ class Executor:
         """Metrics hook: (server, error code or None, seconds) after each tmux call."""
         self._transports: dict[str, Transport] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
+        self.leftovers = Leftovers()
+        """Per pane, the text of an uncertain dispatch that may still sit in its input box."""
 
     def transport(self, server_id: str) -> Transport:
         t = self._transports.get(server_id)
@@ -207,7 +210,11 @@ class Executor:
         pane = session.pane_id
         transport = self.transport(server.id)
         started = time.monotonic()
-        async with self._guard(server.id), self._lock(server.id, " ".join(sock), pane):
+        key: Pane = (server.id, " ".join(sock), pane)
+        async with self._guard(server.id), self._lock(*key):
+            waiting = self.leftovers.get(key)
+            if waiting is not None:
+                await self._refuse_if_waiting(transport, sock, session, waiting)
             if before_typing is not None:
                 await before_typing()
             typed = False
@@ -234,8 +241,25 @@ class Executor:
                     self.submits["adaptive"] += 1
                     self.submits["early"] += enters - 1
             except RemoteError as exc:
+                if typed or exc.sent:
+                    self.leftovers.remember(key, text)
                 raise self._for_session(exc, session, typed) from None
+            self.leftovers.forget(key)
         return Delivery(enters=enters, seconds=time.monotonic() - started)
+
+    async def _refuse_if_waiting(self, transport: Transport, sock: list[str],
+                                 session: Session, waiting: str) -> None:
+        """Refuse to type while an earlier uncertain text sits unsubmitted on the input line."""
+        assert session.pane_id is not None
+        try:
+            lines = await self._input_lines(transport, sock, session.pane_id)
+        except RemoteError as exc:
+            raise self._for_session(exc, session, False) from None
+        if still_on_input_line(lines, waiting):
+            last = waiting.strip().rsplit("\n", 1)[-1]
+            shown = last if len(last) <= 60 else last[:59] + "…"
+            raise RemoteError("input_waiting", sent=False, handle=session.handle,
+                              server=session.server_id, text=shown)
 
     async def press(self, session: Session, keys: list[str]) -> None:
         """Press keys on purpose: named keys from `NAMED_KEYS`, or single characters typed

@@ -80,6 +80,30 @@ def test_doctor_checks_ssh_login_and_host_key(sshd: Sshd, tmp_path: Path) -> Non
     assert "ssh-keyscan" in done.stdout and "Traceback" not in done.stdout + done.stderr
 
 
+def test_doctor_says_which_transport_each_server_uses(sshd: Sshd, tmux: Tmux,
+                                                     tmp_path: Path) -> None:
+    tmux.new_session("work", ["sleep", "600"])
+    servers = [{"id": "laptop", "kind": "local", "tmux_socket": tmux.socket_name},
+               {"id": "kr4", "kind": "ssh", "host": sshd.host, "port": sshd.port,
+                "user": sshd.user, "identity": sshd.identity, "known_hosts": sshd.known_hosts,
+                "tmux_socket": tmux.socket_name},
+               {"id": "empty", "kind": "local", "tmux_socket": f"{tmux.socket_name}-none"}]
+    config = write_config(tmp_path / "auto.toml", port=free_port(), data_dir=tmp_path / "d",
+                          servers=servers)
+    done = ccr("doctor", "--config", str(config))
+    out = done.stdout
+    assert "server laptop transport: transport: control mode" in out, out
+    assert "server kr4 transport: transport: control mode" in out, out
+    # No tmux session there yet: commands work over exec, and doctor says why.
+    assert "server empty transport: transport: exec (" in out, out
+    assert "Traceback" not in out + done.stderr
+
+    config = write_config(tmp_path / "exec.toml", port=free_port(), data_dir=tmp_path / "d",
+                          servers=servers[:2], executor={"transport": "exec"})
+    out = ccr("doctor", "--config", str(config)).stdout
+    assert "server kr4 transport: transport: exec (configured)" in out, out
+
+
 def test_serve_stops_cleanly_on_sigterm_and_sigint(tmp_path: Path) -> None:
     config = write_config(tmp_path / "ccr.toml", port=free_port(), data_dir=tmp_path / "data",
                           servers=[{"id": "laptop", "kind": "local"}])

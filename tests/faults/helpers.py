@@ -29,15 +29,22 @@ def fault_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
     return world
 
 
+DISPATCHED = ("executing", "completed", "failed", "uncertain", "timeout", "cancelled")
+"""States a command is in once its dispatch ended."""
+
+
 def commands(world: World) -> list[dict[str, Any]]:
     return list(world.hub.api("GET", "/api/commands?limit=100").json()["commands"])
 
 
 def wait_command(world: World, text: str, timeout: float = 20.0) -> dict[str, Any]:
-    """The command with this text once it reached a final state."""
+    """The command with this text once its dispatch ended (typed, or not).
+
+    `completed` counts too: a fast agent's Stop can complete a command between two polls.
+    """
     def final() -> dict[str, Any] | None:
         for c in commands(world):
-            if c["text"] == text and c["state"] in ("executing", "failed", "uncertain"):
+            if c["text"] == text and c["state"] in DISPATCHED:
                 return c
         return None
     found: dict[str, Any] = wait_until(final, timeout, message=f"command {text!r} to finish")

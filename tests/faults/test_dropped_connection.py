@@ -1,8 +1,16 @@
-"""The SSH connection dropped after the keys reached tmux, before tmux's answer came back.
+"""The hub's SSH connection to kr4 dropped in the middle of a dispatch.
 
-What the user sees: the text once in the pane (not submitted), and a Telegram message saying it
-may not have reached the session, with what to check before sending it again. ccr never
-retypes it: the command is recorded UNCERTAIN.
+Default transport (a tmux control channel): the connection drops after the text was typed
+and answered, before its Enter. The text is known to be in the pane and the Enter never left,
+so the Enter goes out on a new connection: the command is submitted once, and the next one
+travels on the new connection too.
+
+Exec channels (`transport = "exec"`): the connection drops after the keys reached tmux but
+before the exec call's exit status came back (a wrapper holds the answer). What the user
+sees: the text once in the pane (not submitted), and a Telegram message saying it may not
+have reached the session, with what to check before sending it again. ccr never retypes it:
+the command is recorded UNCERTAIN. (Over a control channel an answer that never came is the
+hung-server test.)
 """
 
 from __future__ import annotations
@@ -43,10 +51,41 @@ def slow_answer_sshd(tmp_path: Path) -> Iterator[Sshd]:
         server.stop()
 
 
-def test_connection_dropped_after_the_keys_were_sent(
+def test_connection_dropped_between_the_text_and_its_enter(
+        tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd) -> None:
+    # A long settle time holds the dispatch between its text and its Enter.
+    world = fault_world(tmp_path, botapi, tmux, sshd, settle_ms=3000)
+    world.hub.start()
+    try:
+        pane, state = world.start_agent("kr4", "remote")
+        world.notification_for("kr4:1")
+        text = "deploy exactly once"
+        world.botapi.push_text(CHAT, f"/cmd kr4:1 {text}")
+        world.tmux.wait_for_text(pane, text, timeout=10)
+        pids = sshd.connection_pids()
+        assert pids, "the hub's SSH connection"
+        assert prompts(state) == [], "dropped before the Enter"
+        for pid in pids:
+            sshd.drop_connection(pid)
+
+        world.wait_prompts(state, 1)
+        command = wait_command(world, text, timeout=10)
+        assert command["state"] in ("executing", "completed"), dump(world)
+        assert not set(sshd.connection_pids()) & set(pids), "a new connection"
+        world.botapi.push_text(CHAT, "/cmd kr4:1 on the new connection")
+        world.wait_prompts(state, 2)
+        time.sleep(0.5)  # room for any retype that should not happen
+        assert prompts(state) == [text, "on the new connection"], "each submitted once"
+        assert world.tmux.capture(pane).count(f"> {text}") == 1, "typed exactly once"
+        assert not any("may not have reached" in t for t in bot_texts(world)), dump(world)
+    finally:
+        world.hub.stop()
+
+
+def test_exec_connection_dropped_after_the_keys_were_sent(
         tmp_path: Path, botapi: Any, tmux: Tmux, slow_answer_sshd: Sshd) -> None:
     sshd = slow_answer_sshd
-    world = fault_world(tmp_path, botapi, tmux, sshd)
+    world = fault_world(tmp_path, botapi, tmux, sshd, transport="exec")
     world.hub.start()
     try:
         pane, state = world.start_agent("kr4", "remote")

@@ -92,8 +92,10 @@ async def test_a_gone_pane_is_a_clear_error_and_nothing_typed(
     session, _ = agent(tmux, tmp_path)
     agent(tmux, tmp_path, "other")  # keeps the tmux server alive
     tmux.kill_session("claude")
+    ex = executor()
     with pytest.raises(RemoteError) as caught:
-        await executor().send_text(session, "hello?")
+        await ex.send_text(session, "hello?")
+    await ex.close()  # also its control client's tmux process
     assert caught.value.code == "pane_gone" and caught.value.sent is False
     assert "laptop:1" in caught.value.message
 
