@@ -101,5 +101,7 @@ class HistoryScreen(OperatorScreen):
         except CcrError as exc:
             self.notify(exc.message, severity="error")
             return
+        if not self.is_attached or not self.query(CommandDetail):
+            return  # the screen went away (the console is closing) while it was read
         self.query_one(CommandDetail).detail = detail
         self.query_one("#detail-pane").border_title = f"command {detail.command.id}"
