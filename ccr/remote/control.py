@@ -312,6 +312,10 @@ class ControlClient:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
+        wait_closed = getattr(self.stream, "wait_closed", None)
+        if wait_closed is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(wait_closed(), 2)
 
 
 def _ignore(fut: asyncio.Future[tuple[bool, str]]) -> None:
@@ -353,6 +357,10 @@ class _ProcStream:
         if self.proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.terminate()
+
+    async def wait_closed(self) -> None:
+        """Reap the process, so its transport is not left to the garbage collector."""
+        await self.proc.wait()
 
 
 async def open_local(server_id: str, sock: list[str]) -> Stream:
