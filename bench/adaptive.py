@@ -58,7 +58,9 @@ class Agent:
         path = self.state / "prompts.jsonl"
         if not path.exists():
             return []
-        rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        data = path.read_text()
+        complete = data[:data.rfind("\n") + 1]  # a line being written is not read yet
+        rows = [json.loads(x) for x in complete.splitlines() if x.strip()]
         fresh = rows[self.seen:]
         self.seen = len(rows)
         return fresh
