@@ -123,7 +123,12 @@ class ExecutorSettings(_Strict):
     """adaptive (control mode): send the Enter once the pane shows the typed text, at least
     `adaptive_min_ms` after typing and at most `settle_ms`; fixed: always wait `settle_ms`."""
     adaptive_min_ms: int = Field(20, ge=0, le=5000)
-    """Adaptive submit never sends the Enter sooner than this after the text."""
+    """Adaptive submit never sends the Enter sooner than this after the text nor, when it
+    watches the pane's output, after the pane last printed: keep it above the agent's paste
+    window (Claude Code and the stand-in agent: ~15 ms)."""
+    adaptive_output: bool = True
+    """Adaptive submit watches the pane's output on the control channel (true) or polls the
+    pane every 2 ms (false)."""
 
 
 class ReliabilitySettings(_Strict):

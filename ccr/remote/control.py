@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shlex
 import shutil
 import time
@@ -33,6 +34,8 @@ ATTACH = ["attach-session", "-f", "ignore-size,no-output"]
 LOSS_NOTICES = ("%window-close", "%unlinked-window-close", "%sessions-changed", "%exit",
                 "%session-closed")
 _SAFE = frozenset(range(0x20, 0x7F)) - {ord('"'), ord("\\"), ord("$")}
+_ALL_SAFE = re.compile(r'[\x20-\x21\x23\x25-\x5b\x5d-\x7e]*\Z')
+"""Printable ASCII but `"`, `$`, `\\`: quoted as is (the common case: flags, ids, hex)."""
 
 
 def quote(value: str) -> str:
@@ -40,6 +43,8 @@ def quote(value: str) -> str:
 
     NUL cannot be carried (tmux strings are C strings) and is refused.
     """
+    if _ALL_SAFE.match(value):
+        return f'"{value}"'
     data = value.encode("utf-8")
     if b"\x00" in data:
         raise ValueError("tmux arguments cannot contain NUL")
@@ -70,6 +75,13 @@ def command_lines(args: list[str]) -> list[str]:
     return [" ".join(words) for words in lines if words]
 
 
+def one_line(args: list[str]) -> str:
+    """Commands separated by bare `;` as ONE control-mode line: tmux answers it with one
+    block and skips the commands after the first that fails (send-keys text, then Enter:
+    no Enter lands if the text could not be typed)."""
+    return " ".join(";" if a == ";" else quote(a) for a in args)
+
+
 def split_socket(args: list[str]) -> tuple[list[str], list[str]]:
     """(`-L`/`-S` options, the rest)."""
     i = 0
@@ -90,6 +102,25 @@ class Stream(Protocol):
 
 Opener = Callable[[list[str]], Awaitable[Stream]]
 """Starts `tmux SOCKET -C ATTACH` on the server; RemoteError(sent=False) if it cannot."""
+
+
+class PaneWatch:
+    """A pane's `%output` as seen by one control client: when it last printed."""
+
+    def __init__(self, pane: str) -> None:
+        self.pane = pane
+        self.since = time.monotonic()
+        """When the watch began (output before it was not seen)."""
+        self.last = self.since
+        """The last `%output` from the pane, or the start of the watch."""
+        self.outputs = 0
+        self.closed = False
+        self.event = asyncio.Event()
+
+    def saw(self) -> None:
+        self.last = time.monotonic()
+        self.outputs += 1
+        self.event.set()
 
 
 @dataclass
@@ -116,6 +147,10 @@ class ControlClient:
         self._preamble: list[str] = []
         """Plain lines before the attach answered: tmux's complaint when it refuses."""
         self._reader: asyncio.Task[None] | None = None
+        self.watches: dict[str, PaneWatch] = {}
+        """Panes whose `%output` is wanted now; output is on only while this is not empty."""
+        self.watch_session: str | None = None
+        """The session the watches hold this client in (tmux sends output of its own only)."""
         self._ready: asyncio.Future[tuple[bool, str]] = (
             asyncio.get_running_loop().create_future())
 
@@ -151,13 +186,18 @@ class ControlClient:
         self._fifo.extend(futures)  # no await since the write: no answer can come first
         outputs: list[str] = []
         error: RemoteError | None = None
-        for fut in futures:
-            try:
-                ok, text = await asyncio.wait_for(asyncio.shield(fut), self.timeout)
-            except TimeoutError:
-                await self.close("tmux did not answer in time")
-                raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
-                                  handle="?", detail="tmux did not answer in time") from None
+        answers: list[tuple[bool, str]] = []
+        try:
+            # one deadline for the lot (no task per line); a cancelled caller cancels only
+            # its futures, which stay in the FIFO until their blocks come
+            async with asyncio.timeout(self.timeout):
+                for fut in futures:
+                    answers.append(await fut)
+        except TimeoutError:
+            await self.close("tmux did not answer in time")
+            raise RemoteError("delivery_uncertain", sent=True, server=self.server_id,
+                              handle="?", detail="tmux did not answer in time") from None
+        for ok, text in answers:
             if ok:
                 outputs.append(text)
             elif error is None:
@@ -191,6 +231,11 @@ class ControlClient:
                     block = (line[len("%begin "):], [])
                     if self._ready.done() and block[0].endswith(" 1"):
                         self._head_begun = True
+                elif line.startswith("%output "):
+                    if self.watches:
+                        watch = self.watches.get(line[8:line.find(" ", 8)])
+                        if watch is not None:
+                            watch.saw()
                 elif line.startswith("%exit"):
                     why = "tmux ended the control client" + line[len("%exit"):]
                     clean = True
@@ -204,6 +249,18 @@ class ControlClient:
             raise
         finally:
             self._die(why, clean=clean)
+
+    def send_nowait(self, lines: list[str]) -> None:
+        """Write lines whose answers nobody waits for (output off again, say); their
+        blocks still keep the FIFO in step, and a failure is only dropped."""
+        if not self.alive:
+            return
+        loop = asyncio.get_running_loop()
+        for _ in lines:
+            fut: asyncio.Future[tuple[bool, str]] = loop.create_future()
+            fut.add_done_callback(_ignore)
+            self._fifo.append(fut)
+        self.stream.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
 
     def _finish(self, fields: str, ok: bool, lines: list[str]) -> None:
         text = "".join(f"{line}\n" for line in lines)
@@ -247,6 +304,9 @@ class ControlClient:
                 fut.set_exception(unrun if clean and not began else err)
                 fut.exception()  # retrieved: a caller may have given up already
             first = False
+        for watch in self.watches.values():
+            watch.closed = True
+            watch.event.set()
         if self.on_change is not None and why != "closed by ccr" and self._ready.done():
             # %exit (session or server gone) or a lost channel: recovery should look now
             with contextlib.suppress(Exception):
@@ -264,6 +324,11 @@ class ControlClient:
         if wait_closed is not None:
             with contextlib.suppress(Exception):
                 await wait_closed()
+
+
+def _ignore(fut: asyncio.Future[tuple[bool, str]]) -> None:
+    if not fut.cancelled():
+        fut.exception()
 
 
 def control_refused(server_id: str, text: str) -> RemoteError:
@@ -360,7 +425,10 @@ class ControlTransport:
         """Some control client is open and answered recently: liveness for free."""
         return any(c.alive for c in self._clients.values())
 
-    async def tmux(self, args: list[str], *, stdin: bytes | None = None) -> str:
+    async def tmux(self, args: list[str], *, stdin: bytes | None = None,
+                   together: bool = False) -> str:
+        """Run tmux commands (bare `;` between them). `together`: as one line, so a failing
+        command skips the ones after it (the exec fallback behaves the same way)."""
         sock, rest = split_socket(args)
         if self.mode == "exec" or not rest or rest[0].startswith("-"):
             return await self.fallback.tmux(args, stdin=stdin)
@@ -372,13 +440,19 @@ class ControlTransport:
         if client is None:
             return await self.fallback.tmux(args, stdin=stdin)
         try:
-            return await client.run(command_lines(rest))
+            return await client.run([one_line(rest)] if together else command_lines(rest))
         except RemoteError as exc:
             if not exc.context.get("not_run"):
                 raise
         # tmux closed the client before running it (its session or server just went):
         # nothing ran, so asking once more the direct way cannot type anything twice
         return await self.fallback.tmux(args, stdin=stdin)
+
+    async def client(self, sock: list[str]) -> ControlClient | None:
+        """The live control client for a socket, None when exec is used for it."""
+        if self.mode != "control":
+            return None
+        return await self._client(sock)
 
     async def _client(self, sock: list[str]) -> ControlClient | None:
         key = tuple(sock)

@@ -24,6 +24,7 @@ from ccr.models import Session
 from ccr.reliability.board import BreakerBoard
 from ccr.reliability.retry import LogSink, RetryPolicy, never_reached
 from ccr.remote.control import ControlTransport, Stream, open_local
+from ccr.remote.echo import echoed_and_quiet, start_watch, stop_watch
 from ccr.remote.leftovers import Leftovers, Pane
 from ccr.remote.local import LocalTransport
 from ccr.remote.pool import SshPool
@@ -225,6 +226,14 @@ class Executor:
                                      stdin=text.encode("utf-8"))
                     await self._call(transport, [*sock, "paste-buffer", "-p", "-d", "-b", buf,
                                                  "-t", pane])
+                elif self._pipelined(transport):
+                    # no settle wanted: text and Enter as one line, one round trip; tmux
+                    # skips the Enter if the text failed (both name the same pane)
+                    await self._call(transport, [*sock, "send-keys", "-t", pane, "-H",
+                                                 *hex_keys(text), ";", "send-keys", "-t",
+                                                 pane, "Enter"], together=True)
+                    self.leftovers.forget(key)
+                    return Delivery(enters=1, seconds=time.monotonic() - started)
                 else:
                     await self._call(transport, [*sock, "send-keys", "-t", pane, "-H",
                                                  *hex_keys(text)])
@@ -301,13 +310,21 @@ class Executor:
             raise RemoteError("session_not_in_tmux", handle=session.handle)
         return server, tmux_target(server, session), self.transport(server.id)
 
+    def _pipelined(self, transport: Transport) -> bool:
+        """Text and Enter in one control-mode line: only when no settle and no Enter check
+        are wanted (nothing may happen between them)."""
+        return (self.settings.settle_ms == 0 and self.settings.enter_check_ms == 0
+                and self.settings.submit == "fixed" and isinstance(transport, ControlTransport)
+                and transport.mode == "control")
+
     async def _settle(self, transport: Transport, sock: list[str], pane: str,
                       text: str) -> bool:
         """Wait before the Enter; True when the adaptive wait was used.
 
-        Adaptive (control mode only, where a look at the pane costs ~0.3 ms): poll the
-        pane every 2 ms and go as soon as the typed text shows on the input line and
-        `adaptive_min_ms` passed; `settle_ms` stays the upper bound.
+        Adaptive (control mode only): watch the pane's `%output` and go once the typed
+        text shows on the input line and the pane printed nothing for `adaptive_min_ms`
+        (ccr/remote/echo.py); where output cannot be watched, poll the pane every 2 ms
+        instead. `settle_ms` stays the upper bound.
         """
         settle = self.settings.settle_ms / 1000
         adaptive = (self.settings.submit == "adaptive" and isinstance(transport, ControlTransport)
@@ -315,8 +332,23 @@ class Executor:
         if not adaptive:
             await asyncio.sleep(settle)
             return False
+        assert isinstance(transport, ControlTransport)
         start = time.monotonic()
         floor = min(self.settings.adaptive_min_ms / 1000, settle)
+        if self.settings.adaptive_output:
+            client = await transport.client(sock)
+            watch = None
+            if client is not None:
+                with contextlib.suppress(RemoteError):
+                    watch = await start_watch(client, pane)
+            if client is not None and watch is not None:
+                try:
+                    await echoed_and_quiet(watch, quiet_s=floor, deadline=start + settle,
+                                           shown=lambda: self._shown(transport, sock, pane,
+                                                                     text))
+                finally:
+                    stop_watch(client, watch)
+                return True
         while (elapsed := time.monotonic() - start) < settle:
             try:
                 lines = await self._input_lines(transport, sock, pane)
@@ -329,27 +361,40 @@ class Executor:
             await asyncio.sleep(0.002)
         return True
 
+    async def _shown(self, transport: Transport, sock: list[str], pane: str,
+                     text: str) -> bool:
+        """Does the typed text sit on the pane's input line? A failed look says no."""
+        try:
+            return still_on_input_line(await self._input_lines(transport, sock, pane), text)
+        except RemoteError:
+            return False
+
     async def _call(self, transport: Transport, args: list[str], *,
-                    stdin: bytes | None = None) -> str:
+                    stdin: bytes | None = None, together: bool = False) -> str:
         """One tmux call; retried only while its failures provably never reached tmux."""
         if self.retry is None or self.retry.attempts <= 1:
-            return await self._tmux(transport, args, stdin=stdin)
-        return await self.retry.call(lambda: self._tmux(transport, args, stdin=stdin),
-                                     retry_if=never_reached, sink=self.log,
-                                     what=f"tmux on {transport.server_id}")
+            return await self._tmux(transport, args, stdin=stdin, together=together)
+        return await self.retry.call(
+            lambda: self._tmux(transport, args, stdin=stdin, together=together),
+            retry_if=never_reached, sink=self.log, what=f"tmux on {transport.server_id}")
 
     async def _tmux(self, transport: Transport, args: list[str], *,
-                    stdin: bytes | None = None) -> str:
+                    stdin: bytes | None = None, together: bool = False) -> str:
         """One tmux call as a span of the command's trace (its subcommand, never its text)."""
         server = self.servers.get(transport.server_id)
         started = time.perf_counter()
         code: str | None = None
         answered = False
         try:
-            with self.tracing.span(f"tmux {tmux_subcommand(args)}", only_in_trace=True,
-                                   component="ssh" if isinstance(server, SshServer) else "tmux",
-                                   server=transport.server_id):
-                out = await transport.tmux(args, stdin=stdin)
+            span = (self.tracing.span(f"tmux {tmux_subcommand(args)}", only_in_trace=True,
+                                      component="ssh" if isinstance(server, SshServer)
+                                      else "tmux", server=transport.server_id)
+                    if self.tracing.enabled else contextlib.nullcontext())
+            with span:
+                if together and isinstance(transport, ControlTransport):
+                    out = await transport.tmux(args, stdin=stdin, together=True)
+                else:
+                    out = await transport.tmux(args, stdin=stdin)
             answered = True
             return out
         except RemoteError as exc:
