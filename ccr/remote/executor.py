@@ -40,6 +40,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BORDER = " \t│┃|"
 
 
+ENTER_LOOKS = 4
+"""Looks the Enter check takes while the pane shows no change at all."""
 NAMED_KEYS = frozenset({"C-c", "Escape", "Enter", "Up", "Down", "Tab", "BTab"})
 """Keys ccr presses by name, each on purpose (an interrupt, a menu choice)."""
 
@@ -239,10 +241,12 @@ class Executor:
                                                  *hex_keys(text)])
                 typed = True
                 adaptive = await self._settle(transport, sock, pane, text)
+                before = (await self._look(transport, sock, pane)
+                          if self.settings.enter_check_ms else None)
                 await self._call(transport, [*sock, "send-keys", "-t", pane, "Enter"])
                 enters = 1
                 if self.settings.enter_check_ms and await self._enter_lost(
-                    transport, sock, pane, text
+                    transport, sock, pane, text, before
                 ):
                     await self._tmux(transport, [*sock, "send-keys", "-t", pane, "Enter"])
                     enters = 2
@@ -434,15 +438,32 @@ class Executor:
             raise
         await board.success(server_id)
 
-    async def _enter_lost(self, transport: Transport, sock: list[str], pane: str,
-                          text: str) -> bool:
-        """Did the text stay on the input line? A failed check counts as delivered."""
-        await asyncio.sleep(self.settings.enter_check_ms / 1000)
+    async def _look(self, transport: Transport, sock: list[str],
+                    pane: str) -> list[str] | None:
+        """The input lines now, or None when they cannot be read (the check then trusts
+        its first look)."""
         try:
-            lines = await self._input_lines(transport, sock, pane)
+            return await self._input_lines(transport, sock, pane)
         except RemoteError:
-            return False
-        return still_on_input_line(lines, text)
+            return None
+
+    async def _enter_lost(self, transport: Transport, sock: list[str], pane: str,
+                          text: str, before: list[str] | None) -> bool:
+        """Did the text stay on the input line? A failed check counts as delivered.
+
+        While the lines are exactly as they were before the Enter, the program has not
+        read its input yet (a loaded machine): look again, up to ENTER_LOOKS times, rather
+        than take "not read yet" for "swallowed" and press Enter twice.
+        """
+        lines: list[str] | None = None
+        for _ in range(ENTER_LOOKS):
+            await asyncio.sleep(self.settings.enter_check_ms / 1000)
+            lines = await self._look(transport, sock, pane)
+            if lines is None:
+                return False
+            if before is None or lines != before:
+                break
+        return lines is not None and still_on_input_line(lines, text)
 
     async def _input_lines(self, transport: Transport, sock: list[str],
                            pane: str) -> list[str]:
