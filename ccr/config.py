@@ -119,9 +119,10 @@ class ExecutorSettings(_Strict):
     """auto (default): a tmux control-mode client per server (one SSH channel), exec when
     tmux refuses it; control: control mode only; exec: one tmux process (SSH exec channel)
     per call."""
-    submit: Literal["fixed", "adaptive"] = "fixed"
-    """adaptive (control mode): send the Enter once the pane shows the typed text, at least
-    `adaptive_min_ms` after typing and at most `settle_ms`; fixed: always wait `settle_ms`."""
+    submit: Literal["fixed", "adaptive"] = "adaptive"
+    """adaptive (default; control mode, else fixed): send the Enter once the pane shows the
+    typed text and has been quiet `adaptive_min_ms`, at most `settle_ms` after typing; fixed:
+    always wait `settle_ms`."""
     adaptive_min_ms: int = Field(20, ge=0, le=5000)
     """Adaptive submit never sends the Enter sooner than this after the text nor, when it
     watches the pane's output, after the pane last printed: keep it above the agent's paste

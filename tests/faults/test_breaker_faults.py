@@ -65,7 +65,8 @@ def test_killed_sshd_opens_the_breaker_then_it_closes_by_itself(
         print(f"refused in {took * 1000:.1f} ms")
         # The breaker's own refusal takes microseconds (tests/unit/test_breaker.py); "at once"
         # is asserted below by behaviour: no connection attempt was logged while it was open.
-        msg = world.botapi.wait_for_message(lambda m: "while open" in m["text"])
+        msg = world.botapi.wait_for_message(
+            lambda m: "while open" in m["text"] and "temporarily unavailable" in m["text"])
         assert "temporarily unavailable" in msg["text"] and "will try kr4 again in" in msg["text"]
         assert "1. Nothing was typed" in msg["text"] and "Traceback" not in msg["text"]
         assert len(log_lines(world, "tmux on kr4: attempt")) == attempts, \

@@ -64,8 +64,10 @@ def freeze_during_a_command(world: World, sshd: Sshd, *, state: str, code: str,
         assert hung["state"] == state and hung["error_code"] == code, hung
         took = hung["finished_at"] - hung["created_at"]
         assert took < 8, f"the timeouts fired ({took:.1f} s)"
-        msg = world.botapi.wait_for_message(lambda m: "into the void" in m["text"])
-        assert "kr4" in msg["text"] and told in msg["text"], dump(world)
+        # the command's message is edited to its end state just after the row changes
+        msg = world.botapi.wait_for_message(
+            lambda m: "into the void" in m["text"] and told in m["text"])
+        assert "kr4" in msg["text"], dump(world)
         assert "1. " in msg["text"] and "Traceback" not in msg["text"], dump(world)
     finally:
         sshd.thaw()
