@@ -36,6 +36,10 @@ from bench.stats import Summary, ms, percentile, table
 from ccr.config import ExecutorSettings
 
 VIAS = ("ccr", "ref")
+TYPING = ("🕓", "⌨️")
+"""A command's live message while it waits for the pane or is being typed."""
+TYPED = ("✓", "✅")
+"""Typed into the pane (the stand-in's hook runs for its greeting only), or answered."""
 LABELS = {
     ("ccr", "local"): "ccr local  (Bot API -> hub -> tmux)",
     ("ref", "local"): "ref local  (tmux send-keys x2)",
@@ -133,22 +137,23 @@ def run_command(rig: Rig, target: Target, via: str, settle_ms: int, seq: int,
             series.rescued += 1  # the hub's Enter check saw the text still there, resent
         series.notice_lag_ms.append((prompt.seen - start) * 1000
                                     - (prompt.at - start_wall) * 1000)
-    if via == "ccr":  # the hub is done with it (Enter check, result sent) before the next
+    if via == "ccr":  # the hub is done with it (Enter check, typed state shown) before the next
         try:
-            result = rig.api.wait_for_message(lambda m: token in m["text"], timeout=15)
+            result = rig.api.wait_for_message(
+                lambda m: token in m["text"] and not m["text"].startswith(TYPING), timeout=15)
         except AssertionError:
             if rig.hub.proc is None or rig.hub.proc.poll() is not None:
                 raise RuntimeError(f"the hub exited:\n{rig.hub.logs()[-3000:]}") from None
             series.failed += 1
             series.note(f"#{seq}: no result message from the hub")
         else:
-            if not result["text"].startswith("📨"):
+            if not result["text"].startswith(TYPED):
                 series.failed += 1
                 series.note(f"#{seq}: hub said {result['text']!r}")
     if opts.hooks_every_prompt:  # the agent's Stop hook has reached Telegram
         try:
             rig.api.wait_for_message(lambda m: token in m["text"]
-                                     and "Claude finished" in m["text"], timeout=15)
+                                     and "Done in" in m["text"], timeout=15)
         except AssertionError:
             series.note(f"#{seq}: no Stop notification")
     time.sleep(opts.gap_ms / 1000)
