@@ -316,9 +316,10 @@ class Executor:
 
     def _pipelined(self, transport: Transport) -> bool:
         """Text and Enter in one control-mode line: only when no settle and no Enter check
-        are wanted (nothing may happen between them)."""
+        are wanted (nothing may happen between them; adaptive submit waits at most
+        `settle_ms`, so with 0 it does not wait either)."""
         return (self.settings.settle_ms == 0 and self.settings.enter_check_ms == 0
-                and self.settings.submit == "fixed" and isinstance(transport, ControlTransport)
+                and isinstance(transport, ControlTransport)
                 and transport.mode == "control")
 
     async def _settle(self, transport: Transport, sock: list[str], pane: str,
