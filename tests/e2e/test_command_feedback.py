@@ -96,7 +96,7 @@ def test_cancel_interrupts_claude_with_a_confirmed_ctrl_c(
 def test_a_queued_command_is_withdrawn_and_never_typed(
         tmp_path: Path, botapi: Any, tmux: Tmux) -> None:
     # A 3 s settle before each Enter holds the pane that long: the second command queues.
-    w = make_world(tmp_path, botapi, tmux, None, settle_ms=3000, sections={
+    w = make_world(tmp_path, botapi, tmux, None, settle_ms=3000, submit="fixed", sections={
         "commands": {"confirm_after_s": 30}})
     w.hub.start()
     try:

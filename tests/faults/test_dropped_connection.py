@@ -53,8 +53,9 @@ def slow_answer_sshd(tmp_path: Path) -> Iterator[Sshd]:
 
 def test_connection_dropped_between_the_text_and_its_enter(
         tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd) -> None:
-    # A long settle time holds the dispatch between its text and its Enter.
-    world = fault_world(tmp_path, botapi, tmux, sshd, settle_ms=3000)
+    # A fixed 3 s settle holds the dispatch between its text and its Enter.
+    world = fault_world(tmp_path, botapi, tmux, sshd, settle_ms=3000,
+                        submit="fixed")
     world.hub.start()
     try:
         pane, state = world.start_agent("kr4", "remote")
