@@ -180,7 +180,10 @@ class CommandService:
             error = CcrError("internal", detail=type(exc).__name__)
             state = CommandState.FAILED
             self.bus.publish(HubLog("error", f"command {command.id}: {exc!r}"))
-        return SubmitResult(command=await self._finish(command, state, error), error=error)
+        finished = await self._finish(command, state, error)
+        if finished.state in (CommandState.EXECUTING, CommandState.COMPLETED):
+            error = None  # Claude's own hooks showed the text arrived
+        return SubmitResult(command=finished, error=error)
 
     async def _finish(self, command: Command, state: CommandState,
                       error: CcrError | None) -> Command:
@@ -189,6 +192,11 @@ class CommandService:
             error.with_trace(command.trace_id or self.tracing.trace_id())
         async with traced(self.db.transaction(), self.tracing, f"command.{state.value}",
                           component="command") as conn:
+            if state is CommandState.UNCERTAIN:
+                current = await rows.get(conn, command.id)
+                if current is not None and current.received_at is not None:
+                    # Claude's hook reported this very text meanwhile: it arrived.
+                    state, error = CommandState.EXECUTING, None
             moved = await rows.set_state(
                 conn, command.id, state, now=now,
                 error_code=error.code if error else None,
@@ -231,6 +239,9 @@ class CommandService:
     async def _recover(self, command: Command, now: float) -> None:
         """One command after a restart, inside its own trace."""
         if command.state is CommandState.DISPATCHING:
+            session = await self.sessions.get(command.session_id)
+            if session is not None:
+                self.executor.may_hold(session, command.text)
             err = RemoteError("delivery_uncertain", sent=True, handle=command.handle,
                               server=command.handle.split(":")[0], detail="hub restarted")
             await self._finish(command, CommandState.UNCERTAIN, err)

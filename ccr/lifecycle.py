@@ -68,7 +68,9 @@ class CommandLifecycle:
                       now: float) -> HookOutcome:
         out = HookOutcome()
         if event.kind is EventKind.PROMPT and event.last_prompt:
-            received = await rows.mark_received(conn, session.id, event.last_prompt, now)
+            received = await rows.mark_received(
+                conn, session.id, event.last_prompt, now,
+                uncertain_since=now - self.settings.timeout_s)
             if received is not None:
                 self._screens.pop(received.id, None)
                 await self._show(conn, received, now)
@@ -100,8 +102,11 @@ class CommandLifecycle:
         a note, no reply). Without a known prompt, the received ones get the reply."""
         prompt = _norm(event.last_prompt)
         running = await rows.running(conn, session.id, typing=True)
-        answered = next((c for c in reversed(running) if prompt and _norm(c.text) == prompt),
-                        None)
+        same = [c for c in running if prompt and _norm(c.text) == prompt]
+        # Claude answers in order: the oldest it received with that text (the same text
+        # may be queued twice, e.g. an alias), else the oldest with it.
+        answered = next((c for c in same if c.received_at is not None),
+                        same[0] if same else None)
         out = []
         for command in running:
             if answered is not None and command.created_at > answered.created_at:

@@ -274,6 +274,15 @@ class Executor:
             raise RemoteError("input_waiting", sent=False, handle=session.handle,
                               server=session.server_id, text=shown)
 
+    def may_hold(self, session: Session, text: str) -> None:
+        """`text` may sit unsubmitted in the session's pane (a hub killed while typing it):
+        refuse to type there while it does, as after an uncertain dispatch."""
+        server = self.servers.get(session.server_id)
+        if server is None or not session.pane_id:
+            return
+        self.leftovers.remember(
+            (server.id, " ".join(tmux_target(server, session)), session.pane_id), text)
+
     async def press(self, session: Session, keys: list[str]) -> None:
         """Press keys on purpose: named keys from `NAMED_KEYS`, or single characters typed
         literally. Holds the pane like typing does, so it never lands inside a command."""

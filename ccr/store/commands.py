@@ -93,7 +93,7 @@ async def transitions(conn: aiosqlite.Connection,
 
 
 async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str,
-                        now: float) -> Command | None:
+                        now: float, *, uncertain_since: float | None = None) -> Command | None:
     """Claude reported `prompt`: the oldest typed, unconfirmed command with that text.
 
     An UNCERTAIN one (ccr lost contact while typing it) is settled by this: it did arrive,
@@ -106,7 +106,11 @@ async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str
     ) as cur:
         candidates = [from_row(r) for r in await cur.fetchall()]
     wanted = _norm(prompt)
-    match = next((c for c in candidates if _norm(c.text) == wanted), None)
+    same = [c for c in candidates if _norm(c.text) == wanted]
+    match = next((c for c in same if c.state is not CommandState.UNCERTAIN), None)
+    if match is None:  # an uncertain one only when it ended recently (not days-old text)
+        since = now - 1800.0 if uncertain_since is None else uncertain_since
+        match = next((c for c in same if (c.finished_at or 0) >= since), None)
     if match is None:
         return None
     await conn.execute("UPDATE commands SET received_at = ? WHERE id = ?", (now, match.id))

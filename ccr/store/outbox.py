@@ -154,10 +154,12 @@ async def live_message(conn: aiosqlite.Connection, *, card_id: int | None, chat_
 
 async def notified_since(conn: aiosqlite.Connection, chat_id: int, session_id: int,
                          after_id: int) -> bool:
-    """Did the chat get a notification about the session after outbox row `after_id`?"""
+    """Did the chat get a new message about the session (a notification, or another
+    command's live message) after outbox row `after_id`?"""
     async with conn.execute(
-        "SELECT 1 FROM outbox WHERE session_id = ? AND chat_id = ? AND kind = 'notification' "
-        "AND id > ? LIMIT 1", (session_id, chat_id, after_id)) as cur:
+        "SELECT 1 FROM outbox WHERE session_id = ? AND chat_id = ? AND id > ? "
+        "AND edit_of IS NULL AND kind IN ('notification', 'command') LIMIT 1",
+        (session_id, chat_id, after_id)) as cur:
         return await cur.fetchone() is not None
 
 

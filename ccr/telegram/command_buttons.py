@@ -37,6 +37,13 @@ class CommandButtons:
         self.bot = bot
         self.hub = bot.hub
 
+    async def _visible(self, cid: str, query: CallbackQuery) -> Command:
+        """A command this chat may act on: its own, or one that came from no chat."""
+        command = await self._command(cid)
+        if command.chat_id is not None and command.chat_id != _chat(query):
+            raise CcrError("button_invalid", why="it belongs to another chat")
+        return command
+
     async def _command(self, cid: str) -> Command:
         if not COMMAND_ID.match(cid):
             raise CcrError("button_invalid", why="it does not name a command")
@@ -86,7 +93,7 @@ class CommandButtons:
         """Send the command's text again to its session, as a new command with its own
         live message. A redelivered button press has no second effect."""
         try:
-            command = await self._command(cid)
+            command = await self._visible(cid, query)
         except CcrError as exc:
             return exc.message
         accepted = asyncio.Event()
@@ -107,7 +114,7 @@ class CommandButtons:
     async def full_reply(self, query: CallbackQuery, cid: str) -> str:
         """The whole of Claude's answer to a command: messages, or a file when long."""
         try:
-            command = await self._command(cid)
+            command = await self._visible(cid, query)
         except CcrError as exc:
             return exc.message
         return await self._send_full(query, command.reply or "", command.handle)

@@ -235,3 +235,29 @@ async def test_a_stop_before_the_typing_is_done_completes_and_the_typing_leaves_
         late = await rows.set_state(conn, "c1", CommandState.EXECUTING, now=NOW + 1,
                                     expect=(CommandState.PENDING, CommandState.DISPATCHING))
     assert late is None and (await command(db, "c1")).reply == "done already"
+
+
+async def test_the_same_text_twice_each_gets_its_own_answer(db: Database) -> None:
+    lc = life(db, Clock())
+    await typed(db, "c1", "continue", NOW, received=True)
+    await typed(db, "c2", "continue", NOW + 1)  # queued by Claude, not received yet
+    await hook(db, lc, event(EventKind.STOP, prompt="continue", reply="first answer"))
+    first, second = await command(db, "c1"), await command(db, "c2")
+    assert first.state is CommandState.COMPLETED and first.reply == "first answer"
+    assert second.state is CommandState.EXECUTING
+    await hook(db, lc, event(EventKind.PROMPT, prompt="continue"))
+    await hook(db, lc, event(EventKind.STOP, prompt="continue", reply="second answer"))
+    assert (await command(db, "c2")).reply == "second answer"
+
+
+async def test_an_old_uncertain_command_is_not_revived_by_todays_same_text(
+        db: Database) -> None:
+    lc = life(db, Clock(), timeout_s=600)
+    async with db.transaction() as conn:
+        await rows.insert(conn, command_id="c0", session_id=1, text="yes", source="telegram",
+                          chat_id=42, reply_to=None, now=NOW - 86400)
+        await rows.set_state(conn, "c0", CommandState.UNCERTAIN, now=NOW - 86400)
+    await typed(db, "c1", "yes", NOW)
+    await hook(db, lc, event(EventKind.PROMPT, prompt="yes"))
+    assert (await command(db, "c1")).received_at is not None
+    assert (await command(db, "c0")).state is CommandState.UNCERTAIN
