@@ -268,7 +268,9 @@ class Executor:
             lines = await self._input_lines(transport, sock, session.pane_id)
         except RemoteError as exc:
             raise self._for_session(exc, session, False) from None
-        if still_on_input_line(lines, waiting):
+        # Only the cursor's own line: the line above may be the program echoing the text
+        # it did receive (a submitted prompt), which must not block the pane forever.
+        if still_on_input_line(lines[-1:], waiting):
             last = waiting.strip().rsplit("\n", 1)[-1]
             shown = last if len(last) <= 60 else last[:59] + "…"
             raise RemoteError("input_waiting", sent=False, handle=session.handle,
