@@ -40,6 +40,8 @@ def _describe(event: Event) -> tuple[str, str] | None:
             return "info", f"{s.handle} {kind}{' (new session)' if created else ''}"
         case CommandChanged(command=c):
             detail = f" ({c.error_code})" if c.error_code else ""
+            if c.received_at is not None and not c.state.final:
+                detail += ", received by Claude"
             return "info", f"command {c.id} for {c.handle}: {c.state.value}{detail}"
         case NotificationDelivered(outbox_id=oid, chat_id=chat):
             return "info", f"message {oid} delivered to chat {chat}"
