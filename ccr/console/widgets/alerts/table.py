@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
+from ccr.console.widgets.keyed import KeyedTable
 from ccr.telegram.render import ago
 
 STATE_STYLE = {"firing": "bold red", "acknowledged": "yellow", "resolved": "green"}
@@ -35,11 +35,11 @@ def value_text(rule: str, value: float | None) -> str:
             return f"{value:g}"
 
 
-class AlertsTable(DataTable[Any]):
+class AlertsTable(KeyedTable):
     """Rows are `ccr.telemetry.alerts.view` dicts keyed by alert id; `show` replaces the list."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.alerts: dict[str, dict[str, Any]] = {}
 
     def on_mount(self) -> None:
@@ -80,7 +80,4 @@ class AlertsTable(DataTable[Any]):
 
     @property
     def selected(self) -> dict[str, Any] | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return self.alerts.get(row_key.value or "")
+        return self.alerts.get(self.cursor_key or "")

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
+from ccr.console.widgets.keyed import KeyedTable
 from ccr.telegram.render import ago
 
 STATE_STYLE = {"queued": "yellow", "retrying": "cyan", "archived": "bold red",
@@ -28,11 +28,11 @@ def next_try(entry: dict[str, Any], now: float) -> Text:
     return Text(f"{clock} (in {ago(at - now)})" if at > now else f"{clock} (due)")
 
 
-class DeadLettersTable(DataTable[Any]):
+class DeadLettersTable(KeyedTable):
     """Rows are `ccr.dlq.view` dicts keyed by entry id; `show` replaces the whole list."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.entries: dict[str, dict[str, Any]] = {}
 
     def on_mount(self) -> None:
@@ -67,7 +67,4 @@ class DeadLettersTable(DataTable[Any]):
 
     @property
     def selected(self) -> dict[str, Any] | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return self.entries.get(row_key.value or "")
+        return self.entries.get(self.cursor_key or "")

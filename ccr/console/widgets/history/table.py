@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ccr.console.widgets.keyed import KeyedTable
 from ccr.durations import duration
 from ccr.models import Command, CommandState
 
@@ -20,7 +21,7 @@ STATE_STYLE = {CommandState.COMPLETED: "green", CommandState.FAILED: "bold red",
 TEXT_WIDTH = 80
 
 
-class HistoryTable(DataTable[Any]):
+class HistoryTable(KeyedTable):
     """Rows are (masked) commands keyed by id; Enter on one asks for its detail."""
 
     class Opened(Message):
@@ -31,7 +32,7 @@ class HistoryTable(DataTable[Any]):
             self.command_id = command_id
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.commands: list[Command] = []
 
     def on_mount(self) -> None:
@@ -52,16 +53,11 @@ class HistoryTable(DataTable[Any]):
                 duration(c.duration),
                 flat if len(flat) <= TEXT_WIDTH else flat[: TEXT_WIDTH - 1] + "…",
                 key=c.id)
-        keys = [c.id for c in commands]
-        if current in keys:
-            self.move_cursor(row=keys.index(current))
+        self.keep_cursor([c.id for c in commands], current)
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self.cursor_key
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

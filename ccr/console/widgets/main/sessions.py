@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
+from ccr.console.widgets.keyed import KeyedTable
 from ccr.models import Session
 from ccr.redact import redact
 from ccr.telegram.render import ago
@@ -23,7 +24,7 @@ def one_line(text: str | None, width: int) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
-class SessionsTable(DataTable[Any]):
+class SessionsTable(KeyedTable):
     """One row per live session, newest activity kept in place; select one to type into it."""
 
     class Selected(Message):
@@ -32,7 +33,7 @@ class SessionsTable(DataTable[Any]):
             self.session = session
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.sessions: dict[str, Session] = {}
         self.now = 0.0
 
@@ -51,7 +52,7 @@ class SessionsTable(DataTable[Any]):
                 self.update_cell(key, col, value)
         else:
             self.add_row(*cells.values(), key=key)
-        if self.cursor_row >= 0 and self.row_count and self._selected_key() == key:
+        if self.cursor_row >= 0 and self.row_count and self.cursor_key == key:
             self.post_message(self.Selected(session))
 
     def tick(self, now: float) -> None:
@@ -74,15 +75,9 @@ class SessionsTable(DataTable[Any]):
             "last": one_line(s.last_reply or s.last_prompt, 36),
         }
 
-    def _selected_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
-
     @property
     def selected(self) -> Session | None:
-        key = self._selected_key()
+        key = self.cursor_key
         return self.sessions.get(key) if key else None
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -9,6 +9,8 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ccr.console.widgets.keyed import KeyedTable
+
 COLUMNS = (("trace", "trace"), ("started", "start"), ("flow", "name"), ("server", "server"),
            ("took", "took"), ("spans", "spans"), ("errors", "errors"))
 
@@ -21,7 +23,7 @@ def duration(ms: float) -> str:
     return f"{ms / 1000:.2f} s"
 
 
-class TracesTable(DataTable[Any]):
+class TracesTable(KeyedTable):
     """Rows are `Tracing.recent()` dicts keyed by trace id; highlighting one selects it."""
 
     class Chosen(Message):
@@ -32,7 +34,7 @@ class TracesTable(DataTable[Any]):
             self.trace_id = trace_id
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        super().__init__(**kwargs)
         self.traces: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
@@ -56,16 +58,11 @@ class TracesTable(DataTable[Any]):
                 str(t["spans"]),
                 Text(str(errors), style="bold red") if errors else Text("0", style="dim"),
                 key=t["trace_id"])
-        keys = [t["trace_id"] for t in traces]
-        if current in keys:
-            self.move_cursor(row=keys.index(current))
+        self.keep_cursor([t["trace_id"] for t in traces], current)
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self.cursor_key
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
