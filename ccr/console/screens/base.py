@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 
 from ccr.events import Event
 from ccr.hub import Hub
@@ -29,3 +30,16 @@ class OperatorScreen(HubScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.show('main')", "Back"),
     ]
+    _reload_timer: Timer | None = None
+
+    def action_reload(self) -> None:
+        """Re-read what the screen shows (screens with a list override it)."""
+
+    def reload_soon(self, delay: float) -> None:
+        """Re-read once, `delay` s after the first of a burst of events, not once per event."""
+        if self._reload_timer is None:
+            self._reload_timer = self.set_timer(delay, self._reload_due)
+
+    def _reload_due(self) -> None:
+        self._reload_timer = None
+        self.action_reload()

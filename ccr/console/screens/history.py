@@ -13,7 +13,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.timer import Timer
 from textual.widgets import Footer, Header, Input
 
 from ccr.console.screens.base import OperatorScreen
@@ -35,7 +34,6 @@ class HistoryScreen(OperatorScreen):
         Binding("slash", "focus_filter", "Filter"),
         Binding("r", "reload", "Reload"),
     ]
-    _pending: Timer | None = None
     query_text = ""
 
     def compose(self) -> ComposeResult:
@@ -55,12 +53,8 @@ class HistoryScreen(OperatorScreen):
         self.reload()
 
     def hub_event(self, event: Event) -> None:
-        if isinstance(event, CommandChanged) and self._pending is None:
-            self._pending = self.set_timer(SETTLE_S, self._settled)
-
-    def _settled(self) -> None:
-        self._pending = None
-        self.reload()
+        if isinstance(event, CommandChanged):
+            self.reload_soon(SETTLE_S)
 
     def action_reload(self) -> None:
         self.reload()

@@ -14,7 +14,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.timer import Timer
 from textual.widgets import Footer, Header
 
 from ccr.console.screens.base import OperatorScreen
@@ -43,7 +42,6 @@ class TracesScreen(OperatorScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload"),
     ]
-    _pending: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -60,12 +58,8 @@ class TracesScreen(OperatorScreen):
         self.reload()
 
     def hub_event(self, event: Event) -> None:
-        if isinstance(event, FLOW_ENDS) and self._pending is None and self.hub.tracing.enabled:
-            self._pending = self.set_timer(SETTLE_S, self._settled)
-
-    def _settled(self) -> None:
-        self._pending = None
-        self.reload()
+        if isinstance(event, FLOW_ENDS) and self.hub.tracing.enabled:
+            self.reload_soon(SETTLE_S)
 
     def action_reload(self) -> None:
         self.reload()
