@@ -32,10 +32,6 @@ of the first (the person is looking at it)."""
 SCREEN_LINES = 12
 
 
-def _norm(text: str | None) -> str:
-    return " ".join((text or "").split())
-
-
 @dataclass
 class HookOutcome:
     """What a hook event did to commands: the changed ones, and chats that need no
@@ -100,9 +96,8 @@ class CommandLifecycle:
         """The commands a Stop ends. Claude answered its last prompt: the command with that
         text gets the reply; earlier ones Claude received were left for it (completed with
         a note, no reply). Without a known prompt, the received ones get the reply."""
-        prompt = _norm(event.last_prompt)
         running = await rows.running(conn, session.id, typing=True)
-        same = [c for c in running if prompt and _norm(c.text) == prompt]
+        same = [c for c in running if c.is_prompt(event.last_prompt)]
         # Claude answers in order: the oldest it received with that text (the same text
         # may be queued twice, e.g. an alias), else the oldest with it.
         answered = next((c for c in same if c.received_at is not None),

@@ -115,6 +115,10 @@ class Command:
     alias: str | None = None
     retry_of: str | None = None
 
+    def is_prompt(self, prompt: str | None) -> bool:
+        """Is `prompt` (what Claude's hook reported) this command's text, spacing aside?"""
+        return bool(prompt) and " ".join(self.text.split()) == " ".join((prompt or "").split())
+
     @property
     def duration(self) -> float | None:
         return None if self.finished_at is None else max(0.0, self.finished_at - self.created_at)

@@ -105,8 +105,7 @@ async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str
         (session_id, CommandState.DISPATCHING, CommandState.EXECUTING, CommandState.UNCERTAIN),
     ) as cur:
         candidates = [from_row(r) for r in await cur.fetchall()]
-    wanted = _norm(prompt)
-    same = [c for c in candidates if _norm(c.text) == wanted]
+    same = [c for c in candidates if c.is_prompt(prompt)]
     match = next((c for c in same if c.state is not CommandState.UNCERTAIN), None)
     if match is None:  # an uncertain one only when it ended recently (not days-old text)
         since = now - 1800.0 if uncertain_since is None else uncertain_since
@@ -122,10 +121,6 @@ async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str
             (CommandState.EXECUTING, now, match.id))
         await _transition(conn, match.id, CommandState.EXECUTING, now, "arrived after all")
     return await get(conn, match.id)
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.split())
 
 
 async def running(conn: aiosqlite.Connection, session_id: int | None = None, *,
