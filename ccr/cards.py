@@ -46,11 +46,11 @@ def view(command: Command, *, now: float, screen: str | None = None) -> dict[str
 
 
 async def show(conn: aiosqlite.Connection, command: Command, *, now: float,
-               screen: str | None = None) -> bool:
-    """Queue the command's current state for its live message; False when it has none
-    (it did not come from Telegram)."""
+               screen: str | None = None) -> int | None:
+    """Queue the command's current state for its live message; the message's outbox row,
+    None when it has none (it did not come from Telegram)."""
     if command.chat_id is None:
-        return False
+        return None
     first = command.card_outbox_id is None
     reply_to = await rows.reply_to(conn, command.id) if first else None
     thread = await topic_rows.command_thread(conn, command.id) if first else None
@@ -59,6 +59,6 @@ async def show(conn: aiosqlite.Connection, command: Command, *, now: float,
         payload=view(command, now=now, screen=screen), now=now,
         session_id=command.session_id, command_id=command.id, reply_to=reply_to,
         thread_id=thread)
-    if command.card_outbox_id is None:
+    if first:
         await rows.set_card(conn, command.id, card)
-    return True
+    return card

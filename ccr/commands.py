@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ccr import cards
 from ccr.errors import CcrError, InputError, NotFoundError, RemoteError
@@ -117,8 +117,8 @@ class CommandService:
                                             retry_of=retry_of)
                 if thread_id is not None:
                     await topic_rows.set_command_thread(conn, command.id, thread_id)
-                if self.rich and await cards.show(conn, command, now=now):
-                    command = await rows.get(conn, command.id) or command
+                card = await cards.show(conn, command, now=now) if self.rich else None
+                command = replace(command, card_outbox_id=card)
             elif error is not None and chat_id is not None:
                 await outbox.enqueue(conn, chat_id=chat_id, kind="command_error",
                                      payload={"error": error.to_dict(), "ref": ref or ""},

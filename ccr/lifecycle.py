@@ -130,7 +130,8 @@ class CommandLifecycle:
     async def _show(self, conn: aiosqlite.Connection, command: Command, now: float) -> bool:
         if not self.rich:
             return False
-        return await cards.show(conn, command, now=now, screen=self._screens.get(command.id))
+        card = await cards.show(conn, command, now=now, screen=self._screens.get(command.id))
+        return card is not None
 
     # --- over time ------------------------------------------------------------------------
 
