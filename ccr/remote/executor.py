@@ -204,14 +204,9 @@ class Executor:
             raise InputError("text_empty")
         if len(text) > self.settings.max_text_chars:
             raise InputError("text_too_long", length=len(text), limit=self.settings.max_text_chars)
-        server = self.servers.get(session.server_id)
-        if server is None:
-            raise RemoteError("unknown_server", server=session.server_id)
-        if not session.pane_id:
-            raise RemoteError("session_not_in_tmux", handle=session.handle)
-        sock = tmux_target(server, session)
+        server, sock, transport = self._where(session)
+        assert session.pane_id is not None
         pane = session.pane_id
-        transport = self.transport(server.id)
         started = time.monotonic()
         key: Pane = (server.id, " ".join(sock), pane)
         async with self._guard(server.id), self._lock(*key):
@@ -280,10 +275,9 @@ class Executor:
         """`text` may sit unsubmitted in the session's pane (a hub killed while typing it):
         refuse to type there while it does, as after an uncertain dispatch."""
         server = self.servers.get(session.server_id)
-        if server is None or not session.pane_id:
-            return
-        self.leftovers.remember(
-            (server.id, " ".join(tmux_target(server, session)), session.pane_id), text)
+        if server is not None and session.pane_id:
+            self.leftovers.remember(
+                (server.id, " ".join(tmux_target(server, session)), session.pane_id), text)
 
     async def press(self, session: Session, keys: list[str]) -> None:
         """Press keys on purpose: named keys from `NAMED_KEYS`, or single characters typed
