@@ -8,7 +8,7 @@ import contextlib
 import re
 from typing import TYPE_CHECKING
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import CallbackQuery
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
@@ -17,6 +17,7 @@ from ccr.errors import CATALOG, CcrError
 from ccr.models import Command, CommandState
 from ccr.telegram import card, render
 from ccr.telegram.fullreply import send_full_reply
+from ccr.telegram.keyboard import keyboard
 
 if TYPE_CHECKING:
     from ccr.telegram.bot import TelegramBot
@@ -167,7 +168,5 @@ def _chat(query: CallbackQuery) -> int:
 
 
 async def _markup(query: CallbackQuery, rows: list[list[tuple[str, str]]]) -> None:
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
-                                      for label, data in row] for row in rows])
     with contextlib.suppress(TelegramError):  # gone or unchanged: the answer still explains
-        await query.edit_message_reply_markup(reply_markup=keyboard)
+        await query.edit_message_reply_markup(reply_markup=keyboard(rows))

@@ -7,12 +7,13 @@ import contextlib
 import re
 from typing import TYPE_CHECKING
 
-from telegram import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from ccr.errors import CcrError
 from ccr.telegram import render
+from ccr.telegram.keyboard import keyboard
 
 if TYPE_CHECKING:
     from ccr.telegram.bot import TelegramBot
@@ -57,9 +58,7 @@ async def ask(bot: TelegramBot, update: Update, msg: Message, text: str) -> None
         rows = [[(f"{s.handle} · {s.project_name}"[:60], f"d:{draft.id}:{s.id}")]
                 for s in live[:MAX_CHOICES]]
         rows.append([("✖ Don't send", f"dn:{draft.id}")])
-    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
-                                      for label, data in row] for row in rows])
-    await msg.reply_html(head, reply_markup=keyboard)
+    await msg.reply_html(head, reply_markup=keyboard(rows))
 
 
 def register(bot: TelegramBot) -> None:

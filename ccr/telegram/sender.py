@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import telegram
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -26,6 +26,7 @@ from ccr.delivery import SendFailed
 from ccr.store.outbox import OutboxItem
 from ccr.store.topics import GENERAL
 from ccr.telegram import card, render, richtext, topics
+from ccr.telegram.keyboard import keyboard
 
 if TYPE_CHECKING:
     from ccr.hub import Hub
@@ -51,7 +52,7 @@ class OutboxSender:
         rows = render.buttons(item.kind, item.payload)
         if item.kind == "notification" and richtext.CUT_MARKER in text:
             rows.append([("📄 Show full reply", "fm:")])
-        return await self._send_new(item, text, _rows(rows))
+        return await self._send_new(item, text, keyboard(rows))
 
     async def _send_new(self, item: OutboxItem, text: str,
                         markup: InlineKeyboardMarkup | None) -> int:
@@ -81,7 +82,7 @@ class OutboxSender:
         preview = self.hub.settings.commands.preview_chars
         try:
             text = card.text(item.payload, preview_chars=preview)
-            markup = _rows([card.buttons(item.payload, preview_chars=preview)])
+            markup = keyboard([card.buttons(item.payload, preview_chars=preview)])
         except Exception as exc:
             raise SendFailed(f"ccr could not build this message ({type(exc).__name__})",
                              permanent=True, category="internal") from None
@@ -124,12 +125,3 @@ class OutboxSender:
             return SendFailed(f"Telegram could not be reached or failed ({exc.message})",
                               category="network")
         return SendFailed(f"Telegram answered with an error ({exc.message})")
-
-
-def _rows(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Rows of (label, callback data) as an inline keyboard; None for no buttons."""
-    rows = [row for row in rows if row]
-    if not rows:
-        return None
-    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=data)
-                                  for label, data in row] for row in rows])
