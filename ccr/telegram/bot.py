@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -47,6 +47,7 @@ from ccr.telegram.sender import OutboxSender
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
+    from ccr.commands import SubmitResult
     from ccr.hub import Hub
 
 ACK_WAIT_S = 1.2
@@ -252,26 +253,29 @@ class TelegramBot:
 
     async def _submit(self, update: Update, msg: Message, *, text: str,
                       ref: str | None = None, session_id: int | None = None) -> None:
-        accepted = asyncio.Event()
-        task = asyncio.create_task(self.hub.commands.submit(
+        task, _ = await self.launch(lambda accepted: self.hub.commands.submit(
             text=text, ref=ref, session_id=session_id, source="telegram",
             chat_id=msg.chat_id, update_id=update.update_id, reply_to=msg.message_id,
             accepted=accepted, thread_id=topics.typed_thread(self.hub, msg),
         ))
-        self.hub.keep(task)
-        await self.recorded(task, accepted)
         if not self.hub.commands.rich:  # the live message is the acknowledgement otherwise
             self.hub.keep(asyncio.create_task(self._ack_if_slow(task, msg, ref)))
 
-    async def recorded(self, task: asyncio.Task[Any], accepted: asyncio.Event) -> None:
-        """Wait until the command is recorded (or its task ended), not until it is typed.
+    async def launch(self, submit: Callable[[asyncio.Event], Coroutine[Any, Any, SubmitResult]]
+                     ) -> tuple[asyncio.Task[SubmitResult], SubmitResult | None]:
+        """Start a submission and return once it is recorded, not once it is typed: its task,
+        and its result when it already ended (an error, a redelivered update).
 
         So the update may be confirmed: updates are handled one by one, and a command to one
         session must not wait for another's typing (one pane keeps its order: FIFO locks).
         """
+        accepted = asyncio.Event()
+        task = asyncio.create_task(submit(accepted))
+        self.hub.keep(task)
         recorded = asyncio.create_task(accepted.wait())
         await asyncio.wait({task, recorded}, return_when=asyncio.FIRST_COMPLETED)
         recorded.cancel()
+        return task, (task.result() if task.done() else None)
 
     async def _ack_if_slow(self, task: asyncio.Task[object], msg: Message,
                            ref: str | None) -> None:

@@ -3,7 +3,6 @@ Full reply, Sessions and Help. Each validates its data and answers in plain word
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from typing import TYPE_CHECKING
@@ -97,15 +96,11 @@ class CommandButtons:
             command = await self._visible(cid, query)
         except CcrError as exc:
             return exc.message
-        accepted = asyncio.Event()
         message = query.message
-        task = asyncio.create_task(self.hub.commands.rerun(
+        _, result = await self.bot.launch(lambda accepted: self.hub.commands.rerun(
             command.id, source="telegram", chat_id=_chat(query),
             update_id=self.bot.update_id, accepted=accepted,
             reply_to=message.message_id if message is not None else None))
-        self.hub.keep(task)
-        await self.bot.recorded(task, accepted)
-        result = task.result() if task.done() else None
         if result is not None and result.error is not None:
             return result.error.message
         if result is not None and result.duplicate:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 from typing import TYPE_CHECKING
@@ -71,13 +70,10 @@ def register(bot: TelegramBot) -> None:
             draft = await bot.hub.drafts.take(int(draft_id), chat)
         except CcrError as exc:
             return exc.message
-        accepted = asyncio.Event()
-        task = asyncio.create_task(bot.hub.commands.submit(
+        reply_to = query.message.message_id
+        _, result = await bot.launch(lambda accepted: bot.hub.commands.submit(
             text=draft.text, session_id=int(session_id), source="telegram", chat_id=chat,
-            update_id=bot.update_id, reply_to=query.message.message_id, accepted=accepted))
-        bot.hub.keep(task)
-        await bot.recorded(task, accepted)
-        result = task.result() if task.done() else None
+            update_id=bot.update_id, reply_to=reply_to, accepted=accepted))
         if result is not None and result.error is not None:
             return result.error.message
         await _settle(query, "➡️ Sent; its progress is below.")
