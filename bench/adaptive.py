@@ -40,7 +40,7 @@ if __package__ in (None, ""):  # `python bench/adaptive.py`
 
 from bench.dispatch import session_for, ssh_server
 from bench.stats import Summary, table
-from ccr.config import ExecutorSettings, LocalServer, SshServer
+from ccr.core.config import ExecutorSettings, LocalServer, SshServer
 from ccr.remote.executor import Executor
 from tests.fixtures.sshd import start_sshd
 from tests.fixtures.tmux import Tmux

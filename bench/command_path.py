@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # `python bench/command_path.py`
 
 from bench.rig import CHAT, ROOT, Interrupted, Rig, Target
 from bench.stats import Summary, ms, percentile, table
-from ccr.config import ExecutorSettings
+from ccr.core.config import ExecutorSettings
 
 VIAS = ("ccr", "ref")
 TYPING = ("🕓", "⌨️")

@@ -49,8 +49,8 @@ if __package__ in (None, ""):  # `python bench/dispatch.py`
 
 from bench.rig import Interrupted, _raise_interrupted, clean_env
 from bench.stats import Summary, ms, table
-from ccr.config import ExecutorSettings, LocalServer, SshServer
-from ccr.models import Session
+from ccr.core.config import ExecutorSettings, LocalServer, SshServer
+from ccr.core.models import Session
 from ccr.remote.executor import Executor
 from tests.fixtures.sshd import Sshd, start_sshd
 from tests.fixtures.tmux import Tmux

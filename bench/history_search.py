@@ -34,9 +34,9 @@ if __package__ in (None, ""):  # `python bench/history_search.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.stats import Summary, ms, table
-from ccr.config import parse_settings
-from ccr.history import HistoryService
-from ccr.models import FINAL_STATES, CommandState
+from ccr.core.config import parse_settings
+from ccr.core.models import FINAL_STATES, CommandState
+from ccr.services.history import HistoryService
 from ccr.store.db import Database
 
 SERVERS = 10

@@ -33,9 +33,9 @@ if __package__ in (None, ""):  # `python bench/metrics_overhead.py`
 import httpx
 
 from bench.stats import Summary, percentile, table
-from ccr.config import parse_settings
+from ccr.core.config import parse_settings
+from ccr.core.models import EventKind, HookEvent
 from ccr.hub import Hub
-from ccr.models import EventKind, HookEvent
 from tests.fixtures.hub import free_port
 from tests.fixtures.tmux import Tmux
 
@@ -179,8 +179,8 @@ async def at_size(workdir: Path, n_servers: int, requests: int) -> dict[str, Any
 
 def per_call_costs(n: int = 20000) -> dict[str, float]:
     """Microseconds per instrumentation call: a noise-free bound on the per-command cost."""
-    from ccr.events import CommandChanged
-    from ccr.models import Command, CommandState
+    from ccr.core.events import CommandChanged
+    from ccr.core.models import Command, CommandState
     from ccr.telemetry.metrics import Metrics
 
     m = Metrics(["laptop"])

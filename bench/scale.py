@@ -42,8 +42,8 @@ import httpx
 from bench.load import TRICKY, cache_counts, proc_sample
 from bench.rig import clean_env
 from bench.stats import Summary, table
-from ccr.cache import SessionCache
-from ccr.models import Session
+from ccr.core.models import Session
+from ccr.services.cache import SessionCache
 from tests.fixtures.hub import (
     API_TOKEN,
     HubProcess,

@@ -18,38 +18,39 @@ from typing import Any
 
 import uvicorn
 
-from ccr import logsink, redact, views
 from ccr.api.app import create_app
-from ccr.cache import ServerConfigCache, SessionCache
-from ccr.commands import CommandService
-from ccr.config import LocalServer, Settings, SshServer
-from ccr.delivery import DeliveryWorker, Sender
-from ccr.dlq import DeadLetterQueue
-from ccr.drafts import DraftService
-from ccr.errors import CcrError, ConfigError
-from ccr.events import EventBus, HubLog, ServerStateChanged
-from ccr.history import HistoryService
-from ccr.lifecycle import CommandLifecycle
-from ccr.models import Command, Session
-from ccr.prompting import PromptService
+from ccr.core import redact, views
+from ccr.core.config import LocalServer, Settings, SshServer
+from ccr.core.errors import CcrError, ConfigError
+from ccr.core.events import EventBus, HubLog, ServerStateChanged
+from ccr.core.models import Command, Session
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy
-from ccr.reliability.recovery import SessionRecovery
 from ccr.reliability.retry import policies, telegram_policy
 from ccr.remote.executor import Executor, tmux_target
 from ccr.remote.pool import SshPool
 from ccr.remote.replace import BreakerGate
-from ccr.sessions import SessionService
+from ccr.services.cache import ServerConfigCache, SessionCache
+from ccr.services.commands import CommandService
+from ccr.services.dead_letters import DeadLetterQueue
+from ccr.services.delivery import DeliveryWorker, Sender
+from ccr.services.drafts import DraftService
+from ccr.services.history import HistoryService
+from ccr.services.lifecycle import CommandLifecycle
+from ccr.services.prompting import PromptService
+from ccr.services.recovery import SessionRecovery
+from ccr.services.sessions import SessionService
+from ccr.services.topics import TopicService
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
 from ccr.telegram import richtext
 from ccr.telemetry import alerts as alert_rules
+from ccr.telemetry import logsink
 from ccr.telemetry.alerts import AlertService, Figures
 from ccr.telemetry.health import Health, assess
 from ccr.telemetry.metrics import Metrics, from_store, keep_snapshots
 from ccr.telemetry.tracing import Tracing
-from ccr.topics import TopicService
 
 PROBE_INTERVAL_S = 60.0
 
@@ -66,7 +67,7 @@ class _NoTelegram:
     """Sender used when Telegram is not configured: nothing is ever enqueued for it."""
 
     async def send(self, item: OutboxItem) -> int:
-        from ccr.delivery import SendFailed
+        from ccr.services.delivery import SendFailed
 
         raise SendFailed("Telegram is not configured")
 

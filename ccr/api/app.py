@@ -11,11 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ccr import dlq, history
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
-from ccr.errors import CcrError
+from ccr.core.errors import CcrError
+from ccr.services import dead_letters as dlq
+from ccr.services import history
 from ccr.store.deadletters import DeadLetter
 from ccr.telemetry import alerts as alert_rules
 from ccr.telemetry.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -168,7 +169,7 @@ def create_app(hub: Hub) -> FastAPI:
                              limit: int = Query(20, ge=1, le=500),
                              offset: int = Query(0, ge=0, le=10_000_000),
                              before: str | None = Query(None, max_length=64)) -> JSONResponse:
-        """Commands matching the filter language (ccr.history), newest first."""
+        """Commands matching the filter language (ccr.services.history), newest first."""
         try:
             page = await hub.history.search(q[:2000], limit=limit, offset=offset,
                                             before=before)

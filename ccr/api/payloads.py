@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ccr.models import EventKind, HookEvent
-from ccr.sessions import classify
+from ccr.core.models import EventKind, HookEvent
+from ccr.services.sessions import classify
 
 _SHORT = 512
 _LONG = 64_000

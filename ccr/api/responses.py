@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse as _JSONResponse
 
-from ccr.redact import redact_values
+from ccr.core.redact import redact_values
 
 
 class JSONResponse(_JSONResponse):

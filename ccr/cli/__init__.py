@@ -1,1 +1,4 @@
-"""Command-line face (Typer): serve, console, sessions, send, hook, doctor, demo."""
+"""Command-line face (Typer): serve, console, sessions, send, hook, doctor, demo.
+
+A face: talks to the hub's API (or builds a Hub); holds no SQL, SSH or retry loop.
+"""

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from ccr.config import Settings
-from ccr.errors import CcrError
+from ccr.core.config import Settings
+from ccr.core.errors import CcrError
 
 
 def api_token(settings: Settings) -> str:

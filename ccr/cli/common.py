@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ccr.config import Settings, load_settings
-from ccr.errors import CcrError
+from ccr.core.config import Settings, load_settings
+from ccr.core.errors import CcrError
 
 out = Console()
 err = Console(stderr=True)

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ccr.cli.common import ConfigOpt, api_call, out
-from ccr.durations import duration
+from ccr.core.durations import duration
 
 STATE_STYLE = {"completed": "green", "failed": "bold red", "timeout": "red",
                "uncertain": "yellow", "cancelled": "dim", "pending": "cyan",

@@ -19,7 +19,7 @@ from ccr.cli import history as history_cli
 from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
 from ccr.cli.common import ConfigOpt, err, fail, out, print_error, settings_or_exit
-from ccr.errors import CcrError
+from ccr.core.errors import CcrError
 
 app = typer.Typer(
     name="ccr",
@@ -39,7 +39,7 @@ app.command(name="history")(history_cli.history)
 def serve(config: ConfigOpt = None) -> None:
     """Run the hub headless: ingest, Telegram bot, delivery; stops cleanly on SIGTERM/SIGINT."""
     from ccr.hub import Hub
-    from ccr.logsink import print_events
+    from ccr.telemetry.logsink import print_events
 
     settings = settings_or_exit(config)
 
@@ -186,7 +186,7 @@ def hook(
 @app.command()
 def doctor(config: ConfigOpt = None) -> None:
     """Check config, secrets, tmux, each server's SSH and host key, Telegram, and the hub."""
-    from ccr.doctor import Check, run_checks
+    from ccr.services.doctor import Check, run_checks
 
     settings = settings_or_exit(config)
     out.print(f"[green]✓[/] config: {settings.hub.listen}, {len(settings.servers)} server(s)")

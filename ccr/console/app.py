@@ -29,12 +29,12 @@ from ccr.console.screens import (
     MetricsScreen,
     TracesScreen,
 )
-from ccr.durations import duration
-from ccr.errors import CcrError
-from ccr.events import CommandChanged
+from ccr.core.durations import duration
+from ccr.core.errors import CcrError
+from ccr.core.events import CommandChanged
+from ccr.core.models import CommandState
+from ccr.core.redact import redact
 from ccr.hub import Hub
-from ccr.models import CommandState
-from ccr.redact import redact
 from ccr.telemetry.health import Level
 
 LEVEL_STYLE = {Level.GREEN: "bold green", Level.YELLOW: "bold yellow", Level.RED: "bold red"}

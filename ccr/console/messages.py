@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from ccr.errors import CcrError
-from ccr.events import Event
+from ccr.core.errors import CcrError
+from ccr.core.events import Event
 
 
 class HubEvent(Message):

@@ -1,1 +1,4 @@
-"""Demo pieces: the stand-in Claude Code agent and the `ccr demo` runner."""
+"""The demo: the stand-in Claude Code agent (stdlib only) and the ccr demo runner.
+
+Composes a Hub and the console like ccr console does; the agent imports nothing from ccr.
+"""

@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ccr.config import Settings, TelegramSettings, load_settings, parse_settings
-from ccr.errors import CcrError, ConfigError
+from ccr.core.config import Settings, TelegramSettings, load_settings, parse_settings
+from ccr.core.errors import CcrError, ConfigError
 
 DEMO_SERVER = "demo"
 SECRET_ENV = "CCR_DEMO_SHARED_SECRET"

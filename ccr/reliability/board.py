@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ccr.events import BreakerStateChanged, EventBus, HubLog
+from ccr.core.events import BreakerStateChanged, EventBus, HubLog
 from ccr.reliability.breaker import (
     Breaker,
     BreakerPolicy,

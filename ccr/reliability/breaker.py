@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from ccr.config import ReliabilitySettings
-from ccr.errors import RemoteError
+from ccr.core.config import ReliabilitySettings
+from ccr.core.errors import RemoteError
 
 
 class BreakerState(StrEnum):

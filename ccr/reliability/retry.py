@@ -18,8 +18,8 @@ from typing import TypeVar
 
 import tenacity
 
-from ccr.config import ReliabilitySettings
-from ccr.errors import RemoteError
+from ccr.core.config import ReliabilitySettings
+from ccr.core.errors import RemoteError
 
 T = TypeVar("T")
 LogSink = Callable[[str, str], None]

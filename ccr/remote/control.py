@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ccr.errors import RemoteError
+from ccr.core.errors import RemoteError
 from ccr.remote.transport import Transport, tmux_failure
 
 ATTACH = ["attach-session", "-f", "ignore-size,no-output"]

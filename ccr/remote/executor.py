@@ -18,9 +18,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from ccr.config import ExecutorSettings, LocalServer, PoolSettings, SshServer
-from ccr.errors import InputError, RemoteError
-from ccr.models import Session
+from ccr.core.config import ExecutorSettings, LocalServer, PoolSettings, SshServer
+from ccr.core.errors import InputError, RemoteError
+from ccr.core.models import Session
 from ccr.reliability.board import BreakerBoard
 from ccr.reliability.retry import LogSink, RetryPolicy, never_reached
 from ccr.remote.control import ControlTransport, Stream, open_local

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 
-from ccr.errors import RemoteError
+from ccr.core.errors import RemoteError
 from ccr.remote.transport import tmux_failure
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import asyncssh
 
-from ccr.config import PoolSettings, SshServer
-from ccr.errors import RemoteError
+from ccr.core.config import PoolSettings, SshServer
+from ccr.core.errors import RemoteError
 from ccr.reliability.retry import RetryPolicy
 from ccr.remote.replace import DEFAULT_BACKOFF, Replacer, ServerGate
 

@@ -17,7 +17,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from ccr.errors import RemoteError
+from ccr.core.errors import RemoteError
 from ccr.reliability.board import BreakerBoard
 from ccr.reliability.breaker import BreakerState
 from ccr.reliability.retry import RetryPolicy

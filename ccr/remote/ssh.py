@@ -16,8 +16,8 @@ from pathlib import Path
 
 import asyncssh
 
-from ccr.config import SshServer
-from ccr.errors import RemoteError
+from ccr.core.config import SshServer
+from ccr.core.errors import RemoteError
 from ccr.remote.control import Stream, remote_command
 from ccr.remote.pool import PooledConnection, SshPool
 from ccr.remote.transport import tmux_failure

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ccr.errors import RemoteError
+from ccr.core.errors import RemoteError
 
 
 class Transport(Protocol):

@@ -1,1 +1,4 @@
-"""SQLite persistence: one database file, WAL, one writer connection, short transactions."""
+"""SQLite persistence: one database file, WAL, one writer, a module per table family.
+
+Infrastructure: imports core and the other infrastructure packages, never services or faces.
+"""

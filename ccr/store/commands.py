@@ -6,7 +6,7 @@ import sqlite3
 
 import aiosqlite
 
-from ccr.models import FINAL_STATES, Command, CommandState
+from ccr.core.models import FINAL_STATES, Command, CommandState
 
 _SELECT = ("SELECT c.id, c.session_id, s.server_id || ':' || s.number AS handle, c.text, c.source, "
            "c.chat_id, c.state, c.error_code, c.error_text, c.created_at, c.finished_at, "

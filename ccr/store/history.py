@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from ccr.models import FINAL_STATES, Command, CommandState
+from ccr.core.models import FINAL_STATES, Command, CommandState
 from ccr.store.commands import _SELECT, from_row, get, transitions
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiosqlite
 
-from ccr.prompts import Prompt
+from ccr.core.dialogs import Prompt
 from ccr.store.db import Database
 
 

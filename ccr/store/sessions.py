@@ -7,7 +7,7 @@ import sqlite3
 
 import aiosqlite
 
-from ccr.models import Session, SessionHealth
+from ccr.core.models import Session, SessionHealth
 
 TOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 COLUMNS = ("id, server_id, number, token, pane_id, tmux_socket, tmux_session, claude_session_id, "

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiosqlite
 
-from ccr.models import Session, SessionHealth
+from ccr.core.models import Session, SessionHealth
 from ccr.store.sessions import COLUMNS
 
 CREATING = "creating"

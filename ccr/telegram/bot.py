@@ -32,8 +32,8 @@ from telegram.ext import (
     filters,
 )
 
-from ccr.errors import CcrError
-from ccr.events import AlertAcknowledged, AlertResolved, HubLog
+from ccr.core.errors import CcrError
+from ccr.core.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
 from ccr.telegram import (
     command_buttons,
@@ -47,8 +47,8 @@ from ccr.telegram.sender import OutboxSender
 from ccr.telemetry.alerts import view as alert_view
 
 if TYPE_CHECKING:
-    from ccr.commands import SubmitResult
     from ccr.hub import Hub
+    from ccr.services.commands import SubmitResult
 
 ACK_WAIT_S = 1.2
 Button = Callable[[CallbackQuery, str], Awaitable[str | None]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccr.durations import duration
+from ccr.core.durations import duration
 from ccr.telegram import richtext
 from ccr.telegram.render import LIMIT, clip, esc, scrub, u16len
 

@@ -11,9 +11,9 @@ from telegram import CallbackQuery
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from ccr import cards
-from ccr.errors import CATALOG, CcrError
-from ccr.models import Command, CommandState
+from ccr.core.errors import CATALOG, CcrError
+from ccr.core.models import Command, CommandState
+from ccr.services import cards
 from ccr.telegram import card, render
 from ccr.telegram.fullreply import send_full_reply
 from ccr.telegram.keyboard import keyboard

@@ -10,7 +10,7 @@ from telegram import CallbackQuery, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from ccr.errors import CcrError
+from ccr.core.errors import CcrError
 from ccr.telegram import render
 from ccr.telegram.keyboard import keyboard
 

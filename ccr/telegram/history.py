@@ -18,10 +18,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from ccr.durations import duration
-from ccr.errors import CcrError
-from ccr.history import HistoryPage
-from ccr.models import CommandState
+from ccr.core.durations import duration
+from ccr.core.errors import CcrError
+from ccr.core.models import CommandState
+from ccr.services.history import HistoryPage
 from ccr.telegram.render import ago, clip, error_text, esc
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from telegram import Bot, CallbackQuery
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from ccr.errors import CcrError
+from ccr.core.errors import CcrError
 from ccr.telegram import render
 
 if TYPE_CHECKING:

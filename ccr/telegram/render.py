@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ccr.models import Session
-from ccr.redact import redact, redact_values
+from ccr.core.models import Session
+from ccr.core.redact import redact, redact_values
 from ccr.telegram import richtext
 
 if TYPE_CHECKING:

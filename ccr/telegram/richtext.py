@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from ccr.redact import redact
+from ccr.core.redact import redact
 
 LIMIT = 4096
 """Telegram's limit on a message, in UTF-16 units (applied to the raw HTML too, for safety)."""
@@ -32,7 +32,7 @@ Kind = Literal["text", "open", "close"]
 
 ENABLED = True
 """`[commands] rich_messages`: false renders replies as plain escaped text (a rollback
-switch). Set once by `configure` in `Hub.__init__`, like `ccr.redact.configure`: the
+switch). Set once by `configure` in `Hub.__init__`, like `ccr.core.redact.configure`: the
 renderers are plain functions called from many places and the value is process-wide."""
 
 

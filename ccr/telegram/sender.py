@@ -22,7 +22,7 @@ from telegram.error import (
     TimedOut,
 )
 
-from ccr.delivery import SendFailed
+from ccr.services.delivery import SendFailed
 from ccr.store.outbox import OutboxItem
 from ccr.store.topics import GENERAL
 from ccr.telegram import card, render, richtext, topics

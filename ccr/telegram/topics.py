@@ -1,7 +1,7 @@
 """Topics on Telegram: the forum-topic calls, which topic a message goes to, and plain text
 typed in a session's topic (it goes to that session, no handle and no reply needed).
 
-The decisions are ccr.topics.TopicService's; this module only speaks Telegram.
+The decisions are ccr.services.topics.TopicService's; this module only speaks Telegram.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from telegram import Bot, Message, Update
 from telegram.error import BadRequest, TelegramError
 
+from ccr.services.topics import TopicApiError, wanted_state
 from ccr.store.outbox import OutboxItem
 from ccr.store.topics import GENERAL, OPEN
 from ccr.telegram import render
-from ccr.topics import TopicApiError, wanted_state
 
 if TYPE_CHECKING:
     from ccr.hub import Hub
@@ -26,7 +26,7 @@ _GONE = ("thread not found", "topic_id_invalid", "topic_deleted", "message threa
 
 
 class TelegramTopics:
-    """ccr.topics.TopicApi over PTB's Bot."""
+    """ccr.services.topics.TopicApi over PTB's Bot."""
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot

@@ -1,1 +1,5 @@
-"""Telemetry: metrics and rolling time series (metrics.py, timeseries.py), tracing."""
+"""Telemetry: metrics, rolling time series, tracing (spans in SQLite), alerts, health, log sink.
+
+Infrastructure: imports core, store and the other infrastructure packages, never services
+or faces.
+"""

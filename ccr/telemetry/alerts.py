@@ -24,9 +24,9 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ccr.config import AlertSettings
-from ccr.errors import InputError, NotFoundError
-from ccr.events import (
+from ccr.core.config import AlertSettings
+from ccr.core.errors import InputError, NotFoundError
+from ccr.core.events import (
     AlertAcknowledged,
     AlertFired,
     AlertResolved,
@@ -34,7 +34,7 @@ from ccr.events import (
     EventBus,
     HubLog,
 )
-from ccr.redact import redact
+from ccr.core.redact import redact
 from ccr.store import alerts as store
 from ccr.store import deadletters, outbox
 from ccr.store.alerts import Alert

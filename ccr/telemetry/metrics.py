@@ -7,7 +7,7 @@ is timed where it happens, with a `perf_counter()` pair: tmux/SSH calls (executo
 send attempts (delivery worker) and database transactions and reads (store).
 
 Label values are bounded and never user input: configured server ids (anything else is
-counted as "other"), fixed status words and error codes from `ccr.errors`. No chat text,
+counted as "other"), fixed status words and error codes from `ccr.core.errors`. No chat text,
 command text, token or secret is ever a label or a value.
 """
 
@@ -30,7 +30,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ccr.events import (
+from ccr.core.events import (
     BreakerStateChanged,
     CommandChanged,
     DeadLetterArchived,
@@ -45,7 +45,7 @@ from ccr.events import (
     SessionHealthChanged,
     SessionUpdated,
 )
-from ccr.models import CommandState
+from ccr.core.models import CommandState
 from ccr.store import metrics as store
 from ccr.store.db import Database
 from ccr.telemetry.pool_metrics import PoolCollector, PoolStats
@@ -192,7 +192,7 @@ class Metrics:
         self.series.observe("telegram_seconds", GLOBAL, seconds)
 
     def cache_lookup(self, cache: str, hit: bool) -> None:
-        """One lookup in a hub cache (ccr.cache); cache names are fixed words."""
+        """One lookup in a hub cache (ccr.services.cache); cache names are fixed words."""
         (self.cache_hits if hit else self.cache_misses).labels(cache).inc()
 
     def watch_cache(self, cache: str, entries: Callable[[], float]) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ccr.errors import InputError, NotFoundError
-from ccr.redact import redact
+from ccr.core.errors import InputError, NotFoundError
+from ccr.core.redact import redact
 from ccr.store.db import Database
 
 RETENTION_S = 24 * 3600.0

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from ccr.config import parse_settings
 from ccr.console.app import ConsoleApp
+from ccr.core.config import parse_settings
+from ccr.core.models import HookEvent
 from ccr.hub import Hub
-from ccr.models import HookEvent
-from ccr.sessions import classify
+from ccr.services.sessions import classify
 from tests.fixtures.hub import SECRET
 from tests.fixtures.tmux import Tmux
 

@@ -17,8 +17,8 @@ from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.alerts import AlertsTable
 from ccr.console.widgets.deadletters import DeadLettersTable
 from ccr.console.widgets.traces import TracesTable
-from ccr.delivery import SendFailed
 from ccr.hub import Hub
+from ccr.services.delivery import SendFailed
 from ccr.store import outbox
 from ccr.store.outbox import OutboxItem
 from ccr.telemetry import spans
@@ -253,7 +253,7 @@ HISTORY = [  # (id, pane, text, state, seconds before FROZEN, took, reply)
 
 async def write_history(hub: Hub) -> None:
     """Five commands on laptop:1 and laptop:2 in every kind of state, one with a secret."""
-    from ccr.models import CommandState
+    from ccr.core.models import CommandState
     from ccr.store import commands as rows
 
     for pane in ("%1", "%2"):

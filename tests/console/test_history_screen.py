@@ -8,8 +8,8 @@ from pathlib import Path
 from ccr.console.app import ConsoleApp
 from ccr.console.screens import HistoryScreen
 from ccr.console.widgets.history import CommandDetail, HistoryTable
-from ccr.events import CommandChanged
-from ccr.models import CommandState
+from ccr.core.events import CommandChanged
+from ccr.core.models import CommandState
 from ccr.store import commands as rows
 from tests.console.conftest import FROZEN, make_hub, wait_for
 from tests.console.states import HISTORY, settled, write_history

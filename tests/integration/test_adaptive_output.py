@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import ccr.remote.executor as executor_module
-from ccr.errors import RemoteError
+from ccr.core.errors import RemoteError
 from ccr.remote.control import ControlClient, PaneWatch
 from tests.fixtures.hub import prompts, wait_until
 from tests.fixtures.tmux import Tmux

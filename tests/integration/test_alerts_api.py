@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.config import parse_settings
+from ccr.core.config import parse_settings
 from ccr.hub import Hub
 from tests.botapi import BotApiStandIn
 from tests.fixtures.hub import API_TOKEN, ROOT, SECRET, base_env, free_port

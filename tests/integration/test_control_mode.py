@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from ccr.config import ExecutorSettings, LocalServer, SshServer
-from ccr.errors import RemoteError
+from ccr.core.config import ExecutorSettings, LocalServer, SshServer
+from ccr.core.errors import RemoteError
 from ccr.remote.executor import Executor
 from tests.e2e.test_core_loop import HOSTILE
 from tests.fixtures.hub import prompts, wait_until

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ccr.config import ExecutorSettings, LocalServer
-from ccr.errors import InputError, RemoteError
-from ccr.models import Session
+from ccr.core.config import ExecutorSettings, LocalServer
+from ccr.core.errors import InputError, RemoteError
+from ccr.core.models import Session
 from ccr.remote.executor import Executor
 from tests.fixtures.hub import prompts, wait_until
 from tests.fixtures.tmux import Tmux

@@ -7,7 +7,7 @@ from typing import Any
 
 import telegram
 
-from ccr.redact import MASK
+from ccr.core.redact import MASK
 from ccr.telegram.fullreply import send_full_reply
 from ccr.telegram.richtext import LIMIT, u16len
 

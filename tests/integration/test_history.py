@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from ccr.config import parse_settings
-from ccr.errors import CcrError
-from ccr.history import HistoryQuery, HistoryService
-from ccr.models import CommandState
+from ccr.core.config import parse_settings
+from ccr.core.errors import CcrError
+from ccr.core.models import CommandState
+from ccr.services.history import HistoryQuery, HistoryService
 from ccr.store import commands
 from ccr.store.db import Database
 

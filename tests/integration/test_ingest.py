@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from ccr.api.auth import signature
-from ccr.config import parse_settings
+from ccr.core.config import parse_settings
 from ccr.hub import Hub
 from tests.fixtures.hub import API_TOKEN, SECRET, free_port
 

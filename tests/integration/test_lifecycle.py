@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from ccr import cards
-from ccr.errors import CcrError
-from ccr.events import EventBus
-from ccr.lifecycle import CommandLifecycle
-from ccr.models import CommandState, EventKind, HookEvent
-from ccr.sessions import SessionService
-from ccr.settings_feedback import CommandSettings
+from ccr.core.command_settings import CommandSettings
+from ccr.core.errors import CcrError
+from ccr.core.events import EventBus
+from ccr.core.models import CommandState, EventKind, HookEvent
+from ccr.services import cards
+from ccr.services.lifecycle import CommandLifecycle
+from ccr.services.sessions import SessionService
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store import sessions as session_rows

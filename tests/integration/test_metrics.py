@@ -17,7 +17,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ccr.api.auth import signature
-from ccr.config import parse_settings
+from ccr.core.config import parse_settings
 from ccr.hub import Hub
 from tests.botapi import BotApiStandIn
 from tests.fixtures.hub import API_TOKEN, SECRET, free_port, prompts, signed_headers, wait_until

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from ccr.config import ExecutorSettings, PoolSettings, SshServer
-from ccr.errors import RemoteError
+from ccr.core.config import ExecutorSettings, PoolSettings, SshServer
+from ccr.core.errors import RemoteError
 from ccr.reliability.board import BreakerBoard
 from ccr.reliability.breaker import BreakerPolicy, BreakerState
 from ccr.reliability.retry import RetryPolicy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ccr.config import parse_settings
+from ccr.core.config import parse_settings
 from ccr.hub import Hub
 from tests.fixtures.hub import API_TOKEN, SECRET, free_port
 from tests.fixtures.sshd import Sshd

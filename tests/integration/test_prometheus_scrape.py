@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ccr.config import parse_settings
+from ccr.core.config import parse_settings
 from ccr.hub import Hub
 from tests.fixtures.hub import API_TOKEN, SECRET, free_port
 

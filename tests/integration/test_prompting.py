@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from ccr import prompting
-from ccr.errors import CcrError, RemoteError
-from ccr.events import EventBus
-from ccr.models import EventKind, HookEvent, Session
-from ccr.prompting import HOLD_S, PromptService
-from ccr.sessions import SessionService
+from ccr.core.errors import CcrError, RemoteError
+from ccr.core.events import EventBus
+from ccr.core.models import EventKind, HookEvent, Session
+from ccr.services import prompting
+from ccr.services.prompting import HOLD_S, PromptService
+from ccr.services.sessions import SessionService
 from ccr.store import outbox
 from ccr.store.db import Database
 from tests.unit.test_prompts import STAND_IN

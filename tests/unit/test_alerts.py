@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ccr.config import AlertSettings
-from ccr.errors import CcrError
-from ccr.events import AlertAcknowledged, AlertFired, AlertResolved, Event, EventBus
+from ccr.core.config import AlertSettings
+from ccr.core.errors import CcrError
+from ccr.core.events import AlertAcknowledged, AlertFired, AlertResolved, Event, EventBus
 from ccr.store.db import Database
 from ccr.telemetry.alerts import (
     AlertService,

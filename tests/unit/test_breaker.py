@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ccr.errors import RemoteError
+from ccr.core.errors import RemoteError
 from ccr.reliability.board import BreakerBoard, probe_due
 from ccr.reliability.breaker import Breaker, BreakerPolicy, BreakerRecord, BreakerState
 

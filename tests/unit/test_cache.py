@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ccr.cache import Cache, ServerConfigCache, SessionCache, session_size
-from ccr.errors import NotFoundError
-from ccr.events import EventBus
-from ccr.models import EventKind, HookEvent, Session, SessionHealth
-from ccr.sessions import EXTEND_WITHIN_S, SessionService
+from ccr.core.errors import NotFoundError
+from ccr.core.events import EventBus
+from ccr.core.models import EventKind, HookEvent, Session, SessionHealth
+from ccr.services.cache import Cache, ServerConfigCache, SessionCache, session_size
+from ccr.services.sessions import EXTEND_WITHIN_S, SessionService
 from ccr.store.db import Database
 
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ccr.config import LocalServer, SshServer, load_settings
-from ccr.errors import ConfigError
+from ccr.core.config import LocalServer, SshServer, load_settings
+from ccr.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

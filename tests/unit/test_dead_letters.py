@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ccr.delivery import DeliveryWorker, SendFailed
-from ccr.dlq import DeadLetterQueue
-from ccr.events import (
+from ccr.core.events import (
     DeadLetterArchived,
     DeadLetterDelivered,
     DeadLettered,
@@ -18,6 +16,8 @@ from ccr.events import (
     EventBus,
 )
 from ccr.reliability.retry import RetryPolicy
+from ccr.services.dead_letters import DeadLetterQueue
+from ccr.services.delivery import DeliveryWorker, SendFailed
 from ccr.store import deadletters, outbox
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
@@ -212,7 +212,7 @@ async def test_purge_leaves_a_trace_in_the_outbox(rig: Rig) -> None:
 
 
 async def test_an_unknown_entry_is_a_readable_error(rig: Rig) -> None:
-    from ccr.errors import CcrError
+    from ccr.core.errors import CcrError
 
     with pytest.raises(CcrError) as info:
         await rig.dlq.retry(42)

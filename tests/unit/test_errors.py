@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccr.errors import CATALOG, CcrError, RemoteError
+from ccr.core.errors import CATALOG, CcrError, RemoteError
 
 
 @pytest.mark.parametrize("code", sorted(CATALOG))

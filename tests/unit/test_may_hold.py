@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ccr.config import ExecutorSettings, LocalServer
-from ccr.models import Session
+from ccr.core.config import ExecutorSettings, LocalServer
+from ccr.core.models import Session
 from ccr.remote.executor import Executor, tmux_target
 
 

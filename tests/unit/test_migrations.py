@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ccr.models import SessionHealth
+from ccr.core.models import SessionHealth
 from ccr.store import sessions as rows
 from ccr.store.db import Database
 from ccr.store.schema import MIGRATIONS

@@ -16,9 +16,9 @@ from typing import Any
 import asyncssh
 import pytest
 
-from ccr.config import ExecutorSettings, SshServer
-from ccr.errors import RemoteError
-from ccr.models import Session
+from ccr.core.config import ExecutorSettings, SshServer
+from ccr.core.errors import RemoteError
+from ccr.core.models import Session
 from ccr.remote.executor import Executor
 from ccr.remote.ssh import SshTransport
 from tests.fixtures.sshd import Sshd

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccr.prompting import payload_of
-from ccr.prompts import parse
+from ccr.core.dialogs import parse
+from ccr.services.prompting import payload_of
 from ccr.telegram import render
 from tests.unit.test_render import check
 from tests.unit.test_render import payload as base

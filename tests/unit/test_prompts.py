@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccr.prompts import Option, parse
+from ccr.core.dialogs import Option, parse
 
 BOXED_BASH = """\
 ● I'll run the test suite to see what fails.

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ccr import redact as redact_module
+from ccr.core import redact as redact_module
+from ccr.core.models import Session
+from ccr.core.redact import MASK, redact
 from ccr.hub import Hub
-from ccr.models import Session
-from ccr.redact import MASK, redact
 from ccr.telegram import render
 from tests.fixtures.hub import API_TOKEN, SECRET
 from tests.integration.test_ingest import event, hub, post

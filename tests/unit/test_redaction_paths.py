@@ -7,10 +7,10 @@ import logging
 
 import pytest
 
-from ccr import logsink, redact
-from ccr.events import HubLog
-from ccr.redact import MASK
-from ccr.telemetry import spans
+from ccr.core import redact
+from ccr.core.events import HubLog
+from ccr.core.redact import MASK
+from ccr.telemetry import logsink, spans
 from tests.fixtures.hub import API_TOKEN, SECRET
 from tests.fixtures.secrets import BOT_TOKEN, SECRET_TEXT, assert_masked
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ccr.config import ExecutorSettings, LocalServer, ReliabilitySettings
-from ccr.errors import RemoteError
-from ccr.models import Session
+from ccr.core.config import ExecutorSettings, LocalServer, ReliabilitySettings
+from ccr.core.errors import RemoteError
+from ccr.core.models import Session
 from ccr.reliability.retry import (
     RetryPolicy,
     is_db_busy,

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ccr.redact import MASK, redact
+from ccr.core.redact import MASK, redact
 from ccr.telegram import render, richtext
 from ccr.telegram.richtext import (
     CUT_MARKER,

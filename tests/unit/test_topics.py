@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from ccr.config import parse_settings
-from ccr.errors import ConfigError
-from ccr.events import EventBus
-from ccr.models import EventKind, HookEvent, Session, SessionHealth
-from ccr.sessions import SessionService
+from ccr.core.config import parse_settings
+from ccr.core.errors import ConfigError
+from ccr.core.events import EventBus
+from ccr.core.models import EventKind, HookEvent, Session, SessionHealth
+from ccr.services.sessions import SessionService
+from ccr.services.topics import NAME_LIMIT, TopicApiError, TopicService, topic_name
 from ccr.store import topics as rows
 from ccr.store.db import Database
-from ccr.topics import NAME_LIMIT, TopicApiError, TopicService, topic_name
 
 CHAT = -100777
 EVENT_IDS = itertools.count()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ccr import hook
-from ccr.errors import CcrError, RemoteError
+from ccr.core.errors import CcrError, RemoteError
 from ccr.store.db import Database
 from ccr.telegram.render import command_result, error_text
 from ccr.telemetry import spans as store

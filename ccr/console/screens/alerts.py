@@ -19,8 +19,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.alerts import AlertsTable, since, value_text
-from ccr.errors import CcrError
-from ccr.events import AlertAcknowledged, AlertFired, AlertResolved, Event
+from ccr.core.errors import CcrError
+from ccr.core.events import AlertAcknowledged, AlertFired, AlertResolved, Event
 from ccr.telemetry.alerts import RULES, cooldown_s, view
 
 CHANGES = (AlertFired, AlertAcknowledged, AlertResolved)

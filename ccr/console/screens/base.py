@@ -8,7 +8,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
-from ccr.events import Event
+from ccr.core.events import Event
 from ccr.hub import Hub
 
 

@@ -14,10 +14,10 @@ from textual.app import ComposeResult
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from ccr.config import SshServer
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.breakers import BreakersTable, PoolTable
-from ccr.events import BreakerStateChanged, Event
+from ccr.core.config import SshServer
+from ccr.core.events import BreakerStateChanged, Event
 from ccr.reliability.breaker import BreakerRecord
 
 

@@ -16,9 +16,8 @@ from textual.widgets import Footer, Header, Static
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.deadletters import DeadLettersTable
-from ccr.dlq import view
-from ccr.errors import CcrError
-from ccr.events import (
+from ccr.core.errors import CcrError
+from ccr.core.events import (
     DeadLetterArchived,
     DeadLetterDelivered,
     DeadLettered,
@@ -26,6 +25,7 @@ from ccr.events import (
     DeadLettersPurged,
     Event,
 )
+from ccr.services.dead_letters import view
 
 CHANGES = (DeadLettered, DeadLetterRetried, DeadLetterDelivered, DeadLetterArchived,
            DeadLettersPurged)

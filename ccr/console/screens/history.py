@@ -1,4 +1,4 @@
-"""History: past commands by the filter language (ccr.history), one of them in full.
+"""History: past commands by the filter language (ccr.services.history), one of them in full.
 
 The list is re-read when the screen is shown, when the filter is submitted, and shortly
 after a command changes state (CommandChanged); Enter on a command opens its detail.
@@ -17,8 +17,8 @@ from textual.widgets import Footer, Header, Input
 
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.history import CommandDetail, HistoryTable
-from ccr.errors import CcrError
-from ccr.events import CommandChanged, Event
+from ccr.core.errors import CcrError
+from ccr.core.events import CommandChanged, Event
 
 PAGE = 100
 SETTLE_S = 0.3

@@ -20,14 +20,14 @@ from ccr.console.widgets.main import (
     SessionDetail,
     SessionsTable,
 )
-from ccr.events import (
+from ccr.core.events import (
     BreakerStateChanged,
     Event,
     ServerStateChanged,
     SessionHealthChanged,
     SessionUpdated,
 )
-from ccr.models import Session
+from ccr.core.models import Session
 
 
 class MainScreen(HubScreen):

@@ -18,8 +18,8 @@ from textual.widgets import Footer, Header
 
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.traces import TracesTable, TraceTimeline
-from ccr.errors import CcrError
-from ccr.events import (
+from ccr.core.errors import CcrError
+from ccr.core.events import (
     CommandChanged,
     DeadLettered,
     Event,

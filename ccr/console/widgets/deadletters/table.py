@@ -29,7 +29,10 @@ def next_try(entry: dict[str, Any], now: float) -> Text:
 
 
 class DeadLettersTable(KeyedTable):
-    """Rows are `ccr.dlq.view` dicts keyed by entry id; `show` replaces the whole list."""
+    """Rows are `ccr.services.dead_letters.view` dicts keyed by entry id.
+
+    `show` replaces the whole list.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -9,8 +9,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ccr.console.widgets.history.table import STATE_STYLE
-from ccr.durations import duration
-from ccr.history import HistoryDetail
+from ccr.core.durations import duration
+from ccr.services.history import HistoryDetail
 
 
 class CommandDetail(Widget):

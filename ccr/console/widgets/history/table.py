@@ -10,8 +10,8 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from ccr.console.widgets.keyed import KeyedTable
-from ccr.durations import duration
-from ccr.models import Command, CommandState
+from ccr.core.durations import duration
+from ccr.core.models import Command, CommandState
 
 COLUMNS = (("time", "time"), ("session", "handle"), ("state", "state"), ("took", "took"),
            ("text", "text"))

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widgets import RichLog
 
-from ccr.events import Event
-from ccr.logsink import describe
+from ccr.core.events import Event
+from ccr.telemetry.logsink import describe
 
 LEVEL_STYLE = {"error": "bold red", "warning": "yellow", "info": ""}
 

@@ -8,7 +8,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Input
 
-from ccr.models import Session
+from ccr.core.models import Session
 
 
 class SendBar(Input):

@@ -10,8 +10,8 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from ccr.console.widgets.keyed import KeyedTable
-from ccr.models import Session
-from ccr.redact import redact
+from ccr.core.models import Session
+from ccr.core.redact import redact
 from ccr.telegram.render import ago
 
 EVENT_STYLE = {"stop": "green", "waiting": "bold yellow", "subagent_stop": "cyan",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ccr.config import LocalServer, SshServer
-from ccr.models import Command, Session
-from ccr.redact import redact
+from ccr.core.config import LocalServer, SshServer
+from ccr.core.models import Command, Session
+from ccr.core.redact import redact
 
 
 def session(s: Session) -> dict[str, Any]:

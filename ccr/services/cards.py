@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from ccr.models import Command
+from ccr.core.models import Command
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store import topics as topic_rows

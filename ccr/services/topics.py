@@ -18,9 +18,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from ccr.events import EventBus, SessionHealthChanged, SessionUpdated
-from ccr.models import Session, SessionHealth
-from ccr.sessions import SessionService
+from ccr.core.events import EventBus, SessionHealthChanged, SessionUpdated
+from ccr.core.models import Session, SessionHealth
+from ccr.services.sessions import SessionService
 from ccr.store import topics as rows
 from ccr.store.db import Database
 from ccr.store.topics import Topic

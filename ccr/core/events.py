@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from ccr.models import Command, Session, SessionHealth
+from ccr.core.models import Command, Session, SessionHealth
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ccr.errors import RemoteError
-from ccr.models import Session, SessionHealth
-from ccr.sessions import SessionService
+from ccr.core.errors import RemoteError
+from ccr.core.models import Session, SessionHealth
+from ccr.services.sessions import SessionService
 
 PaneLister = Callable[[str, list[str]], Awaitable[dict[str, str]]]
 """(server id, tmux socket args) -> {pane id: tmux session name}; RemoteError if unreachable."""

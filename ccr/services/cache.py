@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from cachetools import TTLCache
 
-from ccr.models import Session
+from ccr.core.models import Session
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -13,12 +13,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from ccr import cards
-from ccr.errors import CcrError, InputError, NotFoundError, RemoteError
-from ccr.events import CommandChanged, EventBus, HubLog
-from ccr.models import Command, CommandState, Session
+from ccr.core.errors import CcrError, InputError, NotFoundError, RemoteError
+from ccr.core.events import CommandChanged, EventBus, HubLog
+from ccr.core.models import Command, CommandState, Session
 from ccr.remote.executor import Executor, clean_text
-from ccr.sessions import SessionService
+from ccr.services import cards
+from ccr.services.sessions import SessionService
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store import topics as topic_rows

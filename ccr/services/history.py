@@ -6,7 +6,7 @@ The filter language (`/history`, `ccr history`, the console's filter box):
   state:failed      a state (is:failed too); several as state:failed,timeout; phases too:
                     running (not finished yet), executing, done (finished)
   anything else     words that must all occur in the command or in Claude's reply
-Everything shown passes through `ccr.redact.redact`.
+Everything shown passes through `ccr.core.redact.redact`.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ccr.errors import CcrError
-from ccr.models import FINAL_STATES, Command, CommandState
-from ccr.redact import redact
+from ccr.core.errors import CcrError
+from ccr.core.models import FINAL_STATES, Command, CommandState
+from ccr.core.redact import redact
 from ccr.store import history as store
 from ccr.store import retention
 from ccr.store.db import Database
 
 if TYPE_CHECKING:
-    from ccr.config import Settings
+    from ccr.core.config import Settings
 
 PHASES: dict[str, tuple[CommandState, ...]] = {
     "running": (CommandState.PENDING, CommandState.DISPATCHING, CommandState.EXECUTING),

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from ccr.config import LocalServer, Settings, SshServer
-from ccr.errors import CcrError
+from ccr.core.config import LocalServer, Settings, SshServer
+from ccr.core.errors import CcrError
 from ccr.remote.executor import Executor
 
 

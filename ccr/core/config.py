@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from ccr.errors import ConfigError
-from ccr.settings_feedback import CommandSettings, check_aliases
+from ccr.core.command_settings import CommandSettings, check_aliases
+from ccr.core.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("~/.config/ccr/ccr.toml")
 SERVER_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"

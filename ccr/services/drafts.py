@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ccr.errors import CcrError, NotFoundError
-from ccr.models import Session
-from ccr.sessions import SessionService
+from ccr.core.errors import CcrError, NotFoundError
+from ccr.core.models import Session
+from ccr.services.sessions import SessionService
 from ccr.store import commands as command_rows
 from ccr.store import drafts as rows
 from ccr.store.db import Database

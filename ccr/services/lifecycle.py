@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 
 import aiosqlite
 
-from ccr import cards
-from ccr.errors import CcrError, InputError, NotFoundError
-from ccr.events import CommandChanged, EventBus, HubLog
-from ccr.models import Command, CommandState, EventKind, HookEvent, Session
+from ccr.core.command_settings import CommandSettings
+from ccr.core.errors import CcrError, InputError, NotFoundError
+from ccr.core.events import CommandChanged, EventBus, HubLog
+from ccr.core.models import Command, CommandState, EventKind, HookEvent, Session
 from ccr.remote.executor import Executor
-from ccr.sessions import SessionService
-from ccr.settings_feedback import CommandSettings
+from ccr.services import cards
+from ccr.services.sessions import SessionService
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store.db import Database

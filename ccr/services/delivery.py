@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from ccr.config import ReliabilitySettings
-from ccr.events import (
+from ccr.core.config import ReliabilitySettings
+from ccr.core.events import (
     DeadLetterArchived,
     DeadLetterDelivered,
     DeadLettered,

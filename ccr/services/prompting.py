@@ -1,7 +1,7 @@
 """Claude's permission dialogs and questions as choices a person answers with one tap.
 
 A waiting notification is queued (durable) but held back a moment; meanwhile the pane is
-read, and a dialog found there (ccr.prompts) is stored and put into the held message with
+read, and a dialog found there (ccr.core.dialogs) is stored and put into the held message with
 its real question and options. Nothing found, or no answer from the pane in time: the
 plain notification goes out, and a crash in between sends it after the hold anyway.
 
@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ccr.errors import CcrError, InputError, NotFoundError
-from ccr.models import EventKind, HookEvent, Session
-from ccr.prompts import Prompt, parse
-from ccr.redact import redact
+from ccr.core.dialogs import Prompt, parse
+from ccr.core.errors import CcrError, InputError, NotFoundError
+from ccr.core.models import EventKind, HookEvent, Session
+from ccr.core.redact import redact
 from ccr.store import outbox
 from ccr.store import prompts as rows
 from ccr.store.db import Database

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ccr.errors import NotFoundError
-from ccr.events import DeadLetterRetried, DeadLettersPurged, EventBus, HubLog
-from ccr.redact import redact
+from ccr.core.errors import NotFoundError
+from ccr.core.events import DeadLetterRetried, DeadLettersPurged, EventBus, HubLog
+from ccr.core.redact import redact
 from ccr.store import deadletters
 from ccr.store.db import Database
 from ccr.store.deadletters import DeadLetter, Schedule

@@ -12,7 +12,7 @@ import time
 
 from rich.console import Console
 
-from ccr.events import (
+from ccr.core.events import (
     CommandChanged,
     Event,
     EventBus,
@@ -23,7 +23,7 @@ from ccr.events import (
     SessionHealthChanged,
     SessionUpdated,
 )
-from ccr.redact import redact
+from ccr.core.redact import redact
 
 
 def describe(event: Event) -> tuple[str, str] | None:

@@ -14,10 +14,10 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from ccr.cache import SessionCache
-from ccr.errors import NotFoundError
-from ccr.events import EventBus, SessionHealthChanged, SessionUpdated
-from ccr.models import EventKind, HookEvent, Session, SessionHealth
+from ccr.core.errors import NotFoundError
+from ccr.core.events import EventBus, SessionHealthChanged, SessionUpdated
+from ccr.core.models import EventKind, HookEvent, Session, SessionHealth
+from ccr.services.cache import SessionCache
 from ccr.store import outbox
 from ccr.store import sessions as rows
 from ccr.store.db import Database
@@ -30,7 +30,7 @@ EXTEND_WITHIN_S = 3600.0
 
 
 class TurnObserver(Protocol):
-    """Sees each accepted hook event inside the ingest's transaction (ccr.lifecycle)."""
+    """Sees each accepted hook event inside the ingest's transaction (ccr.services.lifecycle)."""
 
     async def on_hook(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
                       now: float) -> Any: ...
@@ -86,7 +86,7 @@ class SessionService:
         self.recipients = recipients
         self.on_outbox: Callable[[], None] = lambda: None
         self.hold_for: Callable[[HookEvent, Session], float] = lambda event, session: 0.0
-        """Seconds to hold an event's notifications back (ccr.prompting reads the pane)."""
+        """Seconds to hold an event's notifications back (ccr.services.prompting reads the pane)."""
         self.on_waiting: Callable[[Session, HookEvent, list[int]], None] = lambda *_: None
         """Told of held notifications once they are committed."""
         self.degraded: Callable[[], str | None] = lambda: None
@@ -94,7 +94,7 @@ class SessionService:
         self.turns: TurnObserver | None = None
         """Told of each accepted event inside its transaction (the command lifecycle)."""
         self.cache: SessionCache | None = None
-        """Lookups by handle, token, message and id (ccr.cache); None: every one reads the
+        """Lookups by handle, token, message and id (ccr.services.cache); None: every one reads the
         database. Every write below drops what it changed from it."""
 
     def _forget(self, session_id: int) -> None:
