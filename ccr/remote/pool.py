@@ -29,6 +29,7 @@ from ccr.core.config import PoolSettings, SshServer
 from ccr.core.errors import RemoteError
 from ccr.reliability.retry import RetryPolicy
 from ccr.remote.replace import DEFAULT_BACKOFF, Replacer, ServerGate
+from ccr.remote.ssh_errors import connect_error
 
 
 class _Client(asyncssh.SSHClient):
@@ -81,8 +82,6 @@ Connector = Callable[[SshServer], Awaitable[tuple[asyncssh.SSHClientConnection, 
 async def open_connection(server: SshServer, connect_timeout: float,
                           keepalive_s: float) -> tuple[asyncssh.SSHClientConnection, _Client]:
     """One verified SSH connection; RemoteError(sent=False) when it cannot be opened."""
-    from ccr.remote.ssh import connect_error  # ssh.py imports this module
-
     try:
         conn, client = await asyncio.wait_for(
             asyncssh.create_connection(
