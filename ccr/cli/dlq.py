@@ -18,7 +18,7 @@ def _when(ts: float | None) -> str:
 
 
 def _next(e: dict[str, Any]) -> str:
-    from ccr.telegram.render import ago
+    from ccr.core.durations import ago
 
     if e["state"] == "queued" and e.get("next_attempt_at"):
         return "in " + ago(e["next_attempt_at"] - time.time())

@@ -102,7 +102,7 @@ def sessions(config: ConfigOpt = None,
                   title="Live sessions", title_justify="left")
     now = time.time()
     for s in rows:
-        from ccr.telegram.render import ago
+        from ccr.core.durations import ago
 
         project = (s.get("project") or "?").rstrip("/").rsplit("/", 1)[-1]
         tmux = f"{s.get('tmux_session') or '?'} {s.get('pane') or ''}".strip()

@@ -1,4 +1,4 @@
-"""Durations as every face shows them: 0.4 s, 12 s, 1m 05s, 2h 03m."""
+"""Durations as every face shows them: 0.4 s, 12 s, 1m 05s, 2h 03m; ages as 5s, 3m, 2h05m."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ def duration(seconds: float | None, *, running: str = "…") -> str:
     if s < 3600:
         return f"{s // 60}m {s % 60:02d}s"
     return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def ago(seconds: float) -> str:
+    """How long ago, compact enough for a table cell: 5s, 3m, 2h05m."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"

@@ -15,11 +15,11 @@ from typing import Any
 
 from ccr.core.errors import NotFoundError
 from ccr.core.events import DeadLetterRetried, DeadLettersPurged, EventBus, HubLog
+from ccr.core.outbox_items import item_summary
 from ccr.core.redact import redact
 from ccr.store import deadletters
 from ccr.store.db import Database
 from ccr.store.deadletters import DeadLetter, Schedule
-from ccr.telegram.render import item_summary
 
 MAX_ROW_ID = 2**63 - 1
 """The largest id SQLite can store; a larger number names no entry."""

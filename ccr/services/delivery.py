@@ -35,12 +35,12 @@ from ccr.core.events import (
     NotificationDelivered,
     NotificationFailed,
 )
+from ccr.core.outbox_items import item_summary
 from ccr.reliability.retry import RetryPolicy, telegram_policy
 from ccr.store import deadletters, outbox
 from ccr.store.db import Database
 from ccr.store.deadletters import DeadLetter, Schedule
 from ccr.store.outbox import OutboxItem
-from ccr.telegram.render import item_summary
 from ccr.telemetry.tracing import Tracing
 
 

@@ -18,11 +18,11 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from ccr.core.durations import duration
+from ccr.core.durations import ago, duration
 from ccr.core.errors import CcrError
 from ccr.core.models import CommandState
 from ccr.services.history import HistoryPage
-from ccr.telegram.render import ago, clip, error_text, esc
+from ccr.telegram.render import clip, error_text, esc
 
 if TYPE_CHECKING:
     from ccr.telegram.bot import TelegramBot

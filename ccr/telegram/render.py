@@ -8,7 +8,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ccr.core.durations import ago
 from ccr.core.models import Session
+from ccr.core.outbox_items import TITLES, item_summary
 from ccr.core.redact import redact, redact_values
 from ccr.telegram import richtext
 
@@ -17,9 +19,6 @@ if TYPE_CHECKING:
 
 LIMIT = 4096
 ICONS = {"stop": "✅", "subagent_stop": "🧩", "waiting": "⏳", "notification": "🔔"}
-TITLES = {"stop": "Claude finished", "subagent_stop": "a subagent finished",
-          "waiting": "Claude is waiting", "notification": "Claude says"}
-
 
 def esc(text: str) -> str:
     return html.escape(text, quote=False)
@@ -208,15 +207,6 @@ def pack(head: str, blocks: list[str]) -> list[str]:
     return messages
 
 
-def ago(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-
-
 def sessions_list(sessions: list[Session], now: float | None = None) -> list[str]:
     """The /sessions answer, grouped by server, split into messages under the limit."""
     now = time.time() if now is None else now
@@ -257,23 +247,6 @@ HELP = (
     "Text is typed literally and submitted with Enter; nothing is run by a shell."
 )
 
-
-
-def item_summary(kind: str, payload: dict[str, Any]) -> str:
-    """What an outbox message is, in a few plain words (no message text beyond a title)."""
-    handle = str(payload.get("handle") or "?")
-    if kind == "notification":
-        title = TITLES.get(str(payload.get("event", "")), "Claude says")
-        return f"'{title}' notification for {handle}"
-    if kind == "command_result":
-        return f"command result for {handle}"
-    if kind == "command_error":
-        return "command error reply"
-    if kind == "dlq_alert":
-        return f"admin alert about dead letter {payload.get('entry_id', '?')}"
-    if kind == "alert":
-        return f"admin alert {payload.get('id', '?')} ({payload.get('rule', '?')})"
-    return f"{kind} message"
 
 
 def when(ts: float) -> str:

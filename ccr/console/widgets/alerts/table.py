@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from ccr.console.widgets.keyed import KeyedTable
-from ccr.telegram.render import ago
+from ccr.core.durations import ago
 
 STATE_STYLE = {"firing": "bold red", "acknowledged": "yellow", "resolved": "green"}
 COLUMNS = (("#", "id"), ("rule", "rule"), ("server", "server"), ("since", "since"),

@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 
 from ccr.console.widgets.keyed import KeyedTable
-from ccr.telegram.render import ago
+from ccr.core.durations import ago
 
 STATE_STYLE = {"queued": "yellow", "retrying": "cyan", "archived": "bold red",
                "delivered": "green"}

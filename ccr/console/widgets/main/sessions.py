@@ -10,9 +10,9 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Static
 
 from ccr.console.widgets.keyed import KeyedTable
+from ccr.core.durations import ago
 from ccr.core.models import Session
 from ccr.core.redact import redact
-from ccr.telegram.render import ago
 
 EVENT_STYLE = {"stop": "green", "waiting": "bold yellow", "subagent_stop": "cyan",
                "notification": "magenta", "lost": "bold red", "unreachable": "bold red"}
