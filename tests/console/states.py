@@ -183,7 +183,9 @@ async def with_dead_letters(pilot: Pilot[Any]) -> None:
     await enqueue(app.hub, 5151, "laptop:2 needs your permission to use Bash")
     await pilot.press("4")
     table = app.views["dead_letters"].query_one(DeadLettersTable)
-    await wait_for(pilot, lambda: table.row_count == 2)
+    # Both rows, each settled in the queue (a loaded machine can show one still "sending now").
+    await wait_for(pilot, lambda: table.row_count == 2 and all(
+        e["state"] == "queued" for e in table.entries.values()))
     await pilot.pause(0.2)
 
 
