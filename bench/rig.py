@@ -99,14 +99,21 @@ class PromptWatch:
             time.sleep(self.interval)
 
 
-@dataclass
-class Target:
-    """One agent pane and the two ways of typing into it: ccr, and the plain reference."""
+@dataclass(frozen=True)
+class Agent:
+    """One stand-in agent in its pane, registered with the hub as session `handle`."""
 
+    server: str
     kind: str  # "local" or "ssh"
     handle: str  # e.g. "laptop:1"
     pane: str
     state_dir: Path
+
+
+@dataclass(frozen=True)
+class Target(Agent):
+    """An agent's pane and the two ways of typing into it: ccr, and the plain reference."""
+
     watch: PromptWatch
     socket: str
     sshd: Sshd | None = None
@@ -154,15 +161,12 @@ def make_targets(rig: Rig, poll_interval: float) -> dict[str, Target]:
     rig.on_exit(shutil.rmtree, control_dir, True)
     targets: dict[str, Target] = {}
     for agent in rig.agents:
-        target = Target(kind=agent.kind, handle=agent.handle, pane=agent.pane,
-                        state_dir=agent.state_dir,
-                        watch=PromptWatch(agent.state_dir / "prompts.jsonl", poll_interval),
-                        socket=rig.tmux.socket_path)
-        if agent.kind == "ssh":
-            target.sshd = rig.sshd
-            target.control_path = control_dir / "cm"
-            target.ssh_log = rig.workdir / "ssh-reference.log"
-        targets[agent.kind] = target
+        ssh = agent.kind == "ssh"
+        targets[agent.kind] = Target(
+            **vars(agent), watch=PromptWatch(agent.state_dir / "prompts.jsonl", poll_interval),
+            socket=rig.tmux.socket_path, sshd=rig.sshd if ssh else None,
+            control_path=control_dir / "cm" if ssh else None,
+            ssh_log=rig.workdir / "ssh-reference.log" if ssh else None)
     return targets
 
 
@@ -181,17 +185,6 @@ class Interrupted(KeyboardInterrupt):
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
-
-
-@dataclass(frozen=True)
-class Agent:
-    """One stand-in agent in its pane, registered with the hub as session `handle`."""
-
-    server: str
-    kind: str  # "local" or "ssh"
-    handle: str  # e.g. "laptop:1"
-    pane: str
-    state_dir: Path
 
 
 @dataclass
