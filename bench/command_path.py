@@ -31,7 +31,7 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/command_path.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.rig import CHAT, ROOT, Interrupted, Rig, Target
+from bench.rig import CHAT, ROOT, Interrupted, Rig, Target, make_targets
 from bench.stats import Summary, ms, percentile, table
 from ccr.core.config import ExecutorSettings
 
@@ -159,23 +159,25 @@ def run_command(rig: Rig, target: Target, via: str, settle_ms: int, seq: int,
     time.sleep(opts.gap_ms / 1000)
 
 
-def run_settle(rig: Rig, settle_ms: int, opts: Options, first: bool,
+def run_settle(rig: Rig, targets: dict[str, Target], settle_ms: int, opts: Options,
                done: list[Series]) -> None:
     """All paths at one settle time, commands interleaved so drift hits every path alike.
 
-    The series go into `done` at once and fill up, so an interrupted run still reports."""
+    The agents start with the first hub (`targets` empty until then). The series go into
+    `done` at once and fill up, so an interrupted run still reports."""
     rig.start_hub(settle_ms, opts.enter_check_ms)
-    if first:
+    if not targets:
         rig.start_agents()
+        targets.update(make_targets(rig, opts.poll_ms / 1000))
     series = [Series(via, kind, settle_ms) for kind in opts.kinds for via in VIAS]
     warm = [Series(via, kind, settle_ms) for kind in opts.kinds for via in VIAS]
     done += series
     for n in range(opts.warmup):  # connections opened, caches filled, not recorded
         for s in warm:
-            run_command(rig, rig.targets[s.kind], s.via, settle_ms, -1 - n, opts, s)
+            run_command(rig, targets[s.kind], s.via, settle_ms, -1 - n, opts, s)
     for n in range(opts.count):
         for s in series:
-            run_command(rig, rig.targets[s.kind], s.via, settle_ms, n, opts, s)
+            run_command(rig, targets[s.kind], s.via, settle_ms, n, opts, s)
     problems = [f"{s.label}: {note}" for s in warm for note in s.notes]
     if problems:
         print("warm-up problems:\n  " + "\n  ".join(problems), flush=True)
@@ -291,14 +293,15 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = 0
     versions: dict[str, str] = {}
     try:
-        with Rig(burst_ms=opts.burst_ms, poll_interval=opts.poll_ms / 1000,
-                 hooks_every_prompt=opts.hooks_every_prompt, keep=opts.keep) as rig:
+        with Rig(burst_ms=opts.burst_ms, hooks_every_prompt=opts.hooks_every_prompt,
+                 keep=opts.keep) as rig:
             versions = rig.versions()
             if opts.keep:
                 print(f"work directory: {rig.workdir}", flush=True)
-            for index, settle in enumerate(opts.settles):
+            targets: dict[str, Target] = {}
+            for settle in opts.settles:
                 t0 = time.monotonic()
-                run_settle(rig, settle, opts, index == 0, done)
+                run_settle(rig, targets, settle, opts, done)
                 print(f"settle {settle} ms done in {time.monotonic() - t0:.0f} s", flush=True)
     except KeyboardInterrupt as exc:
         interrupted = 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)

@@ -82,10 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     with Rig(hooks_every_prompt=True) as rig:
         rig.start_hub(settle_ms=None, enter_check_ms=None)
         rig.start_agents()
+        handles = {agent.kind: agent.handle for agent in rig.agents}
         series: dict[str, list[float]] = {}
         for seq in range(opts.count * 2):
             kind = ("local", "ssh")[seq % 2]
-            for name, value in measure(rig, rig.targets[kind].handle, seq).items():
+            for name, value in measure(rig, handles[kind], seq).items():
                 series.setdefault(f"{name} {kind}", []).append(value)
             series.setdefault("ref /help (no DB, no dispatch)", []).append(floor(rig))
         rows = []

@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -42,14 +39,10 @@ if __package__ in (None, ""):
 
 import httpx
 
-from bench.one_down import greeting_only
+from bench.rig import Rig
 from bench.stats import Summary, table
-from tests.botapi import BotApiStandIn
-from tests.fixtures.hub import API_TOKEN, HubProcess, base_env, free_port, hook_env, write_config
-from tests.fixtures.sshd import start_sshd
-from tests.fixtures.tmux import Tmux
+from tests.fixtures.hub import API_TOKEN, HubProcess
 
-CHAT = 4242
 LOCAL = ("alpha", "bravo", "charlie", "delta")
 SSH = "echo"
 PANES_PER_SERVER = 4
@@ -235,48 +228,6 @@ def _prompts(state: Path) -> list[str]:
     return out
 
 
-# --- the rig ------------------------------------------------------------------------------
-
-def build(stack: contextlib.ExitStack, work: Path) -> tuple[HubProcess, dict[str, Path]]:
-    """Bot API stand-in, sshd, tmux with 20 agents, the hub; agents' handles -> state dirs."""
-    api = stack.enter_context(BotApiStandIn())
-    sshd = start_sshd(work / "sshd")
-    stack.callback(sshd.stop)
-    tmux = Tmux(socket_name=f"ccr-bench-{uuid.uuid4().hex[:8]}")
-    stack.callback(tmux.kill_server)
-    port = free_port()
-    servers: list[dict[str, Any]] = [{"id": s, "kind": "local"} for s in LOCAL]
-    servers.append({"id": SSH, "kind": "ssh", "host": sshd.host, "port": sshd.port,
-                    "user": sshd.user, "identity": sshd.identity,
-                    "known_hosts": sshd.known_hosts})
-    config = write_config(work / "ccr.toml", port=port, data_dir=work / "data", servers=servers,
-                          telegram={"base_url": api.base_url, "allowed_chats": [CHAT]},
-                          executor={"settle_ms": SETTLE_MS, "enter_check_ms": ENTER_CHECK_MS})
-    hub = HubProcess(config=config, port=port, workdir=work,
-                     env=base_env(CCR_TELEGRAM_TOKEN=api.token))
-    stack.callback(hub.stop)
-    hub.start(timeout=30)
-    panes: dict[str, Path] = {}
-    live: list[dict[str, Any]] = []
-    for server in (*LOCAL, SSH):  # one at a time: a loaded machine may time a hook out
-        env = hook_env(hub.url, server, work)
-        for k in range(PANES_PER_SERVER):
-            state = work / f"agent-{server}-{k}"
-            pane = tmux.new_session(f"{server}-{k}", greeting_only(state), env=env, cwd=work)
-            panes[pane] = state
-            deadline = time.monotonic() + 30
-            while len(live) < len(panes) and time.monotonic() < deadline:
-                time.sleep(0.1)
-                live = hub.api("GET", "/api/sessions").json()["sessions"]
-    states = {s["handle"]: panes[s["pane"]] for s in live if s["pane"] in panes}
-    if len(states) != len(panes):
-        missing = [str(p) for pane, p in panes.items() if pane not in states.values()
-                   and p not in states.values()]
-        raise RuntimeError(f"only {len(states)} of {len(panes)} agents registered; "
-                           f"missing {missing[:5]}; hub log:\n{hub.logs()[-3000:]}")
-    return hub, states
-
-
 def report(phases: list[Phase], delivery: tuple[int, int, int, int], minutes: float) -> None:
     rows = []
     for p in phases:
@@ -314,10 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=1000, help="burst size (1000)")
     ns, _ = parser.parse_known_args(argv)
     minutes = ns.minutes if ns.minutes is not None else (10.0 if ns.full else 2.0)
-    work = Path(tempfile.mkdtemp(prefix="ccr-bench-load-"))
-    with contextlib.ExitStack() as stack:
-        stack.callback(shutil.rmtree, work, True)
-        hub, states = build(stack, work)
+    with Rig(local=LOCAL, ssh=(SSH,), panes_per_server=PANES_PER_SERVER, admins=False) as rig:
+        rig.start_hub(SETTLE_MS, ENTER_CHECK_MS)
+        rig.start_agents()
+        hub = rig.hub
+        states = {agent.handle: agent.state_dir for agent in rig.agents}
         handles = sorted(states)
 
         def phase(name: str, make: Any, in_flight: int) -> Phase:

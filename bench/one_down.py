@@ -14,39 +14,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import shlex
-import shutil
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.rig import Rig
 from bench.stats import Summary
-from tests.botapi import BotApiStandIn
-from tests.fixtures.hub import HubProcess, agent_argv, base_env, free_port, hook_env, write_config
-from tests.fixtures.sshd import start_sshd
-from tests.fixtures.tmux import Tmux
+from tests.fixtures.hub import HubProcess
 
-CHAT = 4242
 HEALTHY = ("alpha", "bravo", "charlie", "delta")
 DOWN = "echo"
-
-
-def greeting_only(state: Path) -> list[str]:
-    """The stand-in agent whose hook runs for its greeting only: a Python start-up per
-    prompt would load the 2 cores and blur what the hub itself does."""
-    mark = shlex.quote(str(state / "greeted"))
-    hook = (f"if [ -e {mark} ]; then exec cat >/dev/null; fi; : > {mark}; "
-            f"exec {shlex.quote(sys.executable)} -m ccr hook")
-    argv = agent_argv(state)
-    argv[argv.index("--hook") + 1] = hook
-    return argv
 
 
 def measure(hub: HubProcess, count: int, stop_background: threading.Event,
@@ -84,32 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.one_down", description=__doc__)
     parser.add_argument("--count", type=int, default=80, help="commands per phase (80)")
     ns = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="ccr-bench-down-"))
-    tmux = Tmux(socket_name=f"ccr-bench-{uuid.uuid4().hex[:8]}")
-    with contextlib.ExitStack() as stack:
-        stack.callback(shutil.rmtree, work, True)
-        api = stack.enter_context(BotApiStandIn())
-        sshd = start_sshd(work / "sshd")
-        stack.callback(sshd.stop)
-        stack.callback(tmux.kill_server)
-        port = free_port()
-        servers: list[dict[str, Any]] = [{"id": s, "kind": "local"} for s in HEALTHY]
-        servers.append({"id": DOWN, "kind": "ssh", "host": sshd.host, "port": sshd.port,
-                        "user": sshd.user, "identity": sshd.identity,
-                        "known_hosts": sshd.known_hosts})
-        config = write_config(work / "ccr.toml", port=port, data_dir=work / "data",
-                              servers=servers,
-                              telegram={"base_url": api.base_url, "allowed_chats": [CHAT]},
-                              executor={"settle_ms": 20, "enter_check_ms": 60})
-        hub = HubProcess(config=config, port=port, workdir=work,
-                         env=base_env(CCR_TELEGRAM_TOKEN=api.token))
-        stack.callback(hub.stop)
-        hub.start(timeout=30)
-        for server in (*HEALTHY, DOWN):
-            env = hook_env(hub.url, server, work)
-            tmux.new_session(server, greeting_only(work / f"agent-{server}"), env=env, cwd=work)
-            api.wait_for_message(lambda m, s=server: f"{s}:1" in m["text"], timeout=30)
-
+    with Rig(local=HEALTHY, ssh=(DOWN,), admins=False) as rig:
+        rig.start_hub(settle_ms=20, enter_check_ms=60)
+        rig.start_agents()
+        hub, sshd = rig.hub, rig.sshd
         results: dict[str, tuple[list[float], list[float]]] = {}
         for phase in ("all five up", "echo down"):
             if phase == "echo down":

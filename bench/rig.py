@@ -1,9 +1,9 @@
-"""The world a command-path benchmark runs in, built from the test suite's real parts.
+"""The world the hub benchmarks run in, built from the test suite's real parts.
 
 The Bot API stand-in (in this process), a private OpenSSH sshd on 127.0.0.1, a private tmux
-server with two stand-in agents (one registered for a `local` server, one for an `ssh`
-server), and the real hub process (`python -m ccr serve`). `Rig` owns all of them and
-takes everything down on exit, also after Ctrl-C or SIGTERM.
+server with stand-in agents in its panes (for `local` servers, and for `ssh` servers through
+that sshd), and the real hub process (`python -m ccr serve`). `Rig` owns all of them and
+takes everything down on exit, also after an error, Ctrl-C, SIGTERM or SIGHUP.
 """
 
 from __future__ import annotations
@@ -99,14 +99,21 @@ class PromptWatch:
             time.sleep(self.interval)
 
 
-@dataclass
-class Target:
-    """One agent pane and the two ways of typing into it: ccr, and the plain reference."""
+@dataclass(frozen=True)
+class Agent:
+    """One stand-in agent in its pane, registered with the hub as session `handle`."""
 
+    server: str
     kind: str  # "local" or "ssh"
     handle: str  # e.g. "laptop:1"
     pane: str
     state_dir: Path
+
+
+@dataclass(frozen=True)
+class Target(Agent):
+    """An agent's pane and the two ways of typing into it: ccr, and the plain reference."""
+
     watch: PromptWatch
     socket: str
     sshd: Sshd | None = None
@@ -148,6 +155,21 @@ class Target:
             tmux.run("send-keys", "-t", self.pane, "C-c", check=False)
 
 
+def make_targets(rig: Rig, poll_interval: float) -> dict[str, Target]:
+    """Each server kind's agent as a Target (for a rig with one agent of each kind)."""
+    control_dir = Path(tempfile.mkdtemp(prefix="ccrb-", dir="/tmp"))  # short socket path
+    rig.on_exit(shutil.rmtree, control_dir, True)
+    targets: dict[str, Target] = {}
+    for agent in rig.agents:
+        ssh = agent.kind == "ssh"
+        targets[agent.kind] = Target(
+            **vars(agent), watch=PromptWatch(agent.state_dir / "prompts.jsonl", poll_interval),
+            socket=rig.tmux.socket_path, sshd=rig.sshd if ssh else None,
+            control_path=control_dir / "cm" if ssh else None,
+            ssh_log=rig.workdir / "ssh-reference.log" if ssh else None)
+    return targets
+
+
 def _announces(handle: str) -> Callable[[dict[str, Any]], bool]:
     """Matches the hub's notification that introduces session `handle`."""
     return lambda m: handle in m["text"] and "Reply to this message" in m["text"]
@@ -167,10 +189,17 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
 
 @dataclass
 class Rig:
-    """Bot API stand-in, sshd, tmux, two agents and the hub; `with Rig(...) as rig:`."""
+    """Bot API stand-in, sshd, tmux, the agents and the hub; `with Rig(...) as rig:`.
 
+    The hub serves the `local` and `ssh` servers named (every ssh one reaches the same
+    private sshd); `start_agents` puts `panes_per_server` agents on each of them."""
+
+    local: tuple[str, ...] = (LOCAL_ID,)
+    ssh: tuple[str, ...] = (SSH_ID,)
+    panes_per_server: int = 1
+    admins: bool = True
+    """Whether CHAT is also the hub's `[telegram] admins` (alerts and dead letters go there)."""
     burst_ms: float = 15.0
-    poll_interval: float = 0.001
     hooks_every_prompt: bool = False
     keep: bool = False
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ccr-bench-")))
@@ -178,7 +207,7 @@ class Rig:
     tmux: Tmux = field(init=False)
     sshd: Sshd = field(init=False)
     hub: HubProcess = field(init=False)
-    targets: dict[str, Target] = field(default_factory=dict, init=False)
+    agents: list[Agent] = field(default_factory=list, init=False)
     _stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, init=False)
     _port: int = field(default=0, init=False)
 
@@ -206,6 +235,10 @@ class Rig:
         finally:
             signal.signal(signal.SIGINT, old)
 
+    def on_exit(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run `callback(*args)` when the rig comes down (before what it started is stopped)."""
+        self._stack.callback(callback, *args)
+
     def _build(self) -> None:
         self.api = self._stack.enter_context(BotApiStandIn())
         self.sshd = start_sshd(self.workdir / "sshd")
@@ -228,38 +261,41 @@ class Rig:
         self.hub.stop()
         executor = {k: v for k, v in (("settle_ms", settle_ms),
                                       ("enter_check_ms", enter_check_ms)) if v is not None}
-        servers: list[dict[str, Any]] = [
-            {"id": LOCAL_ID, "kind": "local"},
-            {"id": SSH_ID, "kind": "ssh", "host": self.sshd.host, "port": self.sshd.port,
-             "user": self.sshd.user, "identity": self.sshd.identity,
-             "known_hosts": self.sshd.known_hosts},
-        ]
+        servers: list[dict[str, Any]] = [{"id": s, "kind": "local"} for s in self.local]
+        servers += [{"id": s, "kind": "ssh", "host": self.sshd.host, "port": self.sshd.port,
+                     "user": self.sshd.user, "identity": self.sshd.identity,
+                     "known_hosts": self.sshd.known_hosts} for s in self.ssh]
+        telegram: dict[str, Any] = {"base_url": self.api.base_url, "allowed_chats": [CHAT]}
+        if self.admins:
+            telegram["admins"] = [CHAT]
         write_config(self.hub.config, port=self._port, data_dir=self.workdir / "data",
-                     servers=servers,
-                     telegram={"base_url": self.api.base_url, "allowed_chats": [CHAT],
-                               "admins": [CHAT]},
-                     executor=executor or None)
+                     servers=servers, telegram=telegram, executor=executor or None)
         self.hub.start(timeout=30)
 
     def start_agents(self) -> None:
-        """One agent per server kind, each announced to the hub by its greeting hook."""
-        control_dir = Path(tempfile.mkdtemp(prefix="ccrb-", dir="/tmp"))  # short socket path
-        self._stack.callback(shutil.rmtree, control_dir, True)
-        for kind, server_id in (("local", LOCAL_ID), ("ssh", SSH_ID)):
-            state = self.workdir / f"agent-{kind}"
-            env = hook_env(self.hub.url, server_id, self.workdir)
-            pane = self.tmux.new_session(f"bench-{kind}", self._agent_argv(state), env=env,
-                                         cwd=self.workdir)
-            handle = f"{server_id}:1"
-            self.api.wait_for_message(_announces(handle), timeout=30)
-            target = Target(kind=kind, handle=handle, pane=pane, state_dir=state,
-                            watch=PromptWatch(state / "prompts.jsonl", self.poll_interval),
-                            socket=self.tmux.socket_path)
-            if kind == "ssh":
-                target.sshd = self.sshd
-                target.control_path = control_dir / "cm"
-                target.ssh_log = self.workdir / "ssh-reference.log"
-            self.targets[kind] = target
+        """The agents, one at a time (a loaded machine may time a hook out), each registered
+        by its greeting hook and announced to the chat before the next one starts."""
+        for server in (*self.local, *self.ssh):
+            kind = "ssh" if server in self.ssh else "local"
+            env = hook_env(self.hub.url, server, self.workdir)
+            for k in range(self.panes_per_server):
+                state = self.workdir / f"agent-{server}-{k}"
+                pane = self.tmux.new_session(f"{server}-{k}", self._agent_argv(state), env=env,
+                                             cwd=self.workdir)
+                handle = self._registered(pane)
+                self.api.wait_for_message(_announces(handle), timeout=30)
+                self.agents.append(Agent(server, kind, handle, pane, state))
+
+    def _registered(self, pane: str, timeout: float = 30.0) -> str:
+        """The handle of the hub's session in `pane`, once the hub knows it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for session in self.hub.api("GET", "/api/sessions").json()["sessions"]:
+                if session["pane"] == pane:
+                    return str(session["handle"])
+            time.sleep(0.05)
+        raise RuntimeError(f"the agent in pane {pane} did not register in {timeout:g} s; "
+                           f"hub log:\n{self.hub.logs()[-3000:]}")
 
     def _agent_argv(self, state: Path) -> list[str]:
         """The stand-in agent. Its hook runs for the greeting only, unless every prompt's
