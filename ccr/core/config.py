@@ -46,6 +46,8 @@ class HubSettings(_Strict):
     """A session expires this long after its last activity."""
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     """Largest hook event accepted by POST /notify."""
+    hook_url: str = Field("", max_length=2048, pattern=r"^(https?://\S+)?$")
+    """The hub's URL as a server with `hooks_via = "direct"` reaches it; empty: `listen`'s."""
 
     @field_validator("listen")
     @classmethod
@@ -196,6 +198,10 @@ class LocalServer(_Strict):
     tmux_socket: str = ""
     """Optional tmux -L NAME."""
     name: str = ""
+    claude_command: str = Field("claude", min_length=1, max_length=1024)
+    """The command line that starts Claude Code on this server (for /new and /restart)."""
+    tmux_session: str = Field("ccr", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The tmux session that receives the windows of sessions started from ccr."""
 
 
 class SshServer(_Strict):
@@ -210,6 +216,15 @@ class SshServer(_Strict):
     known_hosts: Path = Path("~/.ssh/known_hosts")
     tmux_socket: str = ""
     name: str = ""
+    claude_command: str = Field("claude", min_length=1, max_length=1024)
+    """The command line that starts Claude Code on this server (for /new and /restart)."""
+    tmux_session: str = Field("ccr", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The tmux session that receives the windows of sessions started from ccr."""
+    hooks_via: Literal["ssh", "direct"] = "ssh"
+    """How the server's hooks reach the hub: "ssh" through a port the hub forwards over its own
+    SSH connection (the server needs no route to the hub), "direct" to `[hub] hook_url`."""
+    hooks_port: int = Field(28765, gt=0, lt=65536)
+    """With hooks_via = "ssh": the port on the server's 127.0.0.1 that leads to the hub."""
 
     @field_validator("identity", "known_hosts")
     @classmethod
@@ -253,6 +268,12 @@ class Settings(_Strict):
 
     def server(self, server_id: str) -> LocalServer | SshServer | None:
         return next((s for s in self.servers if s.id == server_id), None)
+
+    def hook_url_for(self, server: LocalServer | SshServer) -> str:
+        """The URL that server's hook posts to: the forwarded port or the hub's own URL."""
+        if isinstance(server, SshServer) and server.hooks_via == "ssh":
+            return f"http://127.0.0.1:{server.hooks_port}"
+        return self.hub.hook_url or self.hub.url
 
     def secret(self, env: str) -> str | None:
         value = os.environ.get(env, "")
