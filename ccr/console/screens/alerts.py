@@ -17,7 +17,6 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ccr.console.screens.base import OperatorScreen
-from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.alerts import AlertsTable, since, value_text
 from ccr.core.errors import CcrError
 from ccr.core.events import AlertAcknowledged, AlertFired, AlertResolved, Event
@@ -116,14 +115,9 @@ class AlertsScreen(OperatorScreen):
                         f"{alert['acknowledged_by']}.", severity="warning")
             return
         where = f" on {alert['server']}" if alert["server"] else ""
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.acknowledge(int(alert["id"]))
-
-        self.app.push_screen(ConfirmScreen(
-            f"Acknowledge alert {alert['id']} ({alert['rule']}{where})? It stays quiet until "
-            f"it resolves and fires again.", yes="Acknowledge"), answered)
+        self.ask(f"Acknowledge alert {alert['id']} ({alert['rule']}{where})? It stays quiet "
+                 f"until it resolves and fires again.", "Acknowledge",
+                 lambda: self.acknowledge(int(alert["id"])))
 
     @work(group="alerts-ack")
     async def acknowledge(self, alert_id: int) -> None:

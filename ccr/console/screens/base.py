@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
+from ccr.console.screens.confirm import ConfirmScreen
 from ccr.core.events import Event
 from ccr.hub import Hub
 
@@ -43,3 +45,12 @@ class OperatorScreen(HubScreen):
     def _reload_due(self) -> None:
         self._reload_timer = None
         self.action_reload()
+
+    def ask(self, question: str, yes: str, then: Callable[[], object]) -> None:
+        """Ask first (a ConfirmScreen); do `then` only on yes."""
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.app.push_screen(ConfirmScreen(question, yes=yes), answered)

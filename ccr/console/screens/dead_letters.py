@@ -14,7 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Static
 
 from ccr.console.screens.base import OperatorScreen
-from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.deadletters import DeadLettersTable
 from ccr.core.errors import CcrError
 from ccr.core.events import (
@@ -78,14 +77,8 @@ class DeadLettersScreen(OperatorScreen):
         if entry is None:
             self.notify("Nothing to retry: the queue is empty.", severity="warning")
             return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.retry(int(entry["id"]))
-
-        self.app.push_screen(ConfirmScreen(
-            f"Send dead letter {entry['id']} ({entry['what']}) to chat {entry['chat_id']} "
-            f"again now?", yes="Retry"), answered)
+        self.ask(f"Send dead letter {entry['id']} ({entry['what']}) to chat {entry['chat_id']} "
+                 f"again now?", "Retry", lambda: self.retry(int(entry["id"])))
 
     @work(group="dlq-retry")
     async def retry(self, entry_id: int) -> None:
