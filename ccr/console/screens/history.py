@@ -83,13 +83,13 @@ class HistoryScreen(OperatorScreen):
         table.border_title = f"commands{where} ({shown}, newest first)"
         opened = self.query_one(CommandDetail).detail
         if opened is not None and opened.command.id in {c.id for c in page.commands}:
-            self.load(opened.command.id)  # its state may have moved on
+            self.open(opened.command.id)  # its state may have moved on
 
     def on_history_table_opened(self, message: HistoryTable.Opened) -> None:
-        self.load(message.command_id)
+        self.open(message.command_id)
 
     @work(exclusive=True, group="history-detail")
-    async def load(self, command_id: str) -> None:
+    async def open(self, command_id: str) -> None:
         try:
             detail = await self.hub.history.detail(command_id)
         except CcrError as exc:

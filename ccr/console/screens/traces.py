@@ -74,13 +74,13 @@ class TracesScreen(OperatorScreen):
         table.show(traces)
         table.border_title = f"recent traces ({len(traces)})"
         if traces and self.query_one(TraceTimeline).timeline is None:
-            self.load(table.selected or traces[0]["trace_id"])
+            self.open(table.selected or traces[0]["trace_id"])
 
     def on_traces_table_chosen(self, message: TracesTable.Chosen) -> None:
-        self.load(message.trace_id)
+        self.open(message.trace_id)
 
     @work(exclusive=True, group="timeline")
-    async def load(self, trace_id: str) -> None:
+    async def open(self, trace_id: str) -> None:
         try:
             data = await self.hub.tracing.timeline(trace_id)
         except CcrError as exc:
