@@ -18,7 +18,8 @@ from textual.widgets import Footer, Header, Input
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.history import CommandDetail, HistoryTable
 from ccr.core.errors import CcrError
-from ccr.core.events import CommandChanged, Event
+from ccr.core.events import CommandChanged
+from ccr.services.history import HistoryPage
 
 PAGE = 100
 SETTLE_S = 0.3
@@ -26,7 +27,7 @@ SETTLE_S = 0.3
 PLACEHOLDER = "filter: laptop · laptop:1 · state:failed · words   (Enter to apply)"
 
 
-class HistoryScreen(OperatorScreen):
+class HistoryScreen(OperatorScreen[HistoryPage]):
     """A filter box, the matching commands (newest first), the opened one below."""
 
     CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "history.tcss"]
@@ -34,6 +35,8 @@ class HistoryScreen(OperatorScreen):
         Binding("slash", "focus_filter", "Filter"),
         Binding("r", "reload", "Reload"),
     ]
+    reload_on = (CommandChanged,)
+    settle_s = SETTLE_S
     query_text = ""
 
     def compose(self) -> ComposeResult:
@@ -49,16 +52,6 @@ class HistoryScreen(OperatorScreen):
         self.query_one("#detail-pane").border_title = "command"
         self.query_one(HistoryTable).focus()
 
-    def on_screen_resume(self) -> None:
-        self.reload()
-
-    def hub_event(self, event: Event) -> None:
-        if isinstance(event, CommandChanged):
-            self.reload_soon(SETTLE_S)
-
-    def action_reload(self) -> None:
-        self.reload()
-
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
 
@@ -68,15 +61,15 @@ class HistoryScreen(OperatorScreen):
         self.query_one(HistoryTable).focus()
         self.reload()
 
-    @work(exclusive=True, group="history")
-    async def reload(self) -> None:
+    async def load(self) -> HistoryPage:
+        return await self.hub.history.search(self.query_text, limit=PAGE)
+
+    def load_failed(self, error: CcrError) -> None:
+        self.query_one(HistoryTable).border_title = "commands: filter not valid"
+        self.notify(error.message, title="history filter", severity="error", timeout=8)
+
+    def show(self, page: HistoryPage) -> None:
         table = self.query_one(HistoryTable)
-        try:
-            page = await self.hub.history.search(self.query_text, limit=PAGE)
-        except CcrError as exc:
-            table.border_title = "commands: filter not valid"
-            self.notify(exc.message, title="history filter", severity="error", timeout=8)
-            return
         table.show(list(page.commands))
         shown = f"{len(page.commands)} of {page.total}" if page.has_older else str(page.total)
         where = f" matching {self.query_text}" if self.query_text else ""
