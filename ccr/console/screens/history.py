@@ -6,10 +6,10 @@ after a command changes state (CommandChanged); Enter on a command opens its det
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import PurePath
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -19,7 +19,7 @@ from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.history import CommandDetail, HistoryTable
 from ccr.core.errors import CcrError
 from ccr.core.events import CommandChanged
-from ccr.services.history import HistoryPage
+from ccr.services.history import HistoryDetail, HistoryPage
 
 PAGE = 100
 SETTLE_S = 0.3
@@ -81,14 +81,11 @@ class HistoryScreen(OperatorScreen[HistoryPage]):
     def on_history_table_opened(self, message: HistoryTable.Opened) -> None:
         self.open(message.command_id)
 
-    @work(exclusive=True, group="history-detail")
-    async def open(self, command_id: str) -> None:
-        try:
-            detail = await self.hub.history.detail(command_id)
-        except CcrError as exc:
-            self.notify(exc.message, severity="error")
-            return
-        if not self.is_attached or not self.query(CommandDetail):
-            return  # the screen went away (the console is closing) while it was read
+    def open(self, command_id: str) -> None:
+        """Read one command in full and show it below the list."""
+        self.fetch(partial(self.hub.history.detail, command_id), self._show_detail,
+                   group="detail")
+
+    def _show_detail(self, detail: HistoryDetail) -> None:
         self.query_one(CommandDetail).detail = detail
         self.query_one("#detail-pane").border_title = f"command {detail.command.id}"

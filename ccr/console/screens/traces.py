@@ -7,10 +7,10 @@ after an event that ends a flow (a notification sent or failed, a command's stat
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import PurePath
 from typing import Any, ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -18,7 +18,6 @@ from textual.widgets import Footer, Header
 
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.traces import TracesTable, TraceTimeline
-from ccr.core.errors import CcrError
 from ccr.core.events import (
     CommandChanged,
     DeadLettered,
@@ -80,13 +79,12 @@ class TracesScreen(OperatorScreen[list[dict[str, Any]]]):
     def on_traces_table_chosen(self, message: TracesTable.Chosen) -> None:
         self.open(message.trace_id)
 
-    @work(exclusive=True, group="timeline")
-    async def open(self, trace_id: str) -> None:
-        try:
-            data = await self.hub.tracing.timeline(trace_id)
-        except CcrError as exc:
-            self.notify(str(exc), severity="error")
-            return
+    def open(self, trace_id: str) -> None:
+        """Read one trace's spans and draw them as a timeline below the list."""
+        self.fetch(partial(self.hub.tracing.timeline, trace_id), self._show_timeline,
+                   group="timeline")
+
+    def _show_timeline(self, data: dict[str, Any]) -> None:
         self.query_one(TraceTimeline).timeline = data
         self.query_one("#timeline-pane").border_title = (
             f"timeline of {data['short']}" + (f" · {data['errors']} error span(s)"
