@@ -13,28 +13,27 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static
 
 from ccr.console.screens.base import OperatorScreen
-from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.alerts import AlertsTable, since, value_text
 from ccr.core.errors import CcrError
-from ccr.core.events import AlertAcknowledged, AlertFired, AlertResolved, Event
+from ccr.core.events import AlertAcknowledged, AlertFired, AlertResolved
 from ccr.telemetry.alerts import RULES, cooldown_s, view
 
 CHANGES = (AlertFired, AlertAcknowledged, AlertResolved)
 ACKED_BY = "console"
 
 
-class AlertsScreen(OperatorScreen):
+class AlertsScreen(OperatorScreen[list[dict[str, Any]]]):
     """The active alerts, live, with an acknowledgement by hand."""
 
     CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "alerts.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "acknowledge", "Ack"),
     ]
-    _ticker: Timer | None = None
+    reload_on = CHANGES
+    refresh_every = 10.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -57,24 +56,11 @@ class AlertsScreen(OperatorScreen):
                 f"The rules run every {cfg.interval_s:g} s. A firing alert is sent to the "
                 f"admins again once per cooldown; an acknowledged one stays quiet until it "
                 f"resolves and fires again. a: acknowledge the selected one.")
-        self._ticker = self.set_interval(10, self._tick)
 
-    def on_screen_resume(self) -> None:
-        self.reload()
-        if self._ticker is not None:
-            self._ticker.resume()
+    async def load(self) -> list[dict[str, Any]]:
+        return [view(a) for a in await self.hub.alerts.active()]
 
-    def on_screen_suspend(self) -> None:
-        if self._ticker is not None:
-            self._ticker.pause()
-
-    def hub_event(self, event: Event) -> None:
-        if isinstance(event, CHANGES):
-            self.reload()
-
-    @work(exclusive=True, group="alerts-list")
-    async def reload(self) -> None:
-        views = [view(a) for a in await self.hub.alerts.active()]
+    def show(self, views: list[dict[str, Any]]) -> None:
         table = self.query_one(AlertsTable)
         table.show(views, self.hub.clock())
         table.border_title = f"alerts ({len(views)})"
@@ -83,7 +69,8 @@ class AlertsScreen(OperatorScreen):
         self.query_one("#empty").display = not views
         self._show_detail(table.selected)
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """Only the "since" column moves between events."""
         self.query_one(AlertsTable).tick(self.hub.clock())
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -116,14 +103,9 @@ class AlertsScreen(OperatorScreen):
                         f"{alert['acknowledged_by']}.", severity="warning")
             return
         where = f" on {alert['server']}" if alert["server"] else ""
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.acknowledge(int(alert["id"]))
-
-        self.app.push_screen(ConfirmScreen(
-            f"Acknowledge alert {alert['id']} ({alert['rule']}{where})? It stays quiet until "
-            f"it resolves and fires again.", yes="Acknowledge"), answered)
+        self.ask(f"Acknowledge alert {alert['id']} ({alert['rule']}{where})? It stays quiet "
+                 f"until it resolves and fires again.", "Acknowledge",
+                 lambda: self.acknowledge(int(alert["id"])))
 
     @work(group="alerts-ack")
     async def acknowledge(self, alert_id: int) -> None:

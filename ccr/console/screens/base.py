@@ -1,15 +1,27 @@
-"""What every console screen shares: the hub it shows, and a way to be told of hub events."""
+"""What every console screen shares: the hub it shows, and a way to be told of hub events.
+
+An operator screen says only what it shows; `OperatorScreen` does the rest: re-read on being
+shown, on the hub events it names (at once or after a settle time) and on a timer that runs
+only while the screen is shown, each read in a worker that a newer one replaces.
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Awaitable, Callable
+from typing import ClassVar, Generic, TypeVar
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.worker import Worker
 
+from ccr.console.screens.confirm import ConfirmScreen
+from ccr.core.errors import CcrError
 from ccr.core.events import Event
 from ccr.hub import Hub
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class HubScreen(Screen[None]):
@@ -24,16 +36,70 @@ class HubScreen(Screen[None]):
         """A hub event arrived; update what depends on it (cheap, synchronous)."""
 
 
-class OperatorScreen(HubScreen):
-    """A screen reached from the main one by a number key; Escape goes back."""
+class OperatorScreen(HubScreen, Generic[T]):
+    """A screen reached from the main one by a number key; Escape goes back.
+
+    A subclass gives `load` (read, in a worker) and `show` (put it on screen), or overrides
+    `reload` when its source is in memory and is shown at once; the class attributes below
+    say what else re-reads it.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.show('main')", "Back"),
     ]
+    reload_on: ClassVar[tuple[type[Event], ...]] = ()
+    """Hub events after which the screen re-reads what it shows."""
+    settle_s: ClassVar[float] = 0.0
+    """Re-read this long after the first of a burst of `reload_on` events (0: at once)."""
+    refresh_every: float | None = None
+    """Seconds between calls of `tick` while the screen is shown (None: no timer)."""
+    _ticker: Timer | None = None
     _reload_timer: Timer | None = None
 
+    async def load(self) -> T:
+        """Read what the screen shows (runs in a worker)."""
+        raise NotImplementedError
+
+    def show(self, data: T) -> None:
+        """Put what `load` read on the screen."""
+
+    def reload(self) -> None:
+        """Re-read what the screen shows: `load` in a worker (a newer read replaces one
+        still running), then `show` unless the screen went away meanwhile."""
+        self.fetch(self.load, self.show, group="reload", failed=self.load_failed)
+
+    def load_failed(self, error: CcrError) -> None:
+        """`load` raised a CcrError: say so (the screen keeps what it showed)."""
+        self.say(error)
+
+    def say(self, error: CcrError) -> None:
+        """A read failed: its plain message as an error notification."""
+        self.notify(error.message, severity="error")
+
+    def tick(self) -> None:
+        """What the `refresh_every` timer does: re-read everything, unless overridden."""
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+        if self._ticker is not None:
+            self._ticker.resume()
+        elif self.refresh_every is not None:
+            self._ticker = self.set_interval(self.refresh_every, self.tick)
+
+    def on_screen_suspend(self) -> None:
+        if self._ticker is not None:
+            self._ticker.pause()
+
+    def hub_event(self, event: Event) -> None:
+        if isinstance(event, self.reload_on):
+            if self.settle_s:
+                self.reload_soon(self.settle_s)
+            else:
+                self.reload()
+
     def action_reload(self) -> None:
-        """Re-read what the screen shows (screens with a list override it)."""
+        self.reload()
 
     def reload_soon(self, delay: float) -> None:
         """Re-read once, `delay` s after the first of a burst of events, not once per event."""
@@ -42,4 +108,30 @@ class OperatorScreen(HubScreen):
 
     def _reload_due(self) -> None:
         self._reload_timer = None
-        self.action_reload()
+        self.reload()
+
+    def fetch(self, read: Callable[[], Awaitable[R]], show: Callable[[R], None], *, group: str,
+              failed: Callable[[CcrError], None] | None = None) -> Worker[None]:
+        """`read()` in a worker (a newer one in `group` replaces it), its result to `show`;
+        a CcrError goes to `failed` (default: a notification)."""
+
+        async def read_then_show() -> None:
+            try:
+                data = await read()
+            except CcrError as exc:
+                if self.is_attached:
+                    (failed or self.say)(exc)
+                return
+            if self.is_attached:  # not when the screen went away (the console is closing)
+                show(data)
+
+        return self.run_worker(read_then_show, group=group, exclusive=True)
+
+    def ask(self, question: str, yes: str, then: Callable[[], object]) -> None:
+        """Ask first (a ConfirmScreen); do `then` only on yes."""
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                then()
+
+        self.app.push_screen(ConfirmScreen(question, yes=yes), answered)

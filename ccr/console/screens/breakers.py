@@ -11,7 +11,6 @@ from pathlib import PurePath
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from ccr.console.screens.base import OperatorScreen
@@ -21,12 +20,12 @@ from ccr.core.events import BreakerStateChanged, Event
 from ccr.reliability.breaker import BreakerRecord
 
 
-class BreakersScreen(OperatorScreen):
+class BreakersScreen(OperatorScreen[None]):
     """Per-server breaker states with a live countdown to each open breaker's next probe,
     and the SSH pool's connections per server."""
 
     CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "breakers.tcss"]
-    _ticker: Timer | None = None
+    refresh_every = 1.0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -39,7 +38,6 @@ class BreakersScreen(OperatorScreen):
         table = self.query_one(BreakersTable)
         table.border_title = "circuit breakers"
         self.query_one(PoolTable).border_title = "ssh connection pool"
-        self._ticker = self.set_interval(1, self._tick)
         board = self.hub.breakers
         explain = self.query_one("#explain", Static)
         if board is None:
@@ -52,16 +50,8 @@ class BreakersScreen(OperatorScreen):
             f"commands to it are refused at once. After {policy.open_s:g} s one probe goes "
             f"through (half-open); {policy.successes} successes close it again.")
 
-    def on_screen_resume(self) -> None:
-        self._show_all()
-        if self._ticker is not None:
-            self._ticker.resume()
-
-    def on_screen_suspend(self) -> None:
-        if self._ticker is not None:
-            self._ticker.pause()
-
-    def _show_all(self) -> None:
+    def reload(self) -> None:
+        """Breaker states and pool figures are in memory: shown at once, no worker."""
         self._show_pool()
         board = self.hub.breakers
         if board is None:
@@ -79,7 +69,8 @@ class BreakersScreen(OperatorScreen):
             if record is not None:
                 self.query_one(BreakersTable).show(record, self.hub.clock())
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """The countdowns move; the pool's figures are re-read (they have no event)."""
         self.query_one(BreakersTable).tick(self.hub.clock())
         self._show_pool()
 

@@ -6,7 +6,7 @@ entry now (after asking), through the same DLQ service as `ccr dlq retry` and th
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -14,7 +14,6 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Static
 
 from ccr.console.screens.base import OperatorScreen
-from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.deadletters import DeadLettersTable
 from ccr.core.errors import CcrError
 from ccr.core.events import (
@@ -23,7 +22,6 @@ from ccr.core.events import (
     DeadLettered,
     DeadLetterRetried,
     DeadLettersPurged,
-    Event,
 )
 from ccr.services.dead_letters import view
 
@@ -31,13 +29,14 @@ CHANGES = (DeadLettered, DeadLetterRetried, DeadLetterDelivered, DeadLetterArchi
            DeadLettersPurged)
 
 
-class DeadLettersScreen(OperatorScreen):
+class DeadLettersScreen(OperatorScreen[list[dict[str, Any]]]):
     """The dead-letter queue, live, with a retry by hand."""
 
     CSS_PATH = "operator.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "retry", "Retry"),
     ]
+    reload_on = CHANGES
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -56,17 +55,10 @@ class DeadLettersScreen(OperatorScreen):
             f"each cycle, {schedule.cycles} cycles; then it is archived and the admins are "
             f"told. r: retry the selected one now.")
 
-    def on_screen_resume(self) -> None:
-        self.reload()
+    async def load(self) -> list[dict[str, Any]]:
+        return [view(e, self.hub.dlq.schedule) for e in await self.hub.dlq.list()]
 
-    def hub_event(self, event: Event) -> None:
-        if isinstance(event, CHANGES):
-            self.reload()
-
-    @work(exclusive=True, group="dlq-list")
-    async def reload(self) -> None:
-        entries = await self.hub.dlq.list()
-        views = [view(e, self.hub.dlq.schedule) for e in entries]
+    def show(self, views: list[dict[str, Any]]) -> None:
         table = self.query_one(DeadLettersTable)
         table.show(views, self.hub.clock())
         table.border_title = f"dead letters ({len(views)})"
@@ -78,14 +70,8 @@ class DeadLettersScreen(OperatorScreen):
         if entry is None:
             self.notify("Nothing to retry: the queue is empty.", severity="warning")
             return
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.retry(int(entry["id"]))
-
-        self.app.push_screen(ConfirmScreen(
-            f"Send dead letter {entry['id']} ({entry['what']}) to chat {entry['chat_id']} "
-            f"again now?", yes="Retry"), answered)
+        self.ask(f"Send dead letter {entry['id']} ({entry['what']}) to chat {entry['chat_id']} "
+                 f"again now?", "Retry", lambda: self.retry(int(entry["id"])))
 
     @work(group="dlq-retry")
     async def retry(self, entry_id: int) -> None:

@@ -6,10 +6,10 @@ after a command changes state (CommandChanged); Enter on a command opens its det
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import PurePath
 from typing import ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -18,7 +18,8 @@ from textual.widgets import Footer, Header, Input
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.history import CommandDetail, HistoryTable
 from ccr.core.errors import CcrError
-from ccr.core.events import CommandChanged, Event
+from ccr.core.events import CommandChanged
+from ccr.services.history import HistoryDetail, HistoryPage
 
 PAGE = 100
 SETTLE_S = 0.3
@@ -26,7 +27,7 @@ SETTLE_S = 0.3
 PLACEHOLDER = "filter: laptop · laptop:1 · state:failed · words   (Enter to apply)"
 
 
-class HistoryScreen(OperatorScreen):
+class HistoryScreen(OperatorScreen[HistoryPage]):
     """A filter box, the matching commands (newest first), the opened one below."""
 
     CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "history.tcss"]
@@ -34,6 +35,8 @@ class HistoryScreen(OperatorScreen):
         Binding("slash", "focus_filter", "Filter"),
         Binding("r", "reload", "Reload"),
     ]
+    reload_on = (CommandChanged,)
+    settle_s = SETTLE_S
     query_text = ""
 
     def compose(self) -> ComposeResult:
@@ -49,16 +52,6 @@ class HistoryScreen(OperatorScreen):
         self.query_one("#detail-pane").border_title = "command"
         self.query_one(HistoryTable).focus()
 
-    def on_screen_resume(self) -> None:
-        self.reload()
-
-    def hub_event(self, event: Event) -> None:
-        if isinstance(event, CommandChanged):
-            self.reload_soon(SETTLE_S)
-
-    def action_reload(self) -> None:
-        self.reload()
-
     def action_focus_filter(self) -> None:
         self.query_one("#filter", Input).focus()
 
@@ -68,34 +61,31 @@ class HistoryScreen(OperatorScreen):
         self.query_one(HistoryTable).focus()
         self.reload()
 
-    @work(exclusive=True, group="history")
-    async def reload(self) -> None:
+    async def load(self) -> HistoryPage:
+        return await self.hub.history.search(self.query_text, limit=PAGE)
+
+    def load_failed(self, error: CcrError) -> None:
+        self.query_one(HistoryTable).border_title = "commands: filter not valid"
+        self.notify(error.message, title="history filter", severity="error", timeout=8)
+
+    def show(self, page: HistoryPage) -> None:
         table = self.query_one(HistoryTable)
-        try:
-            page = await self.hub.history.search(self.query_text, limit=PAGE)
-        except CcrError as exc:
-            table.border_title = "commands: filter not valid"
-            self.notify(exc.message, title="history filter", severity="error", timeout=8)
-            return
         table.show(list(page.commands))
         shown = f"{len(page.commands)} of {page.total}" if page.has_older else str(page.total)
         where = f" matching {self.query_text}" if self.query_text else ""
         table.border_title = f"commands{where} ({shown}, newest first)"
         opened = self.query_one(CommandDetail).detail
         if opened is not None and opened.command.id in {c.id for c in page.commands}:
-            self.load(opened.command.id)  # its state may have moved on
+            self.open(opened.command.id)  # its state may have moved on
 
     def on_history_table_opened(self, message: HistoryTable.Opened) -> None:
-        self.load(message.command_id)
+        self.open(message.command_id)
 
-    @work(exclusive=True, group="history-detail")
-    async def load(self, command_id: str) -> None:
-        try:
-            detail = await self.hub.history.detail(command_id)
-        except CcrError as exc:
-            self.notify(exc.message, severity="error")
-            return
-        if not self.is_attached or not self.query(CommandDetail):
-            return  # the screen went away (the console is closing) while it was read
+    def open(self, command_id: str) -> None:
+        """Read one command in full and show it below the list."""
+        self.fetch(partial(self.hub.history.detail, command_id), self._show_detail,
+                   group="detail")
+
+    def _show_detail(self, detail: HistoryDetail) -> None:
         self.query_one(CommandDetail).detail = detail
         self.query_one("#detail-pane").border_title = f"command {detail.command.id}"

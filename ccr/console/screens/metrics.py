@@ -13,7 +13,6 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
 from ccr.console.screens.base import OperatorScreen
@@ -24,14 +23,14 @@ MINUTES = 60
 REFRESH_S = 10.0
 
 
-class MetricsScreen(OperatorScreen):
+class MetricsScreen(OperatorScreen[None]):
     """A sparkline pane per server (and one for all of them when there are several)."""
 
     CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "metrics.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh_series", "Refresh", show=False),
+        Binding("r", "reload", "Refresh", show=False),
     ]
-    _timer: Timer | None = None
+    refresh_every: float | None = REFRESH_S
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -50,22 +49,10 @@ class MetricsScreen(OperatorScreen):
             self.query_one("#summary", Static).update(
                 "Metrics are off ([metrics] enabled = false in ccr.toml): there is no time "
                 "series to show.")
-            return
-        self._timer = self.set_interval(REFRESH_S, self.refresh_series, pause=True)
+            self.refresh_every = None  # nothing to re-read
 
-    def on_screen_resume(self) -> None:
-        self.refresh_series()
-        if self._timer is not None:
-            self._timer.resume()
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.pause()
-
-    def action_refresh_series(self) -> None:
-        self.refresh_series()
-
-    def refresh_series(self) -> None:
+    def reload(self) -> None:
+        """The series is in memory: shown at once, no worker."""
         metrics = self.hub.metrics
         if metrics is None:
             return

@@ -7,10 +7,10 @@ after an event that ends a flow (a notification sent or failed, a command's stat
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import PurePath
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -18,7 +18,6 @@ from textual.widgets import Footer, Header
 
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.traces import TracesTable, TraceTimeline
-from ccr.core.errors import CcrError
 from ccr.core.events import (
     CommandChanged,
     DeadLettered,
@@ -35,13 +34,15 @@ SETTLE_S = 1.5
 """Spans reach the store in batches about every second; re-read a little after a flow."""
 
 
-class TracesScreen(OperatorScreen):
+class TracesScreen(OperatorScreen[list[dict[str, Any]]]):
     """Recent traces above, the highlighted one's timeline below."""
 
     CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "traces.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Reload"),
     ]
+    reload_on = FLOW_ENDS
+    settle_s = SETTLE_S
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -54,38 +55,36 @@ class TracesScreen(OperatorScreen):
         self.query_one(TracesTable).border_title = "recent traces"
         self.query_one("#timeline-pane").border_title = "timeline"
 
-    def on_screen_resume(self) -> None:
-        self.reload()
-
     def hub_event(self, event: Event) -> None:
-        if isinstance(event, FLOW_ENDS) and self.hub.tracing.enabled:
-            self.reload_soon(SETTLE_S)
+        if self.hub.tracing.enabled:
+            super().hub_event(event)
 
-    def action_reload(self) -> None:
-        self.reload()
+    def reload(self) -> None:
+        if self.hub.tracing.enabled:
+            super().reload()
+        else:
+            self.query_one(TracesTable).border_title = (
+                "recent traces: tracing is off ([tracing] enabled = false)")
 
-    @work(exclusive=True, group="traces")
-    async def reload(self) -> None:
+    async def load(self) -> list[dict[str, Any]]:
+        return await self.hub.tracing.recent(RECENT)
+
+    def show(self, traces: list[dict[str, Any]]) -> None:
         table = self.query_one(TracesTable)
-        if not self.hub.tracing.enabled:
-            table.border_title = "recent traces: tracing is off ([tracing] enabled = false)"
-            return
-        traces = await self.hub.tracing.recent(RECENT)
         table.show(traces)
         table.border_title = f"recent traces ({len(traces)})"
         if traces and self.query_one(TraceTimeline).timeline is None:
-            self.load(table.selected or traces[0]["trace_id"])
+            self.open(table.selected or traces[0]["trace_id"])
 
     def on_traces_table_chosen(self, message: TracesTable.Chosen) -> None:
-        self.load(message.trace_id)
+        self.open(message.trace_id)
 
-    @work(exclusive=True, group="timeline")
-    async def load(self, trace_id: str) -> None:
-        try:
-            data = await self.hub.tracing.timeline(trace_id)
-        except CcrError as exc:
-            self.notify(str(exc), severity="error")
-            return
+    def open(self, trace_id: str) -> None:
+        """Read one trace's spans and draw them as a timeline below the list."""
+        self.fetch(partial(self.hub.tracing.timeline, trace_id), self._show_timeline,
+                   group="timeline")
+
+    def _show_timeline(self, data: dict[str, Any]) -> None:
         self.query_one(TraceTimeline).timeline = data
         self.query_one("#timeline-pane").border_title = (
             f"timeline of {data['short']}" + (f" · {data['errors']} error span(s)"
