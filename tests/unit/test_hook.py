@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 from ccr import hook
+from tests.fixtures.tmux import Tmux
 
 
 def rec(kind: str, content: object, **extra: object) -> str:
@@ -125,4 +132,165 @@ def test_print_settings_is_claude_code_hooks_json() -> None:
     hooks = json.loads(proc.stdout)["hooks"]
     assert set(hooks) >= {"Stop", "SubagentStop", "Notification"}
     assert hooks["Stop"][0]["hooks"][0]["type"] == "command"
-    assert "ccr.hook" in hooks["Stop"][0]["hooks"][0]["command"]
+    command = hooks["Stop"][0]["hooks"][0]["command"]
+    assert command.startswith(f"{sys.executable} -I -S -c ")
+    assert all(h["hooks"][0]["command"] == command for entries in hooks.values()
+               for h in entries)
+
+
+# --- the fast path: what Claude waits for ------------------------------------------------------
+
+
+def printed_command() -> list[str]:
+    proc = subprocess.run([sys.executable, "-m", "ccr.hook", "--print-settings"],
+                          capture_output=True, timeout=10, check=True)
+    return shlex.split(json.loads(proc.stdout)["hooks"]["Stop"][0]["hooks"][0]["command"])
+
+
+def run_printed(event: dict[str, object] | bytes, env: dict[str, str], *extra: str,
+                cwd: Path | None = None) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    argv = printed_command()
+    argv[1:1] = extra  # interpreter options go before -c
+    data = event if isinstance(event, bytes) else json.dumps(event).encode()
+    started = time.monotonic()
+    proc = subprocess.run(argv, input=data, capture_output=True, env=env, timeout=10,
+                          check=False, cwd=cwd)
+    return proc, time.monotonic() - started
+
+
+def spooled(tmp_path: Path) -> list[dict[str, object]]:
+    return [json.loads(p.read_text()) for p in sorted((tmp_path / "spool").glob("*.json"))]
+
+
+def test_the_printed_command_runs_without_site_and_from_anywhere(tmp_path: Path) -> None:
+    # Claude's cwd is the user's project: a hook.py there must not be what runs.
+    (tmp_path / "hook.py").write_text("raise SystemExit(3)\n")
+    env = hook_env(tmp_path, "http://127.0.0.1:9")
+    proc, _ = run_printed({"hook_event_name": "Stop", "session_id": "s1",
+                           "last_assistant_message": "ok"}, env, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout == b"" and proc.stderr == b""
+    assert [e["last_reply"] for e in spooled(tmp_path)] == ["ok"]
+
+
+def test_the_run_claude_waits_for_imports_nothing_heavy(tmp_path: Path) -> None:
+    env = hook_env(tmp_path, "http://127.0.0.1:9")
+    for name in ("UserPromptSubmit", "Stop"):
+        proc, _ = run_printed({"hook_event_name": name, "session_id": "s1", "prompt": "hi",
+                               "last_assistant_message": "ok"}, env, "-X", "importtime")
+        assert proc.returncode == 0 and proc.stdout == b""
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.decode().splitlines()
+                    if line.startswith("import time:")}
+        assert "hook" in imported
+        heavy = {"json", "re", "subprocess", "urllib", "http", "socket", "pathlib", "typing",
+                 "contextlib", "uuid", "secrets", "hashlib", "enum", "site"} & imported
+        assert not heavy, f"the parent imported {heavy}"
+    assert len(spooled(tmp_path)) == 2
+
+
+def test_the_event_is_spooled_privately_before_the_run_returns(tmp_path: Path) -> None:
+    import socket as sock
+
+    with sock.socket() as srv:  # a hub that takes the connection and never answers
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        env = hook_env(tmp_path, f"http://127.0.0.1:{srv.getsockname()[1]}")
+        proc, took = run_printed({"hook_event_name": "Stop", "session_id": "s1",
+                                  "last_assistant_message": "ok"}, env)
+        assert proc.returncode == 0 and took < 1.0  # the child waits on the hub, not Claude
+        (path,) = (tmp_path / "spool").glob("*.json")
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert json.loads(path.read_text())["last_reply"] == "ok"
+
+
+def test_fast_json_matches_the_json_module() -> None:
+    docs = ['{"a": [1, -2.5e3, null, true, false, "\\u00e9\\n\\"x\\""], "b": {}}',
+            ' \n{"hook_event_name":"Stop","nested":{"deep":[[[]]]}} \t', "[]", '"s"', "12",
+            '{"big": 123456789012345678901234567890, "nan": NaN}']
+    for doc in docs:
+        fast, slow = hook.loads(doc), json.loads(doc)
+        assert repr(fast) == repr(slow)
+        assert json.loads(hook.dumps(slow)) == slow or doc.endswith("NaN}")
+    for bad in ("", "{", '{"a": 1} x', "{'a': 1}", '{"a": 1,}', "nope"):
+        with pytest.raises(ValueError):
+            hook.loads(bad)
+    event = {"text": "é ✓ 日本", "lone": "\ud800", "n": 1.5, "none": None}
+    body = hook.encode(event)
+    assert json.loads(body) == {**event, "lone": "\ud800"}
+
+
+def test_a_lone_surrogate_still_makes_a_valid_body() -> None:
+    assert json.loads(hook.encode({"x": "a\udcffb"}).decode("ascii")) == {"x": "a\udcffb"}
+
+
+# --- the child: what it adds, and the spool it leaves -------------------------------------------
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 5.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def test_the_child_reads_the_reply_from_the_transcript_when_stop_has_none(
+        tmp_path: Path) -> None:
+    path = transcript(tmp_path, [rec("user", "fix it"),
+                                 rec("assistant", [{"type": "text", "text": "Fixed."}])])
+    env = hook_env(tmp_path, "http://127.0.0.1:9")
+    proc, _ = run_printed({"hook_event_name": "Stop", "session_id": "s1",
+                           "transcript_path": str(path)}, env)
+    assert proc.returncode == 0
+    # The run spooled what stdin had; the child completed it and kept that for later.
+    wait_for(lambda: [e.get("last_reply") for e in spooled(tmp_path)] == ["Fixed."])
+    (event,) = spooled(tmp_path)
+    assert event["last_prompt"] == "fix it"
+
+
+def test_the_child_adds_the_tmux_session_name(tmp_path: Path, tmux: Tmux) -> None:
+    pane = tmux.new_session("work-42", "sleep 30")
+    env = hook_env(tmp_path, "http://127.0.0.1:9") | {
+        "TMUX_PANE": pane, "TMUX": f"{tmux.socket_path},1,0"}
+    proc, _ = run_printed({"hook_event_name": "Stop", "session_id": "s1",
+                           "last_assistant_message": "ok"}, env)
+    assert proc.returncode == 0
+    wait_for(lambda: [e["tmux"] for e in spooled(tmp_path)] == [
+        {"pane_id": pane, "socket": tmux.socket_path, "session_name": "work-42"}])
+
+
+def test_flush_sends_the_spool_oldest_first_and_removes_what_was_sent(tmp_path: Path) -> None:
+    got: list[dict[str, object]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            assert self.headers["X-CCR-Signature"] == hook.sign(
+                "s", self.headers["X-CCR-Timestamp"], body)
+            got.append(json.loads(body))
+            self.send_response(200 if len(got) != 3 else 422)  # the third is refused
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = hook_env(tmp_path, "http://127.0.0.1:9")
+        for n in range(5):
+            run_printed({"hook_event_name": "Notification", "session_id": f"s{n}",
+                         "message": f"m{n}"}, env)
+        order = [e["message"] for e in spooled(tmp_path)]
+        assert order == [f"m{n}" for n in range(5)]
+        env["CCR_HUB_URL"] = f"http://127.0.0.1:{server.server_address[1]}"
+        proc = subprocess.run([sys.executable, "-m", "ccr.hook", "--flush"], env=env,
+                              capture_output=True, timeout=30, check=False)
+        assert proc.returncode == 0 and b"sent 4, still spooled 0" in proc.stderr
+        assert [e["message"] for e in got] == order
+        assert len(list((tmp_path / "spool" / "rejected").glob("*.json"))) == 1
+    finally:
+        server.shutdown()
