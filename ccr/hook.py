@@ -51,11 +51,16 @@ STDIN_WAIT_S = 0.5
 STDIN_LIMIT = 1024 * 1024
 TRANSCRIPT_TAIL = 4 * 1024 * 1024
 TEXT_LIMIT = 16_000
+FIELD_LIMIT = 200  # prompt_id, error, reason, source, tool_name
+TOOL_INPUT_LIMIT = 500
 SPOOL_LIMIT = 1000
-HANDLED = ("Stop", "SubagentStop", "Notification", "UserPromptSubmit")
-TURN_ENDS = ("Stop", "SubagentStop")
+HANDLED = ("Stop", "SubagentStop", "Notification", "UserPromptSubmit", "StopFailure",
+           "SessionStart", "SessionEnd", "PermissionRequest")
+TURN_ENDS = ("Stop", "SubagentStop", "StopFailure")
 KEEP = ("session_id", "cwd", "transcript_path", "permission_mode", "message",
         "notification_type", "title", "agent_type", "agent_id")
+SHORT_FIELDS = ("prompt_id", "reason", "source")
+PATH_TOOLS = ("Edit", "Write", "Read", "MultiEdit", "NotebookEdit")
 NOT_PROMPTS = (
     "<command-name>", "<command-message>", "<command-args>", "<local-command-stdout>",
     "Caveat:", "[Request interrupted by user", "Stop hook feedback:",
@@ -216,6 +221,29 @@ def clean(text: str | None) -> str | None:
     return text.strip()[:TEXT_LIMIT] or None
 
 
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def tool_summary(tool: str, tool_input: Any) -> str | None:
+    """A short line for a tool call: Bash's command, a file tool's path, else compact JSON."""
+    if tool_input is None:
+        return None
+    if isinstance(tool_input, dict):
+        if tool == "Bash" and isinstance(tool_input.get("command"), str):
+            return _cap(tool_input["command"], TOOL_INPUT_LIMIT)
+        if tool in PATH_TOOLS:
+            for key in ("file_path", "notebook_path"):
+                if isinstance(tool_input.get(key), str):
+                    return _cap(tool_input[key], TOOL_INPUT_LIMIT)
+    if isinstance(tool_input, str):
+        return _cap(tool_input, TOOL_INPUT_LIMIT)
+    try:
+        return _cap(dumps(tool_input), TOOL_INPUT_LIMIT)
+    except (TypeError, ValueError, RecursionError):
+        return None
+
+
 # --- prompt memory ------------------------------------------------------------------------
 
 
@@ -283,6 +311,20 @@ def build_event(raw: dict[str, Any], server_id: str) -> dict[str, Any]:
         message = raw.get("last_assistant_message")
         reply = clean(message) if isinstance(message, str) else None
         prompt = clean(remembered_prompt(raw.get("session_id")))
+    for key in SHORT_FIELDS:
+        if isinstance(raw.get(key), str):
+            event[key] = raw[key][:FIELD_LIMIT]
+    error = raw.get("error")
+    if isinstance(error, dict):  # not seen, but the field's shape is not documented
+        error = error.get("type") or error.get("kind") or error.get("code")
+    if isinstance(error, str) and error:
+        event["error"] = error[:FIELD_LIMIT]
+    tool = raw.get("tool_name")
+    if isinstance(tool, str) and tool:
+        event["tool_name"] = tool[:FIELD_LIMIT]
+        summary = tool_summary(tool, raw.get("tool_input"))
+        if summary is not None:
+            event["tool_input"] = summary
     event.update({
         "event_id": _uuid4(),
         "server_id": server_id,
@@ -769,7 +811,8 @@ def settings_snippet(command: str) -> dict[str, Any]:
 
     return {"hooks": {
         "Stop": entry(10), "SubagentStop": entry(10), "Notification": entry(10, matcher=True),
-        "UserPromptSubmit": entry(5),
+        "UserPromptSubmit": entry(5), "StopFailure": entry(10), "SessionStart": entry(10),
+        "SessionEnd": entry(5), "PermissionRequest": entry(10, matcher=True),
     }}
 
 

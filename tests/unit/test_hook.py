@@ -132,6 +132,8 @@ def test_print_settings_is_claude_code_hooks_json() -> None:
     hooks = json.loads(proc.stdout)["hooks"]
     assert set(hooks) >= {"Stop", "SubagentStop", "Notification"}
     assert hooks["Stop"][0]["hooks"][0]["type"] == "command"
+    assert set(hooks) >= {"StopFailure", "SessionStart", "SessionEnd", "PermissionRequest",
+                          "UserPromptSubmit"}
     command = hooks["Stop"][0]["hooks"][0]["command"]
     assert command.startswith(f"{sys.executable} -I -S -c ")
     assert all(h["hooks"][0]["command"] == command for entries in hooks.values()
@@ -294,3 +296,55 @@ def test_flush_sends_the_spool_oldest_first_and_removes_what_was_sent(tmp_path: 
         assert len(list((tmp_path / "spool" / "rejected").glob("*.json"))) == 1
     finally:
         server.shutdown()
+
+
+# --- what the hub is told ----------------------------------------------------------------------
+
+
+def test_failed_turns_sessions_and_permission_requests_are_forwarded(tmp_path: Path) -> None:
+    env = hook_env(tmp_path, "http://127.0.0.1:9")
+    base = {"session_id": "s1", "cwd": "/p", "transcript_path": "/nope.jsonl"}
+    runs: list[dict[str, object]] = [
+        {"hook_event_name": "UserPromptSubmit", "prompt": "deploy it", "prompt_id": "p-1"},
+        {"hook_event_name": "StopFailure", "error": "authentication_failed",
+         "prompt_id": "p-1", "last_assistant_message": "Invalid API key · Fix external API key"},
+        {"hook_event_name": "SessionStart", "source": "startup", "model": "claude-x"},
+        {"hook_event_name": "SessionEnd", "reason": "prompt_input_exit"},
+        {"hook_event_name": "PermissionRequest", "tool_name": "Bash",
+         "tool_input": {"command": "rm -rf build", "description": "clean"}},
+        {"hook_event_name": "PermissionRequest", "tool_name": "Edit",
+         "tool_input": {"file_path": "/p/cart.py", "old_string": "a", "new_string": "b"}},
+        {"hook_event_name": "PermissionRequest", "tool_name": "mcp__db__query",
+         "tool_input": {"sql": "select 1", "rows": 5}},
+        {"hook_event_name": "PermissionRequest", "tool_name": "Write",
+         "tool_input": {"content": "x" * 2000}},
+        {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"}},
+    ]
+    for event in runs:
+        proc, _ = run_printed({**base, **event}, env)
+        assert proc.returncode == 0 and proc.stdout == b""
+    events = spooled(tmp_path)
+    names = [e["hook_event_name"] for e in events]
+    assert names == [r["hook_event_name"] for r in runs[:-1]]  # PreToolUse is not subscribed
+    prompt, failure, start, end, bash, edit, mcp, write = events
+    assert prompt["prompt_id"] == "p-1" and prompt["last_prompt"] == "deploy it"
+    assert failure["error"] == "authentication_failed" and failure["prompt_id"] == "p-1"
+    assert failure["last_reply"] == "Invalid API key · Fix external API key"
+    assert failure["last_prompt"] == "deploy it"
+    assert start["source"] == "startup" and end["reason"] == "prompt_input_exit"
+    assert (bash["tool_name"], bash["tool_input"]) == ("Bash", "rm -rf build")
+    assert edit["tool_input"] == "/p/cart.py"
+    assert mcp["tool_input"] == '{"sql":"select 1","rows":5}'
+    assert str(write["tool_input"]).startswith('{"content":"xxx')
+    assert len(str(write["tool_input"])) == 500 and str(write["tool_input"]).endswith("…")
+    for event in (start, end, bash):
+        assert "error" not in event and "last_reply" in event and event["last_reply"] is None
+
+
+def test_tool_summary_shapes() -> None:
+    assert hook.tool_summary("Bash", {"command": "x" * 600}) == "x" * 499 + "…"
+    assert hook.tool_summary("Read", {"file_path": "/a"}) == "/a"
+    assert hook.tool_summary("NotebookEdit", {"notebook_path": "/n.ipynb"}) == "/n.ipynb"
+    assert hook.tool_summary("Bash", {"cmd": "odd"}) == '{"cmd":"odd"}'
+    assert hook.tool_summary("X", "plain") == "plain"
+    assert hook.tool_summary("X", None) is None
