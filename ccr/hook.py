@@ -633,82 +633,168 @@ def _read_fd(fd: int) -> bytes:
 # --- send -----------------------------------------------------------------------------------------
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
+def _sha256() -> Any:
+    """The sha256 constructor, from the small C module hashlib wraps when there is one
+    (hashlib loads OpenSSL and more: a few ms of the child's time)."""
+    for module in ("_sha2", "_sha256"):  # 3.12+, 3.11 and older
+        try:
+            return __import__(module).sha256
+        except (ImportError, AttributeError):
+            pass
     import hashlib
-    import hmac
 
-    mac = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+    return hashlib.sha256
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """HMAC-SHA256 (RFC 2104) over `timestamp.body`, as hmac.new(...).hexdigest()."""
+    sha256 = _sha256()
+    key = secret.encode("utf-8")
+    if len(key) > 64:
+        key = sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = sha256(bytes(b ^ 0x36 for b in key) + timestamp.encode("ascii") + b"." + body)
+    outer = sha256(bytes(b ^ 0x5C for b in key) + inner.digest())
+    return "sha256=" + str(outer.hexdigest())
+
+
+def split_url(url: str) -> tuple[bool, str, int, str]:
+    """(https?, host, port, path prefix) of the hub's URL, without urllib (and its `re`)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep:
+        scheme, rest = "http", url.strip()
+    https = scheme.lower() == "https"
+    hostport, slash, path = rest.partition("/")
+    hostport = hostport.rpartition("@")[2]
+    if hostport.startswith("["):  # [::1]:8765
+        host, _, port = hostport[1:].partition("]")
+        port = port[1:]
+    else:
+        host, _, port = hostport.partition(":")
+    return https, host or "127.0.0.1", int(port) if port else (443 if https else 80), (
+        "/" + path).rstrip("/") if slash else ""
 
 
 class HubClient:
-    """POSTs to the hub's /notify on one kept-open connection (http or https)."""
+    """POSTs to the hub's /notify over one kept-open HTTP/1.1 connection, written by hand
+    on a plain socket: http.client and urllib cost the child ~40 ms of imports (email, re,
+    enum), which on a busy machine delays every event behind it. https adds ssl."""
 
     def __init__(self, url: str, secret: str) -> None:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url.strip())
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if self.https else 80)
-        self.path = parts.path.rstrip("/") + "/notify"
+        self.https, self.host, self.port, prefix = split_url(url)
+        self.path = prefix + "/notify"
+        netloc = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.https else 80
+        self.netloc = netloc if self.port == default else f"{netloc}:{self.port}"
         self.secret = secret
-        self.conn: Any = None
+        self.sock: Any = None
 
-    def _connect(self, timeout: float) -> Any:
-        import http.client
-
+    def _open(self, timeout: float) -> Any:
         if self.https:
+            import socket
             import ssl
 
-            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
-                                               context=ssl.create_default_context())
-        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            raw = socket.create_connection((self.host, self.port), timeout=timeout)
+            try:
+                return ssl.create_default_context().wrap_socket(raw,
+                                                                server_hostname=self.host)
+            except BaseException:
+                raw.close()
+                raise
+        try:
+            import _socket as sockets  # socket.py itself imports enum: ~10 ms more
+        except ImportError:
+            import socket as sockets  # type: ignore[no-redef]
+        error: OSError = OSError(f"no address for {self.host}")
+        # A str host goes through the idna codec (and `re`); an ASCII one needs no codec.
+        host: str | bytes = self.host.encode("ascii") if self.host.isascii() else self.host
+        for family, kind, proto, _, addr in sockets.getaddrinfo(
+                host, self.port, 0, sockets.SOCK_STREAM):
+            sock = sockets.socket(family, kind, proto)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(addr)
+                sock.setsockopt(sockets.IPPROTO_TCP, sockets.TCP_NODELAY, 1)
+                return sock
+            except OSError as exc:
+                sock.close()
+                error = exc
+        raise error
 
     def connect(self, timeout: float) -> None:
         """Open the connection now (imports, DNS, TCP), before waiting on anyone's lock."""
-        if self.conn is None:
+        if self.sock is None:
             try:
-                self.conn = self._connect(timeout)
-                self.conn.connect()
+                self.sock = self._open(timeout)
             except (OSError, ValueError):
                 self.close()
 
+    def _exchange(self, request: bytes, timeout: float) -> int:
+        """Send one request, read its response; the status. OSError on any failure."""
+        if self.sock is None:
+            self.sock = self._open(timeout)
+        self.sock.settimeout(timeout)
+        self.sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = self.sock.recv(65536)
+            if not chunk or len(data) > 65536:
+                raise OSError("the hub closed the connection without an answer")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        try:
+            status = int(lines[0].split()[1])
+        except (IndexError, ValueError):
+            raise OSError(f"not an HTTP answer: {lines[0][:60]!r}") from None
+        length: int | None = None
+        close = lines[0].startswith(b"HTTP/1.0")
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == b"content-length" and value.isdigit():
+                length = int(value)
+            elif (name == b"connection" and value == b"close") or name == b"transfer-encoding":
+                close = True  # no reuse: or we would have to read a chunked body
+        if length is None:
+            close = True
+        else:
+            while len(rest) < length:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    close = True
+                    break
+                rest += chunk
+        if close:
+            self.close()
+        return status
+
     def post(self, body: bytes, traceparent: str | None, timeout: float) -> int:
         """The HTTP status, or 0 when the hub could not be reached."""
-        import http.client
-
         ts = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-CCR-Timestamp": ts,
-                   "X-CCR-Signature": sign(self.secret, ts, body)}
-        if traceparent:
-            headers["traceparent"] = traceparent
+        head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.netloc}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"X-CCR-Timestamp: {ts}\r\nX-CCR-Signature: {sign(self.secret, ts, body)}\r\n")
+        if traceparent and traceparent.isascii() and traceparent.isprintable():
+            head += f"traceparent: {traceparent}\r\n"
+        request = (head + "\r\n").encode("latin-1") + body
         for _ in range(2):
-            reused = self.conn is not None
+            reused = self.sock is not None
             try:
-                if self.conn is None:
-                    self.conn = self._connect(timeout)
-                elif self.conn.sock is not None:
-                    self.conn.sock.settimeout(timeout)
-                self.conn.request("POST", self.path, body=body, headers=headers)
-                resp = self.conn.getresponse()
-                resp.read()
-                if resp.will_close:
-                    self.close()
-                return int(resp.status)
-            except (OSError, http.client.HTTPException, ValueError):
+                return self._exchange(request, timeout)
+            except (OSError, ValueError, UnicodeError):
                 self.close()
                 if not reused:  # a kept-open connection may have been closed by the hub
                     return 0
         return 0
 
     def close(self) -> None:
-        if self.conn is not None:
+        if self.sock is not None:
             try:  # noqa: SIM105
-                self.conn.close()
+                self.sock.close()
             except OSError:
                 pass
-            self.conn = None
+            self.sock = None
 
 
 def _traceparent(body: bytes) -> str | None:
@@ -726,7 +812,7 @@ def flush(env: dict[str, str], directory: str | Path,
     run holds (*own*) goes in its turn. Returns (sent, still spooled)."""
     directory = str(directory)
     url, secret = env.get("CCR_HUB_URL", ""), env.get("CCR_SHARED_SECRET", "")
-    hub = HubClient(url, secret) if url and secret else None
+    hub: HubClient | None = None
     sent = 0
     misses: dict[str, int] = {}
 
@@ -735,8 +821,9 @@ def flush(env: dict[str, str], directory: str | Path,
 
     try:
         names = _listing(directory)
-        if hub is None:
+        if not (url and secret):
             return 0, len(names)
+        hub = HubClient(url, secret)
         _tidy(directory, names)
         if names:
             hub.connect(max(0.05, min(REQUEST_TIMEOUT_S, _left() - 0.05)))

@@ -348,3 +348,85 @@ def test_tool_summary_shapes() -> None:
     assert hook.tool_summary("Bash", {"cmd": "odd"}) == '{"cmd":"odd"}'
     assert hook.tool_summary("X", "plain") == "plain"
     assert hook.tool_summary("X", None) is None
+
+
+# --- the child's HTTP client ---------------------------------------------------------------------
+
+
+class Hub(ThreadingHTTPServer):
+    """A /notify that answers 200 over HTTP/1.1 keep-alive; `mode` bends its answers."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.peers: list[int] = []
+        self.bodies: list[bytes] = []
+        self.mode = "keep"
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                assert self.path == "/notify"
+                assert self.headers["X-CCR-Signature"] == hook.sign(
+                    "s", self.headers["X-CCR-Timestamp"], body)
+                outer.peers.append(self.client_address[1])
+                outer.bodies.append(body)
+                self.send_response(200)
+                if outer.mode == "chunked":
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    self.wfile.write(b"2\r\n{}\r\n0\r\n\r\n")
+                    return
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+                if outer.mode == "drop":  # close without saying so, as an idle timeout does
+                    self.close_connection = True
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_the_client_keeps_one_connection_and_recovers_when_the_hub_drops_it() -> None:
+    hub_ = Hub()
+    try:
+        client = hook.HubClient(hub_.url + "/", "s")
+        assert [client.post(b'{"n":%d}' % n, None, 2.0) for n in range(3)] == [200] * 3
+        assert len(set(hub_.peers)) == 1  # one kept-open connection
+        hub_.mode = "drop"
+        assert client.post(b"{}", None, 2.0) == 200
+        time.sleep(0.1)  # the hub has closed it by now; the next post finds out, reconnects
+        hub_.mode = "chunked"
+        assert client.post(b"{}", "00-" + "a" * 32 + "-" + "b" * 16 + "-01", 2.0) == 200
+        assert client.sock is None  # a chunked answer is not read: the connection goes
+        hub_.mode = "keep"
+        assert client.post(b"{}", None, 2.0) == 200
+        assert len(set(hub_.peers)) == 3
+        client.close()
+    finally:
+        hub_.shutdown()
+    assert hook.HubClient(hub_.url, "s").post(b"{}", None, 1.0) == 0  # nobody listens now
+
+
+def test_split_url() -> None:
+    assert hook.split_url("http://127.0.0.1:8765") == (False, "127.0.0.1", 8765, "")
+    assert hook.split_url("https://hub.example/ccr/") == (True, "hub.example", 443, "/ccr")
+    assert hook.split_url("http://[::1]:9/x") == (False, "::1", 9, "/x")
+
+
+def test_sign_is_hmac_sha256_as_the_hub_checks_it() -> None:
+    from ccr.api.auth import signature
+
+    for secret in ("s", "é" * 40, "x" * 200):
+        for body in (b"", b'{"a":1}', bytes(range(256)) * 10):
+            assert hook.sign(secret, "1700000000", body) == signature(secret, "1700000000", body)
