@@ -14,10 +14,7 @@ def main() -> None:
     if args[:1] == ["hook"] and not {"--help", "-h"} & set(args):
         from ccr import hook
 
-        try:
-            sys.exit(hook.main(args[1:]))
-        except BrokenPipeError:  # `ccr hook --print-settings | head`
-            sys.exit(0)
+        hook.run(args[1:])  # exits; never raises (a broken pipe included)
     from ccr.cli.main import run
 
     run()
