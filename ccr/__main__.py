@@ -1,7 +1,9 @@
 """`python -m ccr` and the `ccr` command.
 
-`ccr hook` runs on every Claude Code turn, so it skips the CLI framework (about 0.2 s of
-imports) and goes straight to the stdlib-only hook; everything else is the Typer CLI.
+`ccr hook` skips the CLI framework (about 0.2 s of imports) and goes straight to the
+stdlib-only hook; everything else is the Typer CLI. The command `ccr hook --print-settings`
+prints for Claude Code does not come through here at all: it runs hook.py with `python -I -S`
+(no site, no package), which costs Claude a fraction of this entry point's start-up.
 """
 
 import sys
@@ -12,10 +14,7 @@ def main() -> None:
     if args[:1] == ["hook"] and not {"--help", "-h"} & set(args):
         from ccr import hook
 
-        try:
-            sys.exit(hook.main(args[1:]))
-        except BrokenPipeError:  # `ccr hook --print-settings | head`
-            sys.exit(0)
+        hook.run(args[1:])  # exits; never raises (a broken pipe included)
     from ccr.cli.main import run
 
     run()
