@@ -14,6 +14,10 @@ class EventKind(StrEnum):
     WAITING = "waiting"  # Notification: permission or idle prompt
     NOTIFICATION = "notification"  # other Notification types
     PROMPT = "prompt"  # UserPromptSubmit: the text Claude received
+    STOP_FAILURE = "stop_failure"  # StopFailure: the turn ended on an API error
+    SESSION_START = "session_start"  # SessionStart: startup, resume, /clear, compaction
+    SESSION_END = "session_end"  # SessionEnd: Claude Code exited (or /clear)
+    PERMISSION = "permission"  # PermissionRequest: a permission dialog is shown
 
 
 class SessionHealth(StrEnum):
@@ -143,3 +147,14 @@ class HookEvent:
     last_reply: str | None
     sent_at: float
     extra: dict[str, str] = field(default_factory=dict)
+    prompt_id: str | None = None
+    """Claude Code's id of the turn (UserPromptSubmit and the Stop that ends it share it)."""
+    error: str | None = None
+    """StopFailure: the kind of API error (`authentication_failed`, `rate_limit`...)."""
+    reason: str | None = None
+    """SessionEnd: why the session ended (`clear`, `logout`, `prompt_input_exit`...)."""
+    source: str | None = None
+    """SessionStart: `startup`, `resume`, `clear` or `compact`."""
+    tool_name: str | None = None
+    tool_input: str | None = None
+    """PermissionRequest (and tool events): the tool and a short form of its input."""

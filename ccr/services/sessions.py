@@ -46,14 +46,28 @@ class IngestResult:
     trace_id: str | None = None
 
 
+_BY_NAME = {
+    "Stop": EventKind.STOP,
+    "SubagentStop": EventKind.SUBAGENT_STOP,
+    "UserPromptSubmit": EventKind.PROMPT,
+    "StopFailure": EventKind.STOP_FAILURE,
+    "SessionStart": EventKind.SESSION_START,
+    "SessionEnd": EventKind.SESSION_END,
+    "PermissionRequest": EventKind.PERMISSION,
+}
+QUIET = frozenset({EventKind.PROMPT, EventKind.SESSION_START, EventKind.SESSION_END,
+                   EventKind.PERMISSION})
+"""Kinds that tell the hub something without a notification of their own: a prompt arrived
+(the command's message shows it), a session started or ended (/sessions shows it), a
+permission dialog opened (its Notification, read from the pane, brings the buttons)."""
+
+
 def classify(hook_event_name: str, notification_type: str | None, message: str | None) -> EventKind:
-    """Stop / subagent stop / waiting (permission or idle) / other notification."""
-    if hook_event_name == "Stop":
-        return EventKind.STOP
-    if hook_event_name == "SubagentStop":
-        return EventKind.SUBAGENT_STOP
-    if hook_event_name == "UserPromptSubmit":
-        return EventKind.PROMPT
+    """Stop / stop failure / subagent stop / prompt / session start or end / permission
+    request / waiting (permission or idle) / other notification."""
+    known = _BY_NAME.get(hook_event_name)
+    if known is not None:
+        return known
     waiting_types = ("permission_prompt", "idle_prompt", "elicitation_dialog")
     if notification_type in waiting_types:
         return EventKind.WAITING
@@ -71,6 +85,14 @@ def summary(event: HookEvent) -> str:
         return "a subagent finished"
     if event.kind is EventKind.PROMPT:
         return "Claude received a prompt"
+    if event.kind is EventKind.STOP_FAILURE:
+        return f"Claude stopped on an API error ({event.error or 'unknown'})"
+    if event.kind is EventKind.SESSION_START:
+        return f"Claude Code started ({event.source or 'startup'})"
+    if event.kind is EventKind.SESSION_END:
+        return f"Claude Code ended ({event.reason or 'other'})"
+    if event.kind is EventKind.PERMISSION:
+        return f"Claude asks to use {event.tool_name or 'a tool'}"
     return event.message or "Claude needs your attention"
 
 
@@ -165,7 +187,7 @@ class SessionService:
             turn = (await self.turns.on_hook(conn, event, session, now)
                     if self.turns is not None else None)
             quiet: set[int] = set(turn.quiet_chats) if turn is not None else set()
-            if not repeat_idle and event.kind is not EventKind.PROMPT:
+            if not repeat_idle and event.kind not in QUIET:
                 payload = self.notification_payload(event, session, created=current is None)
                 payload["restored"] = restored
                 payload["degraded"] = self.degraded() or ""
