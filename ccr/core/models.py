@@ -118,6 +118,9 @@ class Command:
     """The outbox row of its live Telegram message (None: not from Telegram)."""
     alias: str | None = None
     retry_of: str | None = None
+    prompt_id: str | None = None
+    """Claude Code's id of the turn that received it (from its UserPromptSubmit): the Stop
+    with the same id answers exactly this command."""
 
     def is_prompt(self, prompt: str | None) -> bool:
         """Is `prompt` (what Claude's hook reported) this command's text, spacing aside?"""

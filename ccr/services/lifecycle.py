@@ -30,6 +30,7 @@ QUIET_NOTIFY_S = 60.0
 about its session in that chat, only edits that message: no second message within a minute
 of the first (the person is looking at it)."""
 SCREEN_LINES = 12
+SUPERSEDED = "Claude went on to a later prompt before answering this one."
 
 
 @dataclass
@@ -66,7 +67,7 @@ class CommandLifecycle:
         if event.kind is EventKind.PROMPT and event.last_prompt:
             received = await rows.mark_received(
                 conn, session.id, event.last_prompt, now,
-                uncertain_since=now - self.settings.timeout_s)
+                uncertain_since=now - self.settings.timeout_s, prompt_id=event.prompt_id)
             if received is not None:
                 self._screens.pop(received.id, None)
                 await self._show(conn, received, now)
@@ -93,24 +94,13 @@ class CommandLifecycle:
 
     async def _complete(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
                         now: float) -> list[Command]:
-        """The commands a Stop ends. Claude answered its last prompt: the command with that
-        text gets the reply; earlier ones Claude received were left for it (completed with
-        a note, no reply). Without a known prompt, the received ones get the reply."""
-        running = await rows.running(conn, session.id, typing=True)
-        same = [c for c in running if c.is_prompt(event.last_prompt)]
-        # Claude answers in order: the oldest it received with that text (the same text
-        # may be queued twice, e.g. an alias), else the oldest with it.
-        answered = next((c for c in same if c.received_at is not None),
-                        same[0] if same else None)
+        """The commands a Stop ends. Claude answered one prompt: the command received as
+        that turn (same `prompt_id`), else the one with that text, gets the reply; earlier
+        ones Claude received were left for it (completed with a note, no reply). Without a
+        known prompt, the received ones get the reply."""
         out = []
-        for command in running:
-            if answered is not None and command.created_at > answered.created_at:
-                continue  # typed after the prompt this Stop answers
-            if command.received_at is None and command is not answered:
-                continue  # not known to have reached Claude yet
-            note = None
-            if answered is not None and command is not answered:
-                note = "Claude went on to a later prompt before answering this one."
+        for command, answers in await self._ended_by(conn, event, session):
+            note = None if answers else SUPERSEDED
             done = await rows.set_state(
                 conn, command.id, CommandState.COMPLETED, now=now,
                 reply=(event.last_reply or "") if note is None else "",
@@ -118,6 +108,35 @@ class CommandLifecycle:
                 expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
             if done is not None:
                 out.append(done)
+        return out
+
+    @staticmethod
+    async def _ended_by(conn: aiosqlite.Connection, event: HookEvent,
+                        session: Session) -> list[tuple[Command, bool]]:
+        """The running commands the end of a turn (Stop or StopFailure) settles, each with
+        whether this turn was its own (True) or Claude went past it (False)."""
+        running = await rows.running(conn, session.id, typing=True)
+        pid = event.prompt_id
+
+        def other_turn(c: Command) -> bool:
+            """Received as a turn with another id: this Stop cannot be its answer."""
+            return bool(pid and c.prompt_id and c.prompt_id != pid)
+
+        answered = next((c for c in running if pid and c.prompt_id == pid), None)
+        if answered is None:  # older clients (no prompt_id), or ids that were not recorded
+            same = [c for c in running if c.is_prompt(event.last_prompt) and not other_turn(c)]
+            # Claude answers in order: the oldest it received with that text (the same text
+            # may be queued twice, e.g. an alias), else the oldest with it.
+            answered = next((c for c in same if c.received_at is not None),
+                            same[0] if same else None)
+        out = []
+        for command in running:
+            if answered is not None and command.created_at > answered.created_at:
+                continue  # typed after the prompt this Stop answers
+            if command.received_at is None and command is not answered:
+                continue  # not known to have reached Claude yet
+            mine = command is answered or (answered is None and not other_turn(command))
+            out.append((command, mine))
         return out
 
     def published(self, outcome: HookOutcome) -> None:

@@ -250,4 +250,9 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE commands ADD COLUMN thread_id INTEGER;
     """,
+    # 11: what newer Claude Code hooks tell: the turn id (prompt_id) a command was received as,
+    # so its Stop or StopFailure is matched by id rather than by text
+    """
+    ALTER TABLE commands ADD COLUMN prompt_id TEXT;
+    """,
 ]

@@ -1,0 +1,147 @@
+"""How the end of a turn settles commands, on a real SQLite store: matched by Claude's
+`prompt_id` when the hook carries it (text matching stays for older clients), and a turn
+that ended on an API error (StopFailure) ends its command FAILED with Claude's own words and
+a plain explanation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ccr.core.command_settings import CommandSettings
+from ccr.core.events import EventBus
+from ccr.core.models import Command, CommandState, HookEvent
+from ccr.services import cards
+from ccr.services.lifecycle import CommandLifecycle
+from ccr.services.sessions import SessionService, classify
+from ccr.store import commands as rows
+from ccr.store import sessions as session_rows
+from ccr.store.db import Database
+
+NOW = 1_764_000_000.0
+
+
+class NoExecutor:
+    """These tests never reach tmux."""
+
+    async def capture(self, session: Any, lines: int = 40) -> str:
+        return ""
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(tmp_path / "ccr.db")
+    await database.open()
+    async with database.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO sessions (id, server_id, number, token, pane_key, pane_id, "
+            "created_at, updated_at, expires_at) VALUES (1, 'kr4', 1, 'tok1', 'p1', '%1', "
+            "0, 0, 9e9)")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def lc(db: Database) -> CommandLifecycle:
+    bus = EventBus()
+    sessions = SessionService(db, bus, clock=lambda: NOW, ttl_seconds=86400,
+                              recipients=lambda: [])
+    return CommandLifecycle(db, bus, sessions, NoExecutor(),  # type: ignore[arg-type]
+                            CommandSettings(), clock=lambda: NOW)
+
+
+def event(name: str, **fields: Any) -> HookEvent:
+    base: dict[str, Any] = dict(
+        event_id="e", server_id="kr4", kind=classify(name, None, None), hook_event_name=name,
+        claude_session_id="s", cwd="/w", pane_id="%1", tmux_socket=None, tmux_session=None,
+        message=None, notification_type=None, last_prompt=None, last_reply=None, sent_at=NOW)
+    base.update(fields)
+    return HookEvent(**base)
+
+
+async def typed(db: Database, cid: str, text: str, at: float) -> None:
+    async with db.transaction() as conn:
+        command = await rows.insert(conn, command_id=cid, session_id=1, text=text,
+                                    source="telegram", chat_id=42, reply_to=None, now=at)
+        await cards.show(conn, command, now=at)
+        await rows.set_state(conn, cid, CommandState.DISPATCHING, now=at)
+        await rows.set_state(conn, cid, CommandState.EXECUTING, now=at + 0.1)
+
+
+async def hook(db: Database, lc: CommandLifecycle, ev: HookEvent, at: float = NOW + 5) -> Any:
+    async with db.transaction() as conn:
+        found = await session_rows.by_id(conn, 1)
+        assert found is not None
+        return await lc.on_hook(conn, ev, found, at)
+
+
+async def command(db: Database, cid: str) -> Command:
+    async with db.reading() as conn:
+        found = await rows.get(conn, cid)
+    assert found is not None
+    return found
+
+
+async def card(db: Database, cid: str) -> dict[str, Any]:
+    row = await db.fetchone("SELECT text FROM outbox WHERE command_id = ? ORDER BY id DESC",
+                            (cid,))
+    assert row is not None
+    return dict(json.loads(row["text"]))
+
+
+# --- prompt_id ---------------------------------------------------------------------------
+
+
+async def test_the_stop_with_a_commands_prompt_id_answers_exactly_that_command(
+        db: Database, lc: CommandLifecycle) -> None:
+    await typed(db, "c1", "first", NOW)
+    await typed(db, "c2", "second", NOW + 1)
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="first", prompt_id="p-1"))
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="second", prompt_id="p-2"))
+    assert (await command(db, "c1")).prompt_id == "p-1"
+    # The hook's idea of the prompt may be off (a transcript read late); the id is not.
+    await hook(db, lc, event("Stop", prompt_id="p-1", last_prompt="second",
+                             last_reply="First done."))
+    first, second = await command(db, "c1"), await command(db, "c2")
+    assert first.state is CommandState.COMPLETED and first.reply == "First done."
+    assert second.state is CommandState.EXECUTING, "the second turn is still running"
+    await hook(db, lc, event("Stop", prompt_id="p-2", last_reply="Second done."))
+    second = await command(db, "c2")
+    assert second.state is CommandState.COMPLETED and second.reply == "Second done."
+
+
+async def test_same_text_twice_is_told_apart_by_id(db: Database, lc: CommandLifecycle) -> None:
+    await typed(db, "c1", "yes, continue", NOW)
+    await typed(db, "c2", "yes, continue", NOW + 1)
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="yes, continue", prompt_id="a"))
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="yes, continue", prompt_id="b"))
+    await hook(db, lc, event("Stop", prompt_id="a", last_prompt="yes, continue",
+                             last_reply="One."))
+    assert (await command(db, "c1")).reply == "One."
+    assert (await command(db, "c2")).state is CommandState.EXECUTING
+
+
+async def test_a_stop_of_a_turn_typed_at_the_keyboard_does_not_answer_a_phone_command(
+        db: Database, lc: CommandLifecycle) -> None:
+    await typed(db, "c1", "run the tests", NOW)
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="run the tests", prompt_id="p-1"))
+    # Claude's turn p-1 ended without a Stop (Esc); the person typed the same words again.
+    await hook(db, lc, event("Stop", prompt_id="p-9", last_prompt="run the tests",
+                             last_reply="Answer to the keyboard."))
+    done = await command(db, "c1")
+    assert done.state is CommandState.COMPLETED and done.reply == ""
+    assert done.error_text and "later prompt" in done.error_text
+
+
+async def test_without_prompt_ids_text_matching_still_decides(
+        db: Database, lc: CommandLifecycle) -> None:
+    await typed(db, "c1", "old client", NOW)
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="old client"))
+    await hook(db, lc, event("Stop", last_prompt="old client", last_reply="Fine."))
+    done = await command(db, "c1")
+    assert done.state is CommandState.COMPLETED and done.reply == "Fine."
+    assert done.prompt_id is None
