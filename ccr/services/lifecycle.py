@@ -1,8 +1,10 @@
 """What happens to a command after it is typed: Claude receives it, works, answers.
 
 Claude's UserPromptSubmit hook confirms the text arrived (the second tick); its Stop hook
-completes the command with Claude's reply. A watcher gives long commands one progress edit,
-reads the pane when no confirmation comes, and ends a command TIMEOUT when no Stop comes.
+completes the command with Claude's reply, its StopFailure hook (an API error: logged out,
+rate limited...) fails it with Claude's words and what to do. A watcher gives long commands
+one progress edit, reads the pane when no confirmation comes, and ends a command TIMEOUT when
+no Stop comes.
 Cancel withdraws a command not yet typed, or presses Ctrl-C (on purpose) once it was.
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from ccr.core.command_settings import CommandSettings
-from ccr.core.errors import CcrError, InputError, NotFoundError
+from ccr.core.errors import CcrError, InputError, NotFoundError, stop_failure
 from ccr.core.events import CommandChanged, EventBus, HubLog
 from ccr.core.models import Command, CommandState, EventKind, HookEvent, Session
 from ccr.remote.executor import Executor
@@ -72,8 +74,10 @@ class CommandLifecycle:
                 self._screens.pop(received.id, None)
                 await self._show(conn, received, now)
                 out.changed.append(received)
-        elif event.kind is EventKind.STOP:
-            for done in await self._complete(conn, event, session, now):
+        elif event.kind in (EventKind.STOP, EventKind.STOP_FAILURE):
+            ended = (self._complete(conn, event, session, now) if event.kind is EventKind.STOP
+                     else self._fail(conn, event, session, now))
+            for done in await ended:
                 self._screens.pop(done.id, None)
                 if await self._show(conn, done, now) and await self._watched(conn, done, now):
                     assert done.chat_id is not None
@@ -106,6 +110,30 @@ class CommandLifecycle:
                 reply=(event.last_reply or "") if note is None else "",
                 error_text=note, detail="superseded" if note else None,
                 expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
+            if done is not None:
+                out.append(done)
+        return out
+
+    async def _fail(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
+                    now: float) -> list[Command]:
+        """The commands a StopFailure ends: the turn's own command FAILED, with Claude's
+        words as its reply and what the error kind means (ccr.core.errors.stop_failure);
+        earlier ones Claude went past are completed with a note, as after a Stop."""
+        out = []
+        for command, mine in await self._ended_by(conn, event, session):
+            if mine:
+                err = stop_failure(event.error, server=session.server_id,
+                                   handle=session.handle).with_trace(command.trace_id)
+                done = await rows.set_state(
+                    conn, command.id, CommandState.FAILED, now=now,
+                    reply=event.last_reply or "", error_code=err.code,
+                    error_text=err.explain(), detail=f"StopFailure: {err.context['kind']}",
+                    expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
+            else:
+                done = await rows.set_state(
+                    conn, command.id, CommandState.COMPLETED, now=now, reply="",
+                    error_text=SUPERSEDED, detail="superseded",
+                    expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
             if done is not None:
                 out.append(done)
         return out

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from ccr.core.errors import NotFoundError
+from ccr.core.errors import NotFoundError, stop_failure
 from ccr.core.events import EventBus, SessionHealthChanged, SessionUpdated
 from ccr.core.models import EventKind, HookEvent, Session, SessionHealth
 from ccr.services.cache import SessionCache
@@ -224,7 +224,12 @@ class SessionService:
     def notification_payload(event: HookEvent, session: Session,
                              *, created: bool) -> dict[str, object]:
         reply = event.last_reply or ""
+        failure: dict[str, object] = {}
+        if event.kind is EventKind.STOP_FAILURE:
+            failure = stop_failure(event.error, server=session.server_id,
+                                   handle=session.handle).to_dict()
         return {
+            "failure": failure,
             "event": event.kind.value,
             "handle": session.handle,
             "token": session.token,

@@ -145,3 +145,80 @@ async def test_without_prompt_ids_text_matching_still_decides(
     done = await command(db, "c1")
     assert done.state is CommandState.COMPLETED and done.reply == "Fine."
     assert done.prompt_id is None
+
+
+# --- StopFailure -----------------------------------------------------------------------------
+
+
+async def test_a_failed_turn_fails_its_command_with_claudes_words_and_a_retry(
+        db: Database, lc: CommandLifecycle) -> None:
+    from ccr.telegram import card as card_face
+
+    await typed(db, "c1", "run the tests", NOW)
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="run the tests", prompt_id="p-1"))
+    out = await hook(db, lc, event("StopFailure", prompt_id="p-1", error="authentication_failed",
+                                   last_reply="Invalid API key · Fix external API key"))
+    failed = await command(db, "c1")
+    assert failed.state is CommandState.FAILED and failed.error_code == "claude_logged_out"
+    assert failed.reply == "Invalid API key · Fix external API key"
+    assert out.quiet_chats == {42}, "its live message tells it; no second message"
+    shown = await card(db, "c1")
+    text = card_face.text(shown)
+    assert "Claude stopped on an error" in text
+    assert "Invalid API key · Fix external API key" in text
+    assert "Claude on kr4 is logged out: run `claude /login` on kr4." in text
+    assert "1. On that machine, run `claude /login`" in text
+    labels = [label for label, _ in card_face.buttons(shown)]
+    assert labels == ["🔁 Retry", "❓ Help"]
+
+
+@pytest.mark.parametrize(("kind", "code", "words"), [
+    ("rate_limit", "claude_rate_limited", "Wait for the limit to reset"),
+    ("billing_error", "claude_billing", "billing and credits"),
+    ("server_error", "claude_api_error", "Anthropic's API failed"),
+    ("invalid_request", "claude_bad_request", "refused Claude's request"),
+    ("max_output_tokens", "claude_output_limit", "output-token limit"),
+    ("model_not_found", "claude_model_not_found", "/model"),
+    ("unknown", "claude_failed", "stopped on an error before answering (unknown)"),
+    ("overloaded_something_new", "claude_failed", "(overloaded something new)"),
+    (None, "claude_failed", "(unknown)"),
+])
+async def test_each_error_kind_is_explained(db: Database, lc: CommandLifecycle,
+                                            kind: str | None, code: str, words: str) -> None:
+    await typed(db, "c1", "go on", NOW)
+    await hook(db, lc, event("UserPromptSubmit", last_prompt="go on"))
+    await hook(db, lc, event("StopFailure", error=kind, last_reply="API Error"))
+    failed = await command(db, "c1")
+    assert failed.state is CommandState.FAILED and failed.error_code == code
+    assert failed.error_text and words in failed.error_text
+
+
+async def test_a_failure_of_a_keyboard_turn_leaves_phone_commands_alone(
+        db: Database, lc: CommandLifecycle) -> None:
+    await typed(db, "c1", "later", NOW)  # typed, not yet received by Claude
+    out = await hook(db, lc, event("StopFailure", error="rate_limit", prompt_id="kbd",
+                                   last_prompt="something typed at the keyboard"))
+    assert out.changed == [] and out.quiet_chats == set()
+    assert (await command(db, "c1")).state is CommandState.EXECUTING
+
+
+async def test_a_failed_keyboard_turn_is_told_to_the_chat_in_plain_words(db: Database) -> None:
+    from ccr.telegram import render
+
+    bus = EventBus()
+    sessions = SessionService(db, bus, clock=lambda: NOW, ttl_seconds=86400,
+                              recipients=lambda: [42])
+    sessions.turns = CommandLifecycle(db, bus, sessions, NoExecutor(),  # type: ignore[arg-type]
+                                      CommandSettings(), clock=lambda: NOW)
+    result = await sessions.ingest(event(
+        "StopFailure", event_id="evt-failure-1", error="billing_error",
+        tmux_session="work", last_prompt="refactor the cart",
+        last_reply="Credit balance is too low"))
+    assert result.notified == 1 and result.session is not None
+    row = await db.fetchone("SELECT kind, text FROM outbox WHERE chat_id = 42")
+    assert row is not None and row["kind"] == "notification"
+    text = render.item_text("notification", json.loads(row["text"]))
+    assert f"❌ <b>{result.session.handle}</b>" in text and "Claude stopped on an error" in text
+    assert "Credit balance is too low" in text and "refactor the cart" in text
+    assert "Claude on kr4 was refused for billing" in text
+    assert "1. Check the account's billing and credits" in text
