@@ -18,9 +18,10 @@ from ccr.core.errors import NotFoundError, stop_failure
 from ccr.core.events import EventBus, SessionHealthChanged, SessionUpdated
 from ccr.core.models import EventKind, HookEvent, Session, SessionHealth
 from ccr.services.cache import SessionCache
-from ccr.store import outbox
+from ccr.store import claude_failures, outbox
 from ccr.store import sessions as rows
 from ccr.store.db import Database
+from ccr.telemetry.alerts import CLAUDE_RULES
 from ccr.telemetry.tracing import Tracing, traced
 
 HANDLE = re.compile(r"^(?P<server>[a-z0-9][a-z0-9-]*):(?P<number>\d{1,9})$")
@@ -115,6 +116,9 @@ class SessionService:
         self.tracing = Tracing.disabled()
         self.turns: TurnObserver | None = None
         """Told of each accepted event inside its transaction (the command lifecycle)."""
+        self.on_claude_state: Callable[[], None] = lambda: None
+        """Told when a server's Claude Code was found logged out or refused for billing, or
+        answered again after that (the admin alerts look at once)."""
         self.cache: SessionCache | None = None
         """Lookups by handle, token, message and id (ccr.services.cache); None: every one reads the
         database. Every write below drops what it changed from it."""
@@ -155,6 +159,7 @@ class SessionService:
         }
         notified = 0
         held: list[int] = []
+        claude_changed = False
         async with traced(self.db.transaction(), self.tracing, "session.upsert",
                           component="store", server=event.server_id) as conn:
             cur = await conn.execute(
@@ -184,6 +189,7 @@ class SessionService:
                                                     pane_id=event.pane_id, key=key, now=now)
             await conn.execute("UPDATE hook_events SET session_id = ? WHERE event_id = ?",
                                (session.id, event.event_id))
+            claude_changed = await self._claude_state(conn, event, now)
             turn = (await self.turns.on_hook(conn, event, session, now)
                     if self.turns is not None else None)
             quiet: set[int] = set(turn.quiet_chats) if turn is not None else set()
@@ -216,9 +222,22 @@ class SessionService:
                                                   "its hook reported again"))
         if notified:
             self.on_outbox()
+        if claude_changed:
+            self.on_claude_state()
         if held:
             self.on_waiting(session, event, held)
         return IngestResult(duplicate=False, session=session, notified=notified)
+
+    @staticmethod
+    async def _claude_state(conn: aiosqlite.Connection, event: HookEvent, now: float) -> bool:
+        """A StopFailure that needs an admin (logged out, billing) is kept for its server
+        until a Stop from there shows Claude answers again; True when that changed."""
+        if event.kind is EventKind.STOP_FAILURE and event.error in CLAUDE_RULES:
+            return await claude_failures.record(conn, event.server_id, event.error,
+                                                event.last_reply or "", now)
+        if event.kind is EventKind.STOP:
+            return await claude_failures.clear(conn, event.server_id)
+        return False
 
     @staticmethod
     def notification_payload(event: HookEvent, session: Session,
