@@ -303,6 +303,14 @@ CATALOG: dict[str, Explanation] = {
             "Tap Retry (or send the prompt again) to try once more.",
         ),
     ),
+    "claude_exited": Explanation(
+        "Claude Code in {handle} ended ({why}) before answering this command.",
+        (
+            "Nothing more is typed into that pane until Claude Code runs there again.",
+            "Start it again in that pane (for example `claude --continue`): its first event "
+            "brings {handle} back. Then tap Retry.",
+        ),
+    ),
     "internal": Explanation(
         "Something went wrong inside ccr ({detail}).",
         ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),

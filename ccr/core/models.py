@@ -79,6 +79,9 @@ class Session:
     expires_at: float
     health: SessionHealth = SessionHealth.OK
     lost_at: float | None = None
+    ended_at: float | None = None
+    """When Claude Code said it ended (SessionEnd): not live since; its pane's next event
+    brings it back."""
 
     @property
     def handle(self) -> str:

@@ -22,7 +22,7 @@ from ccr.core.events import CommandChanged, EventBus, HubLog
 from ccr.core.models import Command, CommandState, EventKind, HookEvent, Session
 from ccr.remote.executor import Executor
 from ccr.services import cards
-from ccr.services.sessions import SessionService
+from ccr.services.sessions import SESSION_END_REASONS, SessionService, ends_session
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store.db import Database
@@ -83,6 +83,34 @@ class CommandLifecycle:
                     assert done.chat_id is not None
                     out.quiet_chats.add(done.chat_id)
                 out.changed.append(done)
+        elif ends_session(event):
+            for done in await self._orphaned(conn, event, session, now):
+                self._screens.pop(done.id, None)
+                await self._show(conn, done, now)
+                out.changed.append(done)
+        return out
+
+    @staticmethod
+    async def _orphaned(conn: aiosqlite.Connection, event: HookEvent, session: Session,
+                        now: float) -> list[Command]:
+        """Claude Code ended in the session: the command it worked on gets no answer
+        (FAILED), and those still waiting for the pane are withdrawn (CANCELLED), because
+        what runs in that pane now is a shell, not Claude. One being typed is left to its
+        timeout."""
+        reason = event.reason or "other"
+        why = SESSION_END_REASONS.get(reason, f"exited ({reason[:40]})")
+        out = []
+        waiting = (CommandState.PENDING, CommandState.EXECUTING)
+        for command in await rows.of_session(conn, session.id, waiting):
+            err = CcrError("claude_exited", handle=session.handle,
+                           why=why).with_trace(command.trace_id)
+            state = (CommandState.CANCELLED if command.state is CommandState.PENDING
+                     else CommandState.FAILED)
+            done = await rows.set_state(conn, command.id, state, now=now, error_code=err.code,
+                                        error_text=err.explain(), detail="SessionEnd",
+                                        expect=(command.state,))
+            if done is not None:
+                out.append(done)
         return out
 
     @staticmethod

@@ -63,6 +63,17 @@ QUIET = frozenset({EventKind.PROMPT, EventKind.SESSION_START, EventKind.SESSION_
 permission dialog opened (its Notification, read from the pane, brings the buttons)."""
 
 
+def ends_session(event: HookEvent) -> bool:
+    """A SessionEnd that ends the session (a /clear ends only the conversation: Claude Code
+    goes on in the same pane)."""
+    return event.kind is EventKind.SESSION_END and event.reason != "clear"
+
+
+SESSION_END_REASONS = {"prompt_input_exit": "exited at its prompt", "logout": "logged out",
+                       "clear": "cleared", "other": "exited"}
+"""SessionEnd's `reason` in plain words (newer reasons read as "exited (reason)")."""
+
+
 def classify(hook_event_name: str, notification_type: str | None, message: str | None) -> EventKind:
     """Stop / stop failure / subagent stop / prompt / session start or end / permission
     request / waiting (permission or idle) / other notification."""
@@ -168,11 +179,21 @@ class SessionService:
             )
             if cur.rowcount == 0:
                 return IngestResult(duplicate=True, session=None, notified=0)
+            ending = ends_session(event)
             current = await rows.find_live_by_pane(conn, event.server_id, key, now)
             if current is None and event.tmux_session:
                 current = await rows.find_lost_in_tmux_session(
                     conn, event.server_id, event.tmux_socket, event.tmux_session, now)
-            restored = current is not None and current.health is not SessionHealth.OK
+            back = None
+            if current is None and not ending:  # Claude Code runs in an ended one's pane again
+                back = await rows.find_ended_by_pane(conn, event.server_id, key, now - self.ttl)
+                if back is not None:
+                    await rows.reopen(conn, back.id)
+                    current = back
+            if current is None and ending:
+                return IngestResult(duplicate=False, session=None, notified=0)
+            restored = current is not None and (current.health is not SessionHealth.OK
+                                                or back is not None)
             repeat_idle = (
                 current is not None and event.notification_type == "idle_prompt"
                 and current.last_event == EventKind.STOP.value
@@ -187,6 +208,8 @@ class SessionService:
                 if restored:  # its own hook proves the pane is alive, maybe a new one
                     session = await rows.set_health(conn, session.id, SessionHealth.OK,
                                                     pane_id=event.pane_id, key=key, now=now)
+            if ending:  # it leaves the live sessions now, not at the next health check
+                session = await rows.end(conn, session.id, now)
             await conn.execute("UPDATE hook_events SET session_id = ? WHERE event_id = ?",
                                (session.id, event.event_id))
             claude_changed = await self._claude_state(conn, event, now)

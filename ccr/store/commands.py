@@ -141,6 +141,17 @@ async def running(conn: aiosqlite.Connection, session_id: int | None = None, *,
         return [from_row(r) for r in await cur.fetchall()]
 
 
+async def of_session(conn: aiosqlite.Connection, session_id: int,
+                     states: tuple[CommandState, ...]) -> list[Command]:
+    """One session's commands in these states, oldest first."""
+    marks = ", ".join("?" for _ in states)
+    async with conn.execute(
+        f"{_SELECT} WHERE c.session_id = ? AND c.state IN ({marks}) ORDER BY c.created_at",
+        (session_id, *states),
+    ) as cur:
+        return [from_row(r) for r in await cur.fetchall()]
+
+
 async def set_card(conn: aiosqlite.Connection, command_id: str, outbox_id: int) -> None:
     await conn.execute("UPDATE commands SET card_outbox_id = ? WHERE id = ?",
                        (outbox_id, command_id))

@@ -1,5 +1,6 @@
 """The console on newer Claude Code events: a logged-out Claude on the alerts screen (and
-acknowledged from there), gone once Claude answers again."""
+acknowledged from there), gone once Claude answers again; an ended session off the sessions
+table until Claude Code runs in its pane again."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 from ccr.console.app import ConsoleApp
 from ccr.console.screens import AlertsScreen
 from ccr.console.widgets.alerts import AlertsTable
+from ccr.console.widgets.main.sessions import SessionsTable
+from ccr.core.models import HookEvent
 from ccr.services.sessions import classify
 from tests.console.conftest import hook_event, make_hub, wait_for
 from tests.console.states import settled
@@ -45,3 +48,23 @@ async def test_a_logged_out_claude_is_an_alert_on_the_alerts_screen(
         await hub.sessions.ingest(hook_event(reply="Tests pass now."))
         await wait_for(pilot, lambda: table.row_count == 0)
         assert screen.query_one("#empty").display
+
+
+async def test_an_ended_session_leaves_the_sessions_table_and_comes_back(
+        console: ConsoleApp) -> None:
+    async with console.run_test(size=(120, 36)) as pilot:
+        await settled(pilot)
+        table = console.query_one(SessionsTable)
+        await console.hub.sessions.ingest(hook_event(reply="Tests pass now."))
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert cell_texts(table)[0][0] == "laptop:1"
+
+        def named(name: str, **fields: str) -> HookEvent:
+            return dataclasses.replace(hook_event(reply=""), kind=classify(name, None, None),
+                                       hook_event_name=name, last_reply=None, **fields)
+
+        await console.hub.sessions.ingest(named("SessionEnd", reason="prompt_input_exit"))
+        await wait_for(pilot, lambda: table.row_count == 0)
+        await console.hub.sessions.ingest(named("SessionStart", source="startup"))
+        await wait_for(pilot, lambda: table.row_count == 1)
+        assert cell_texts(table)[0][0] == "laptop:1"

@@ -110,3 +110,42 @@ def test_a_failed_turn_typed_at_the_keyboard_is_told_in_plain_words(
             "a rate limit resets by itself: no admin alert"
     finally:
         w.hub.stop()
+
+
+GROUP = -1001234567890
+
+
+def test_session_end_closes_its_topic_and_leaves_sessions_until_claude_is_back(
+        tmp_path: Path, botapi: Any, tmux: Tmux) -> None:
+    w = make_world(tmp_path, botapi, tmux, None,
+                   telegram={"allowed_chats": [CHAT, GROUP], "topics_chat": GROUP})
+    w.hub.start()
+    try:
+        pane, state = w.start_agent("laptop", "ending")
+        w.botapi.wait_for_message(lambda m: m["chat_id"] == GROUP and "laptop:1" in m["text"])
+        topic = w.botapi.wait_for_topic(lambda t: t["name"].startswith("laptop:1 "))
+        thread = topic["message_thread_id"]
+        post(w, pane, "SessionEnd", reason="prompt_input_exit")
+        # At once, not at the next health check: off /sessions, its topic closed.
+        w.botapi.wait_for_topic(lambda t: t["message_thread_id"] == thread
+                                and t["state"] == "closed", timeout=5)
+        assert w.hub.api("GET", "/api/sessions").json()["sessions"] == []
+        w.botapi.push_text(CHAT, "/sessions")
+        w.botapi.wait_for_message(lambda m: m["chat_id"] == CHAT
+                                  and "No live sessions yet" in m["text"])
+        w.botapi.push_text(CHAT, "/cmd laptop:1 are you there")
+        w.botapi.wait_for_message(
+            lambda m: "❌ There is no live session 'laptop:1'." in m["text"])
+        time.sleep(0.5)
+        assert w.prompts(state) == [], "nothing typed into a pane Claude has left"
+        # Claude Code starts again in that pane: the same session and topic are back.
+        post(w, pane, "SessionStart", source="startup")
+        w.botapi.wait_for_topic(lambda t: t["message_thread_id"] == thread
+                                and t["state"] == "open", timeout=5)
+        (session,) = w.hub.api("GET", "/api/sessions").json()["sessions"]
+        assert session["handle"] == "laptop:1"
+        w.botapi.push_text(GROUP, "welcome back", thread_id=thread, user_id=CHAT)
+        assert w.wait_prompts(state, 1) == ["welcome back"]
+        assert len(w.botapi.calls_to("createForumTopic")) == 1
+    finally:
+        w.hub.stop()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ccr.core.command_settings import CommandSettings
+from ccr.core.errors import NotFoundError
 from ccr.core.events import EventBus
 from ccr.core.models import Command, CommandState, HookEvent
 from ccr.services import cards
@@ -222,3 +223,82 @@ async def test_a_failed_keyboard_turn_is_told_to_the_chat_in_plain_words(db: Dat
     assert "Credit balance is too low" in text and "refactor the cart" in text
     assert "Claude on kr4 was refused for billing" in text
     assert "1. Check the account's billing and credits" in text
+
+
+# --- SessionEnd ----------------------------------------------------------------------------
+
+
+def service(db: Database) -> SessionService:
+    bus = EventBus()
+    sessions = SessionService(db, bus, clock=lambda: NOW, ttl_seconds=86400,
+                              recipients=lambda: [42])
+    sessions.turns = CommandLifecycle(db, bus, sessions, NoExecutor(),  # type: ignore[arg-type]
+                                      CommandSettings(), clock=lambda: NOW)
+    return sessions
+
+
+def lifecycle(sessions: SessionService) -> CommandLifecycle:
+    assert isinstance(sessions.turns, CommandLifecycle)
+    return sessions.turns
+
+
+async def test_session_end_takes_the_session_off_at_once_and_its_pane_brings_it_back(
+        db: Database) -> None:
+    sessions = service(db)
+    first = await sessions.ingest(event("SessionStart", event_id="evt-start-1", source="startup",
+                                        pane_id="%7"))
+    assert first.session is not None and first.notified == 0, "a start is quiet"
+    handle = first.session.handle
+    assert handle in [s.handle for s in await sessions.live()]
+    ended = await sessions.ingest(event("SessionEnd", event_id="evt-end-1", pane_id="%7",
+                                        reason="prompt_input_exit"))
+    assert ended.notified == 0 and ended.session is not None
+    assert ended.session.ended_at == NOW
+    assert handle not in [s.handle for s in await sessions.live()]
+    with pytest.raises(NotFoundError, match="no live session"):
+        await sessions.resolve(handle)
+    # Claude Code starts again in that pane: the same session (handle, token) is back.
+    back = await sessions.ingest(event("SessionStart", event_id="evt-start-2", source="resume",
+                                       pane_id="%7"))
+    assert back.session is not None and back.session.handle == handle
+    assert back.session.token == first.session.token and back.session.ended_at is None
+    assert handle in [s.handle for s in await sessions.live()]
+
+
+async def test_a_clear_ends_the_conversation_not_the_session(db: Database) -> None:
+    sessions = service(db)
+    await sessions.ingest(event("Stop", event_id="evt-stop-1", pane_id="%8", last_reply="hi"))
+    cleared = await sessions.ingest(event("SessionEnd", event_id="evt-end-2", pane_id="%8",
+                                          reason="clear"))
+    assert cleared.session is not None and cleared.session.ended_at is None
+    assert cleared.session.handle in [s.handle for s in await sessions.live()]
+
+
+async def test_an_end_from_an_unknown_pane_registers_nothing(db: Database) -> None:
+    sessions = service(db)
+    before = await sessions.live()
+    gone = await sessions.ingest(event("SessionEnd", event_id="evt-end-3", pane_id="%99",
+                                       reason="other"))
+    assert gone.session is None and await sessions.live() == before
+
+
+async def test_session_end_fails_the_running_command_and_withdraws_the_queued_one(
+        db: Database) -> None:
+    from ccr.telegram import card as card_face
+
+    sessions = service(db)
+    await typed(db, "c1", "long job", NOW)
+    await hook(db, lifecycle(sessions), event("UserPromptSubmit", last_prompt="long job"))
+    async with db.transaction() as conn:
+        await rows.insert(conn, command_id="c2", session_id=1, text="queued", source="telegram",
+                          chat_id=42, reply_to=None, now=NOW + 2)
+    # The fixture's session 1 (pane %1) gets the key its hook events compute.
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE sessions SET pane_key = 'pane::%1' WHERE id = 1")
+    await sessions.ingest(event("SessionEnd", event_id="evt-end-4", reason="logout"))
+    failed, withdrawn = await command(db, "c1"), await command(db, "c2")
+    assert failed.state is CommandState.FAILED and failed.error_code == "claude_exited"
+    assert withdrawn.state is CommandState.CANCELLED
+    text = card_face.text(await card(db, "c1"))
+    assert "Claude Code in kr4:1 ended (logged out) before answering this command." in text
+    assert "1. Nothing more is typed into that pane" in text
