@@ -308,7 +308,7 @@ CATALOG: dict[str, Explanation] = {
         (
             "Nothing more is typed into that pane until Claude Code runs there again.",
             "Start it again in that pane (for example `claude --continue`): its first event "
-            "brings {handle} back. Then tap Retry.",
+            "brings the session back. Then tap Retry.",
         ),
     ),
     "internal": Explanation(

@@ -196,7 +196,7 @@ class SessionService:
                                                 or back is not None)
             repeat_idle = (
                 current is not None and event.notification_type == "idle_prompt"
-                and current.last_event == EventKind.STOP.value
+                and current.last_event in (EventKind.STOP.value, EventKind.STOP_FAILURE.value)
             )
             if current is None:
                 session = await rows.insert(conn, server_id=event.server_id, key=key,

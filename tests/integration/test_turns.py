@@ -56,8 +56,9 @@ def lc(db: Database) -> CommandLifecycle:
 
 
 def event(name: str, **fields: Any) -> HookEvent:
+    kind = classify(name, fields.get("notification_type"), fields.get("message"))
     base: dict[str, Any] = dict(
-        event_id="e", server_id="kr4", kind=classify(name, None, None), hook_event_name=name,
+        event_id="e", server_id="kr4", kind=kind, hook_event_name=name,
         claude_session_id="s", cwd="/w", pane_id="%1", tmux_socket=None, tmux_session=None,
         message=None, notification_type=None, last_prompt=None, last_reply=None, sent_at=NOW)
     base.update(fields)
@@ -302,3 +303,17 @@ async def test_session_end_fails_the_running_command_and_withdraws_the_queued_on
     text = card_face.text(await card(db, "c1"))
     assert "Claude Code in kr4:1 ended (logged out) before answering this command." in text
     assert "1. Nothing more is typed into that pane" in text
+
+
+async def test_the_idle_reminder_after_a_failed_turn_adds_no_second_message(
+        db: Database) -> None:
+    sessions = service(db)
+    told = await sessions.ingest(event("StopFailure", event_id="evt-f-1", pane_id="%5",
+                                       error="server_error", last_reply="API Error: 500"))
+    assert told.notified == 1
+    # Claude Code's idle Notification a minute later: the failure was said already.
+    idle = await sessions.ingest(event("Notification", event_id="evt-idle-1", pane_id="%5",
+                                       notification_type="idle_prompt",
+                                       message="Claude is waiting for your input"))
+    assert idle.notified == 0
+    assert idle.session is not None and idle.session.last_event == "stop_failure"
