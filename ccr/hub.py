@@ -177,6 +177,7 @@ class Hub:
                                    admins=lambda: list(settings.telegram.admins)
                                    if self.telegram_token else [])
         self.alerts.on_outbox = self.delivery.wake
+        self.sessions.on_claude_state = self.alerts.wake
         self._tasks: set[asyncio.Task[Any]] = set()
         self._daemons: set[asyncio.Task[Any]] = set()
         self._http: _QuietServer | None = None
@@ -387,7 +388,8 @@ class Hub:
         return Figures(servers=tuple(s.id for s in self.settings.servers), breakers=breakers,
                        error_rates=rates if self.metrics is not None else None,
                        ssh_p95=p95s if self.metrics is not None else None,
-                       dlq_size=await alert_rules.dlq_size(self.db))
+                       dlq_size=await alert_rules.dlq_size(self.db),
+                       claude_failures=await alert_rules.claude_failures(self.db))
 
     def health(self) -> Health:
         """GREEN / YELLOW / RED per server and overall (ccr.telemetry.health)."""

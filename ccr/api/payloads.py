@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ccr.core.models import EventKind, HookEvent
 from ccr.services.sessions import classify
 
 _SHORT = 512
 _LONG = 64_000
+_WORD = 64
+"""An enum-like value from Claude Code (an error kind, a reason, a source)."""
+TOOL_INPUT_CHARS = 2000
+
+
+def _clip(limit: int) -> BeforeValidator:
+    """Cut a descriptive text to `limit` characters instead of refusing the whole event."""
+    return BeforeValidator(lambda v: v[:limit] if isinstance(v, str) else v)
+
+
+ToolInput = Annotated[str | None, _clip(TOOL_INPUT_CHARS), Field(None, max_length=TOOL_INPUT_CHARS)]
 
 
 class TmuxInfo(BaseModel):
@@ -35,6 +48,12 @@ class HookPayload(BaseModel):
     last_reply: str | None = Field(None, max_length=_LONG)
     created_at: float | None = None
     tmux: TmuxInfo = Field(default_factory=TmuxInfo)
+    prompt_id: str | None = Field(None, max_length=200)
+    error: str | None = Field(None, max_length=_WORD)
+    reason: str | None = Field(None, max_length=_WORD)
+    source: str | None = Field(None, max_length=_WORD)
+    tool_name: str | None = Field(None, max_length=200)
+    tool_input: ToolInput = None
 
     def to_event(self, now: float) -> HookEvent:
         kind: EventKind = classify(self.hook_event_name, self.notification_type, self.message)
@@ -45,6 +64,9 @@ class HookPayload(BaseModel):
             tmux_session=self.tmux.session_name, message=self.message,
             notification_type=self.notification_type, last_prompt=self.last_prompt,
             last_reply=self.last_reply, sent_at=self.created_at or now,
+            prompt_id=self.prompt_id or None, error=self.error or None,
+            reason=self.reason or None, source=self.source or None,
+            tool_name=self.tool_name or None, tool_input=self.tool_input or None,
         )
 
 

@@ -185,13 +185,16 @@ def hook(
 
 @app.command()
 def doctor(config: ConfigOpt = None) -> None:
-    """Check config, secrets, tmux, each server's SSH and host key, Telegram, and the hub."""
+    """Check config, secrets, tmux, each server's SSH and host key, its Claude Code and
+    hooks, Telegram, and the hub."""
+    from ccr.hook import settings_snippet
     from ccr.services.doctor import Check, run_checks
 
     settings = settings_or_exit(config)
     out.print(f"[green]✓[/] config: {settings.hub.listen}, {len(settings.servers)} server(s)")
-    with out.status("checking servers and Telegram…"):
-        checks: list[Check] = asyncio.run(run_checks(settings))
+    events = list(settings_snippet("ccr hook")["hooks"])
+    with out.status("checking servers, Claude Code and Telegram…"):
+        checks: list[Check] = asyncio.run(run_checks(settings, events))
     failed = 0
     for c in checks:
         mark = "[green]✓[/]" if c.ok else ("[yellow]![/]" if c.ok is None else "[red]✗[/]")

@@ -363,6 +363,9 @@ class AlertSettings(_Strict):
     """A server's SSH call p95 over `ssh_p95_minutes` above this fires an alert."""
     ssh_p95_minutes: float = Field(5.0, gt=0, le=60)
     ssh_p95_cooldown_s: float = Field(1800.0, ge=0, le=86400)
+    claude_cooldown_s: float = Field(3600.0, ge=0, le=86400)
+    """Claude Code logged out or refused for billing on a server (a StopFailure with
+    `authentication_failed` / `billing_error`, until a later Stop) fires an alert (1 h)."""
     health_yellow_error_rate: float = Field(0.05, ge=0, le=1)
     """Health: at or above this error rate a server (or the hub) is not GREEN."""
     health_red_error_rate: float = Field(0.30, ge=0, le=1)

@@ -238,11 +238,97 @@ CATALOG: dict[str, Explanation] = {
         "The history filter is not valid: {detail}.",
         ("Example: `/history laptop state:failed tests` (server, session, state, words).",),
     ),
+    # A turn Claude Code ended on an API error (its StopFailure hook), by the error's kind.
+    "claude_logged_out": Explanation(
+        "Claude on {server} is logged out: run `claude /login` on {server}.",
+        (
+            "On that machine, run `claude /login` (in any terminal, or type /login in the "
+            "session's pane); with an API key, set a valid ANTHROPIC_API_KEY instead.",
+            "Then tap Retry (or send the prompt again): Claude did nothing with it.",
+        ),
+    ),
+    "claude_rate_limited": Explanation(
+        "Claude on {server} hit its usage limit (rate limit) and stopped before answering.",
+        (
+            "Wait for the limit to reset: Claude's own message above says when, if it knows "
+            "(usage limits reset every few hours; a per-minute limit within a minute).",
+            "Then tap Retry (or send the prompt again); at once, it fails the same way.",
+        ),
+    ),
+    "claude_billing": Explanation(
+        "Claude on {server} was refused for billing: the account is out of credits or its "
+        "payment failed.",
+        (
+            "Check the account's billing and credits (console.anthropic.com for an API key, "
+            "or the Claude plan's usage page).",
+            "Then tap Retry (or send the prompt again).",
+        ),
+    ),
+    "claude_api_error": Explanation(
+        "Anthropic's API failed while Claude on {server} was answering (a fault on their "
+        "side, not in your command).",
+        (
+            "Tap Retry (or send the prompt again) in a minute.",
+            "If it keeps failing, check https://status.anthropic.com.",
+        ),
+    ),
+    "claude_bad_request": Explanation(
+        "Anthropic's API refused Claude's request on {server} as invalid.",
+        (
+            "The conversation may be too long or hold something the API rejects: type "
+            "/compact (or /clear) in the session, then tap Retry (or send the prompt again).",
+            "If it persists, update Claude Code on that machine (`claude update`).",
+        ),
+    ),
+    "claude_output_limit": Explanation(
+        "Claude's answer in {handle} hit the output-token limit and was cut off.",
+        (
+            "Tap Retry, or ask for less at once (or tell Claude to continue where it stopped).",
+            "The limit can be raised with CLAUDE_CODE_MAX_OUTPUT_TOKENS on that machine.",
+        ),
+    ),
+    "claude_model_not_found": Explanation(
+        "The model Claude on {server} is set to use does not exist, or this account may not "
+        "use it.",
+        (
+            "Choose another model: type /model in the session (or fix `model` in "
+            "~/.claude/settings.json on that machine).",
+            "Then tap Retry (or send the prompt again).",
+        ),
+    ),
+    "claude_failed": Explanation(
+        "Claude on {server} stopped on an error before answering ({kind}).",
+        (
+            "Look at the session's pane for Claude's full message.",
+            "Tap Retry (or send the prompt again) to try once more.",
+        ),
+    ),
+    "claude_exited": Explanation(
+        "Claude Code in {handle} ended ({why}) before answering this command.",
+        (
+            "Nothing more is typed into that pane until Claude Code runs there again.",
+            "Start it again in that pane (for example `claude --continue`): its first event "
+            "brings the session back. Then tap Retry.",
+        ),
+    ),
     "internal": Explanation(
         "Something went wrong inside ccr ({detail}).",
         ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),
     ),
 }
+
+
+STOP_FAILURES: dict[str, str] = {
+    "authentication_failed": "claude_logged_out",
+    "rate_limit": "claude_rate_limited",
+    "billing_error": "claude_billing",
+    "server_error": "claude_api_error",
+    "invalid_request": "claude_bad_request",
+    "max_output_tokens": "claude_output_limit",
+    "model_not_found": "claude_model_not_found",
+}
+"""StopFailure's `error` kind -> the code that explains it; any other kind: `claude_failed`."""
+CLAUDE_CODES = frozenset({*STOP_FAILURES.values(), "claude_failed"})
 
 
 class _Default(dict[str, object]):
@@ -325,3 +411,14 @@ class NotFoundError(CcrError):
 
 class InputError(CcrError):
     """The user's input cannot be accepted as it is."""
+
+
+class ClaudeError(CcrError):
+    """Claude Code itself failed a turn (its StopFailure hook): logged out, rate limited..."""
+
+
+def stop_failure(kind: str | None, *, server: str, handle: str) -> ClaudeError:
+    """The explanation of a StopFailure's `error` kind, for that server and session."""
+    clean = "".join(ch for ch in (kind or "") if ch.isalnum() or ch in "_-")[:64] or "unknown"
+    return ClaudeError(STOP_FAILURES.get(clean, "claude_failed"), server=server, handle=handle,
+                       kind=clean.replace("_", " "))

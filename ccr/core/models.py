@@ -14,6 +14,10 @@ class EventKind(StrEnum):
     WAITING = "waiting"  # Notification: permission or idle prompt
     NOTIFICATION = "notification"  # other Notification types
     PROMPT = "prompt"  # UserPromptSubmit: the text Claude received
+    STOP_FAILURE = "stop_failure"  # StopFailure: the turn ended on an API error
+    SESSION_START = "session_start"  # SessionStart: startup, resume, /clear, compaction
+    SESSION_END = "session_end"  # SessionEnd: Claude Code exited (or /clear)
+    PERMISSION = "permission"  # PermissionRequest: a permission dialog is shown
 
 
 class SessionHealth(StrEnum):
@@ -75,6 +79,9 @@ class Session:
     expires_at: float
     health: SessionHealth = SessionHealth.OK
     lost_at: float | None = None
+    ended_at: float | None = None
+    """When Claude Code said it ended (SessionEnd): not live since; its pane's next event
+    brings it back."""
 
     @property
     def handle(self) -> str:
@@ -114,6 +121,9 @@ class Command:
     """The outbox row of its live Telegram message (None: not from Telegram)."""
     alias: str | None = None
     retry_of: str | None = None
+    prompt_id: str | None = None
+    """Claude Code's id of the turn that received it (from its UserPromptSubmit): the Stop
+    with the same id answers exactly this command."""
 
     def is_prompt(self, prompt: str | None) -> bool:
         """Is `prompt` (what Claude's hook reported) this command's text, spacing aside?"""
@@ -143,3 +153,14 @@ class HookEvent:
     last_reply: str | None
     sent_at: float
     extra: dict[str, str] = field(default_factory=dict)
+    prompt_id: str | None = None
+    """Claude Code's id of the turn (UserPromptSubmit and the Stop that ends it share it)."""
+    error: str | None = None
+    """StopFailure: the kind of API error (`authentication_failed`, `rate_limit`...)."""
+    reason: str | None = None
+    """SessionEnd: why the session ended (`clear`, `logout`, `prompt_input_exit`...)."""
+    source: str | None = None
+    """SessionStart: `startup`, `resume`, `clear` or `compact`."""
+    tool_name: str | None = None
+    tool_input: str | None = None
+    """PermissionRequest (and tool events): the tool and a short form of its input."""

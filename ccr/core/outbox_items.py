@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 TITLES = {"stop": "Claude finished", "subagent_stop": "a subagent finished",
-          "waiting": "Claude is waiting", "notification": "Claude says"}
+          "waiting": "Claude is waiting", "notification": "Claude says",
+          "stop_failure": "Claude stopped on an error"}
 
 
 def item_summary(kind: str, payload: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ def command(c: Command) -> dict[str, Any]:
         "created_at": c.created_at, "finished_at": c.finished_at, "trace_id": c.trace_id,
         "phase": c.state.phase, "typed_at": c.typed_at, "received_at": c.received_at,
         "duration": c.duration, "alias": c.alias, "retry_of": c.retry_of,
+        "prompt_id": c.prompt_id,
         "reply": redact((c.reply or "")[:1000]) or None,
     }
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiosqlite
 
+from ccr.core.errors import CLAUDE_CODES
 from ccr.core.models import Command
 from ccr.store import commands as rows
 from ccr.store import outbox
@@ -38,6 +39,7 @@ def view(command: Command, *, now: float, screen: str | None = None) -> dict[str
         "reply": reply[:REPLY_CHARS],
         "reply_len": len(reply),
         "error_code": command.error_code or "",
+        "by_claude": command.error_code in CLAUDE_CODES,
         "error_text": command.error_text or "",
         "trace_id": command.trace_id or "",
         "screen": screen or "",

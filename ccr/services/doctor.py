@@ -1,10 +1,14 @@
-"""Checks a setup end to end and says what to fix: config, secrets, tmux, servers, Telegram."""
+"""Checks a setup end to end and says what to fix: config, secrets, tmux, servers, Telegram,
+and on each server the Claude Code found there and whether its settings hold ccr's hooks."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -47,7 +51,143 @@ def _tmux() -> Check:
     return Check("tmux on this machine", True, version.stdout.strip())
 
 
-async def _servers(settings: Settings) -> list[Check]:
+# --- Claude Code on each server ---------------------------------------------------------
+
+CLAUDE_PROBE = r"""
+PATH="$PATH:$HOME/.local/bin:$HOME/.claude/local:$HOME/.npm-global/bin:/usr/local/bin"
+printf '@ccr-home %s\n' "$HOME"
+if command -v claude >/dev/null 2>&1; then
+  if command -v timeout >/dev/null 2>&1; then
+    v=$(timeout 10 claude --version 2>&1 </dev/null | head -n 1)
+  else
+    v=$(claude --version 2>&1 </dev/null | head -n 1)
+  fi
+  printf '@ccr-version %s\n' "${v:-?}"
+else
+  printf '@ccr-version\n'
+fi
+f="$HOME/.claude/settings.json"
+if [ -f "$f" ]; then
+  printf '@ccr-settings present\n'
+  head -c 1000000 "$f"
+else
+  printf '@ccr-settings absent\n'
+fi
+"""
+"""Run with `sh -c` on the server (locally or over SSH): where HOME is, what `claude
+--version` says (nothing: not installed), and ~/.claude/settings.json as it stands. The
+usual install places are searched too, since an SSH command's PATH is often shorter."""
+SETTINGS = "~/.claude/settings.json"
+_VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
+_CCR_HOOK = re.compile(r"(?:^|[\s/'\"])(?:ccr(?:\s+hook\b|\.hook\b|/hook\.py\b)|hook\.py\b)")
+"""A hook command that is ccr's: `ccr hook`, `python -m ccr.hook`, `python3 .../hook.py`."""
+
+
+@dataclass(frozen=True)
+class ClaudeProbe:
+    """What the probe found on one machine."""
+
+    home: str
+    version: str | None
+    """The first line of `claude --version`; None: no `claude` found."""
+    settings: str | None
+    """The settings file's text; None: there is none."""
+
+
+def parse_probe(output: str) -> ClaudeProbe:
+    home, version, settings = "", None, None
+    lines = output.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("@ccr-home "):
+            home = line.removeprefix("@ccr-home ").strip()
+        elif line.startswith("@ccr-version"):
+            version = line.removeprefix("@ccr-version").strip() or None
+        elif line.startswith("@ccr-settings "):
+            if line.endswith("present"):
+                settings = "\n".join(lines[i + 1:])
+            break
+    return ClaudeProbe(home, version, settings)
+
+
+def is_ccr_hook(command: object) -> bool:
+    return isinstance(command, str) and bool(_CCR_HOOK.search(command))
+
+
+def hooked_events(settings_text: str) -> set[str]:
+    """The hook events whose entries in a settings.json run ccr's hook. Raises ValueError
+    when the text is not a JSON object."""
+    data = json.loads(settings_text) if settings_text.strip() else {}
+    if not isinstance(data, dict):
+        raise ValueError("it is not a JSON object")
+    hooks = data.get("hooks")
+    found: set[str] = set()
+    if not isinstance(hooks, dict):
+        return found
+    for event, blocks in hooks.items():
+        for block in blocks if isinstance(blocks, list) else []:
+            entries = block.get("hooks") if isinstance(block, dict) else None
+            if any(isinstance(h, dict) and is_ccr_hook(h.get("command"))
+                   for h in entries or []):
+                found.add(str(event))
+    return found
+
+
+def claude_checks(server: LocalServer | SshServer, probe: ClaudeProbe,
+                  wanted: Sequence[str]) -> list[Check]:
+    """The Claude Code version found, and which of ccr's hook events its settings lack."""
+    name = f"server {server.id}"
+    there = "on this machine" if isinstance(server, LocalServer) else f"on {server.id}"
+    path = f"{probe.home.rstrip('/')}/.claude/settings.json" if probe.home else SETTINGS
+    merge = (f"merge the \"hooks\" that `ccr hook --print-settings` prints into {path} "
+             "(keep hooks of your own; where only hook.py is installed, `python3 hook.py "
+             "--print-settings`), then restart Claude Code")
+    fix = f"{there}, {merge}"
+    if probe.version is None:
+        version = Check(f"{name} Claude Code", None, f"not found {there}",
+                        "install it there (`npm install -g @anthropic-ai/claude-code`); "
+                        "until then that machine has no sessions to relay")
+    elif _VERSION.search(probe.version):
+        version = Check(f"{name} Claude Code", True, probe.version[:80])
+    else:
+        version = Check(f"{name} Claude Code", None,
+                        f"`claude --version` said: {probe.version[:160]}",
+                        f"run `claude --version` {there} to see what is wrong")
+    installed = version.ok is not None
+    if probe.settings is None:
+        return [version, Check(f"{name} Claude hooks", False if installed else None,
+                               f"no {path}: none of ccr's hooks", fix)]
+    try:
+        hooked = hooked_events(probe.settings)
+    except ValueError as exc:
+        return [version, Check(f"{name} Claude hooks", False if installed else None,
+                               f"{path} is not valid JSON ({str(exc)[:120]})",
+                               f"fix it by hand {there}, then {merge}")]
+    missing = [e for e in wanted if e not in hooked]
+    if not missing:
+        return [version, Check(f"{name} Claude hooks", True,
+                               f"ccr's hooks for all {len(wanted)} events in {path}")]
+    if len(missing) == len(wanted):
+        return [version, Check(f"{name} Claude hooks", False if installed else None,
+                               f"none of ccr's hooks in {path}", fix)]
+    return [version, Check(f"{name} Claude hooks", None,
+                           f"missing in {path}: {', '.join(missing)} (those events never "
+                           "reach the hub)", fix)]
+
+
+async def _claude(executor: Executor, server: LocalServer | SshServer,
+                  wanted: Sequence[str]) -> list[Check]:
+    try:
+        done = await executor.run_program(server.id, ["sh", "-c", CLAUDE_PROBE])
+    except CcrError as exc:
+        return [Check(f"server {server.id} Claude Code", None,
+                      f"could not look ({exc.message})", " ".join(exc.steps))]
+    if "@ccr-version" not in done.stdout:
+        why = (done.stderr.strip() or f"exit status {done.status}")[:200]
+        return [Check(f"server {server.id} Claude Code", None, f"could not look ({why})")]
+    return claude_checks(server, parse_probe(done.stdout), wanted)
+
+
+async def _servers(settings: Settings, hook_events: Sequence[str] = ()) -> list[Check]:
     executor = Executor(list(settings.servers), settings.executor)
     out: list[Check] = []
 
@@ -63,12 +203,14 @@ async def _servers(settings: Settings) -> list[Check]:
             transport = await executor.check_transport(server.id)
         except CcrError as exc:
             transport = f"exec ({exc.message})"
+        claude = await _claude(executor, server, hook_events) if hook_events else []
         return [Check(f"server {server.id} ({where})", True, f"reachable, {version}"),
                 Check(f"server {server.id} transport", True if transport == "control mode"
                       else None, f"transport: {transport}",
                       "" if transport == "control mode" else
                       "commands still work (one tmux call per step); control mode needs "
-                      "tmux >= 3.2 and a tmux session on that socket")]
+                      "tmux >= 3.2 and a tmux session on that socket"),
+                *claude]
 
     try:
         out = [c for group in await asyncio.gather(*(one(s) for s in settings.servers))
@@ -118,8 +260,10 @@ async def _hub(settings: Settings) -> Check:
         return Check("hub", None, f"not running at {url}", "start it with `ccr serve`")
 
 
-async def run_checks(settings: Settings) -> list[Check]:
+async def run_checks(settings: Settings, hook_events: Sequence[str] = ()) -> list[Check]:
+    """Every check; `hook_events` are the events ccr's hook subscribes to (what `ccr hook
+    --print-settings` prints), looked for in each server's Claude settings."""
     checks = [*_secrets(settings), _tmux()]
     servers, telegram, hub = await asyncio.gather(
-        _servers(settings), _telegram(settings), _hub(settings))
+        _servers(settings, hook_events), _telegram(settings), _hub(settings))
     return [*checks, *servers, *telegram, hub]

@@ -1,8 +1,10 @@
 """What happens to a command after it is typed: Claude receives it, works, answers.
 
 Claude's UserPromptSubmit hook confirms the text arrived (the second tick); its Stop hook
-completes the command with Claude's reply. A watcher gives long commands one progress edit,
-reads the pane when no confirmation comes, and ends a command TIMEOUT when no Stop comes.
+completes the command with Claude's reply, its StopFailure hook (an API error: logged out,
+rate limited...) fails it with Claude's words and what to do. A watcher gives long commands
+one progress edit, reads the pane when no confirmation comes, and ends a command TIMEOUT when
+no Stop comes.
 Cancel withdraws a command not yet typed, or presses Ctrl-C (on purpose) once it was.
 """
 
@@ -15,12 +17,12 @@ from dataclasses import dataclass, field
 import aiosqlite
 
 from ccr.core.command_settings import CommandSettings
-from ccr.core.errors import CcrError, InputError, NotFoundError
+from ccr.core.errors import CcrError, InputError, NotFoundError, stop_failure
 from ccr.core.events import CommandChanged, EventBus, HubLog
 from ccr.core.models import Command, CommandState, EventKind, HookEvent, Session
 from ccr.remote.executor import Executor
 from ccr.services import cards
-from ccr.services.sessions import SessionService
+from ccr.services.sessions import SESSION_END_REASONS, SessionService, ends_session
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store.db import Database
@@ -30,6 +32,7 @@ QUIET_NOTIFY_S = 60.0
 about its session in that chat, only edits that message: no second message within a minute
 of the first (the person is looking at it)."""
 SCREEN_LINES = 12
+SUPERSEDED = "Claude went on to a later prompt before answering this one."
 
 
 @dataclass
@@ -66,18 +69,48 @@ class CommandLifecycle:
         if event.kind is EventKind.PROMPT and event.last_prompt:
             received = await rows.mark_received(
                 conn, session.id, event.last_prompt, now,
-                uncertain_since=now - self.settings.timeout_s)
+                uncertain_since=now - self.settings.timeout_s, prompt_id=event.prompt_id)
             if received is not None:
                 self._screens.pop(received.id, None)
                 await self._show(conn, received, now)
                 out.changed.append(received)
-        elif event.kind is EventKind.STOP:
-            for done in await self._complete(conn, event, session, now):
+        elif event.kind in (EventKind.STOP, EventKind.STOP_FAILURE):
+            ended = (self._complete(conn, event, session, now) if event.kind is EventKind.STOP
+                     else self._fail(conn, event, session, now))
+            for done in await ended:
                 self._screens.pop(done.id, None)
                 if await self._show(conn, done, now) and await self._watched(conn, done, now):
                     assert done.chat_id is not None
                     out.quiet_chats.add(done.chat_id)
                 out.changed.append(done)
+        elif ends_session(event):
+            for done in await self._orphaned(conn, event, session, now):
+                self._screens.pop(done.id, None)
+                await self._show(conn, done, now)
+                out.changed.append(done)
+        return out
+
+    @staticmethod
+    async def _orphaned(conn: aiosqlite.Connection, event: HookEvent, session: Session,
+                        now: float) -> list[Command]:
+        """Claude Code ended in the session: the command it worked on gets no answer
+        (FAILED), and those still waiting for the pane are withdrawn (CANCELLED), because
+        what runs in that pane now is a shell, not Claude. One being typed is left to its
+        timeout."""
+        reason = event.reason or "other"
+        why = SESSION_END_REASONS.get(reason, f"exited ({reason[:40]})")
+        out = []
+        waiting = (CommandState.PENDING, CommandState.EXECUTING)
+        for command in await rows.of_session(conn, session.id, waiting):
+            err = CcrError("claude_exited", handle=session.handle,
+                           why=why).with_trace(command.trace_id)
+            state = (CommandState.CANCELLED if command.state is CommandState.PENDING
+                     else CommandState.FAILED)
+            done = await rows.set_state(conn, command.id, state, now=now, error_code=err.code,
+                                        error_text=err.explain(), detail="SessionEnd",
+                                        expect=(command.state,))
+            if done is not None:
+                out.append(done)
         return out
 
     @staticmethod
@@ -93,24 +126,13 @@ class CommandLifecycle:
 
     async def _complete(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
                         now: float) -> list[Command]:
-        """The commands a Stop ends. Claude answered its last prompt: the command with that
-        text gets the reply; earlier ones Claude received were left for it (completed with
-        a note, no reply). Without a known prompt, the received ones get the reply."""
-        running = await rows.running(conn, session.id, typing=True)
-        same = [c for c in running if c.is_prompt(event.last_prompt)]
-        # Claude answers in order: the oldest it received with that text (the same text
-        # may be queued twice, e.g. an alias), else the oldest with it.
-        answered = next((c for c in same if c.received_at is not None),
-                        same[0] if same else None)
+        """The commands a Stop ends. Claude answered one prompt: the command received as
+        that turn (same `prompt_id`), else the one with that text, gets the reply; earlier
+        ones Claude received were left for it (completed with a note, no reply). Without a
+        known prompt, the received ones get the reply."""
         out = []
-        for command in running:
-            if answered is not None and command.created_at > answered.created_at:
-                continue  # typed after the prompt this Stop answers
-            if command.received_at is None and command is not answered:
-                continue  # not known to have reached Claude yet
-            note = None
-            if answered is not None and command is not answered:
-                note = "Claude went on to a later prompt before answering this one."
+        for command, answers in await self._ended_by(conn, event, session):
+            note = None if answers else SUPERSEDED
             done = await rows.set_state(
                 conn, command.id, CommandState.COMPLETED, now=now,
                 reply=(event.last_reply or "") if note is None else "",
@@ -118,6 +140,59 @@ class CommandLifecycle:
                 expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
             if done is not None:
                 out.append(done)
+        return out
+
+    async def _fail(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
+                    now: float) -> list[Command]:
+        """The commands a StopFailure ends: the turn's own command FAILED, with Claude's
+        words as its reply and what the error kind means (ccr.core.errors.stop_failure);
+        earlier ones Claude went past are completed with a note, as after a Stop."""
+        out = []
+        for command, mine in await self._ended_by(conn, event, session):
+            if mine:
+                err = stop_failure(event.error, server=session.server_id,
+                                   handle=session.handle).with_trace(command.trace_id)
+                done = await rows.set_state(
+                    conn, command.id, CommandState.FAILED, now=now,
+                    reply=event.last_reply or "", error_code=err.code,
+                    error_text=err.explain(), detail=f"StopFailure: {err.context['kind']}",
+                    expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
+            else:
+                done = await rows.set_state(
+                    conn, command.id, CommandState.COMPLETED, now=now, reply="",
+                    error_text=SUPERSEDED, detail="superseded",
+                    expect=(CommandState.DISPATCHING, CommandState.EXECUTING))
+            if done is not None:
+                out.append(done)
+        return out
+
+    @staticmethod
+    async def _ended_by(conn: aiosqlite.Connection, event: HookEvent,
+                        session: Session) -> list[tuple[Command, bool]]:
+        """The running commands the end of a turn (Stop or StopFailure) settles, each with
+        whether this turn was its own (True) or Claude went past it (False)."""
+        running = await rows.running(conn, session.id, typing=True)
+        pid = event.prompt_id
+
+        def other_turn(c: Command) -> bool:
+            """Received as a turn with another id: this Stop cannot be its answer."""
+            return bool(pid and c.prompt_id and c.prompt_id != pid)
+
+        answered = next((c for c in running if pid and c.prompt_id == pid), None)
+        if answered is None:  # older clients (no prompt_id), or ids that were not recorded
+            same = [c for c in running if c.is_prompt(event.last_prompt) and not other_turn(c)]
+            # Claude answers in order: the oldest it received with that text (the same text
+            # may be queued twice, e.g. an alias), else the oldest with it.
+            answered = next((c for c in same if c.received_at is not None),
+                            same[0] if same else None)
+        out = []
+        for command in running:
+            if answered is not None and command.created_at > answered.created_at:
+                continue  # typed after the prompt this Stop answers
+            if command.received_at is None and command is not answered:
+                continue  # not known to have reached Claude yet
+            mine = command is answered or (answered is None and not other_turn(command))
+            out.append((command, mine))
         return out
 
     def published(self, outcome: HookOutcome) -> None:

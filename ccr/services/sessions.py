@@ -14,13 +14,14 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from ccr.core.errors import NotFoundError
+from ccr.core.errors import NotFoundError, stop_failure
 from ccr.core.events import EventBus, SessionHealthChanged, SessionUpdated
 from ccr.core.models import EventKind, HookEvent, Session, SessionHealth
 from ccr.services.cache import SessionCache
-from ccr.store import outbox
+from ccr.store import claude_failures, outbox
 from ccr.store import sessions as rows
 from ccr.store.db import Database
+from ccr.telemetry.alerts import CLAUDE_RULES
 from ccr.telemetry.tracing import Tracing, traced
 
 HANDLE = re.compile(r"^(?P<server>[a-z0-9][a-z0-9-]*):(?P<number>\d{1,9})$")
@@ -46,14 +47,39 @@ class IngestResult:
     trace_id: str | None = None
 
 
+_BY_NAME = {
+    "Stop": EventKind.STOP,
+    "SubagentStop": EventKind.SUBAGENT_STOP,
+    "UserPromptSubmit": EventKind.PROMPT,
+    "StopFailure": EventKind.STOP_FAILURE,
+    "SessionStart": EventKind.SESSION_START,
+    "SessionEnd": EventKind.SESSION_END,
+    "PermissionRequest": EventKind.PERMISSION,
+}
+QUIET = frozenset({EventKind.PROMPT, EventKind.SESSION_START, EventKind.SESSION_END,
+                   EventKind.PERMISSION})
+"""Kinds that tell the hub something without a notification of their own: a prompt arrived
+(the command's message shows it), a session started or ended (/sessions shows it), a
+permission dialog opened (its Notification, read from the pane, brings the buttons)."""
+
+
+def ends_session(event: HookEvent) -> bool:
+    """A SessionEnd that ends the session (a /clear ends only the conversation: Claude Code
+    goes on in the same pane)."""
+    return event.kind is EventKind.SESSION_END and event.reason != "clear"
+
+
+SESSION_END_REASONS = {"prompt_input_exit": "exited at its prompt", "logout": "logged out",
+                       "clear": "cleared", "other": "exited"}
+"""SessionEnd's `reason` in plain words (newer reasons read as "exited (reason)")."""
+
+
 def classify(hook_event_name: str, notification_type: str | None, message: str | None) -> EventKind:
-    """Stop / subagent stop / waiting (permission or idle) / other notification."""
-    if hook_event_name == "Stop":
-        return EventKind.STOP
-    if hook_event_name == "SubagentStop":
-        return EventKind.SUBAGENT_STOP
-    if hook_event_name == "UserPromptSubmit":
-        return EventKind.PROMPT
+    """Stop / stop failure / subagent stop / prompt / session start or end / permission
+    request / waiting (permission or idle) / other notification."""
+    known = _BY_NAME.get(hook_event_name)
+    if known is not None:
+        return known
     waiting_types = ("permission_prompt", "idle_prompt", "elicitation_dialog")
     if notification_type in waiting_types:
         return EventKind.WAITING
@@ -71,6 +97,14 @@ def summary(event: HookEvent) -> str:
         return "a subagent finished"
     if event.kind is EventKind.PROMPT:
         return "Claude received a prompt"
+    if event.kind is EventKind.STOP_FAILURE:
+        return f"Claude stopped on an API error ({event.error or 'unknown'})"
+    if event.kind is EventKind.SESSION_START:
+        return f"Claude Code started ({event.source or 'startup'})"
+    if event.kind is EventKind.SESSION_END:
+        return f"Claude Code ended ({event.reason or 'other'})"
+    if event.kind is EventKind.PERMISSION:
+        return f"Claude asks to use {event.tool_name or 'a tool'}"
     return event.message or "Claude needs your attention"
 
 
@@ -93,6 +127,9 @@ class SessionService:
         self.tracing = Tracing.disabled()
         self.turns: TurnObserver | None = None
         """Told of each accepted event inside its transaction (the command lifecycle)."""
+        self.on_claude_state: Callable[[], None] = lambda: None
+        """Told when a server's Claude Code was found logged out or refused for billing, or
+        answered again after that (the admin alerts look at once)."""
         self.cache: SessionCache | None = None
         """Lookups by handle, token, message and id (ccr.services.cache); None: every one reads the
         database. Every write below drops what it changed from it."""
@@ -133,6 +170,7 @@ class SessionService:
         }
         notified = 0
         held: list[int] = []
+        claude_changed = False
         async with traced(self.db.transaction(), self.tracing, "session.upsert",
                           component="store", server=event.server_id) as conn:
             cur = await conn.execute(
@@ -141,14 +179,24 @@ class SessionService:
             )
             if cur.rowcount == 0:
                 return IngestResult(duplicate=True, session=None, notified=0)
+            ending = ends_session(event)
             current = await rows.find_live_by_pane(conn, event.server_id, key, now)
             if current is None and event.tmux_session:
                 current = await rows.find_lost_in_tmux_session(
                     conn, event.server_id, event.tmux_socket, event.tmux_session, now)
-            restored = current is not None and current.health is not SessionHealth.OK
+            back = None
+            if current is None and not ending:  # Claude Code runs in an ended one's pane again
+                back = await rows.find_ended_by_pane(conn, event.server_id, key, now - self.ttl)
+                if back is not None:
+                    await rows.reopen(conn, back.id)
+                    current = back
+            if current is None and ending:
+                return IngestResult(duplicate=False, session=None, notified=0)
+            restored = current is not None and (current.health is not SessionHealth.OK
+                                                or back is not None)
             repeat_idle = (
                 current is not None and event.notification_type == "idle_prompt"
-                and current.last_event == EventKind.STOP.value
+                and current.last_event in (EventKind.STOP.value, EventKind.STOP_FAILURE.value)
             )
             if current is None:
                 session = await rows.insert(conn, server_id=event.server_id, key=key,
@@ -160,12 +208,15 @@ class SessionService:
                 if restored:  # its own hook proves the pane is alive, maybe a new one
                     session = await rows.set_health(conn, session.id, SessionHealth.OK,
                                                     pane_id=event.pane_id, key=key, now=now)
+            if ending:  # it leaves the live sessions now, not at the next health check
+                session = await rows.end(conn, session.id, now)
             await conn.execute("UPDATE hook_events SET session_id = ? WHERE event_id = ?",
                                (session.id, event.event_id))
+            claude_changed = await self._claude_state(conn, event, now)
             turn = (await self.turns.on_hook(conn, event, session, now)
                     if self.turns is not None else None)
             quiet: set[int] = set(turn.quiet_chats) if turn is not None else set()
-            if not repeat_idle and event.kind is not EventKind.PROMPT:
+            if not repeat_idle and event.kind not in QUIET:
                 payload = self.notification_payload(event, session, created=current is None)
                 payload["restored"] = restored
                 payload["degraded"] = self.degraded() or ""
@@ -194,15 +245,33 @@ class SessionService:
                                                   "its hook reported again"))
         if notified:
             self.on_outbox()
+        if claude_changed:
+            self.on_claude_state()
         if held:
             self.on_waiting(session, event, held)
         return IngestResult(duplicate=False, session=session, notified=notified)
 
     @staticmethod
+    async def _claude_state(conn: aiosqlite.Connection, event: HookEvent, now: float) -> bool:
+        """A StopFailure that needs an admin (logged out, billing) is kept for its server
+        until a Stop from there shows Claude answers again; True when that changed."""
+        if event.kind is EventKind.STOP_FAILURE and event.error in CLAUDE_RULES:
+            return await claude_failures.record(conn, event.server_id, event.error,
+                                                event.last_reply or "", now)
+        if event.kind is EventKind.STOP:
+            return await claude_failures.clear(conn, event.server_id)
+        return False
+
+    @staticmethod
     def notification_payload(event: HookEvent, session: Session,
                              *, created: bool) -> dict[str, object]:
         reply = event.last_reply or ""
+        failure: dict[str, object] = {}
+        if event.kind is EventKind.STOP_FAILURE:
+            failure = stop_failure(event.error, server=session.server_id,
+                                   handle=session.handle).to_dict()
         return {
+            "failure": failure,
             "event": event.kind.value,
             "handle": session.handle,
             "token": session.token,

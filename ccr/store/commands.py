@@ -11,7 +11,7 @@ from ccr.core.models import FINAL_STATES, Command, CommandState
 _SELECT = ("SELECT c.id, c.session_id, s.server_id || ':' || s.number AS handle, c.text, c.source, "
            "c.chat_id, c.state, c.error_code, c.error_text, c.created_at, c.finished_at, "
            "c.trace_id, c.typed_at, c.received_at, c.reply, c.progress_at, c.card_outbox_id, "
-           "c.alias, c.retry_of "
+           "c.alias, c.retry_of, c.prompt_id "
            "FROM commands c JOIN sessions s ON s.id = c.session_id")
 SQL_GET = f"{_SELECT} WHERE c.id = ?"
 SQL_RECENT = f"{_SELECT} ORDER BY c.created_at DESC LIMIT ?"
@@ -27,7 +27,7 @@ def from_row(row: sqlite3.Row) -> Command:
         created_at=row["created_at"], finished_at=row["finished_at"], trace_id=row["trace_id"],
         typed_at=row["typed_at"], received_at=row["received_at"], reply=row["reply"],
         progress_at=row["progress_at"], card_outbox_id=row["card_outbox_id"],
-        alias=row["alias"], retry_of=row["retry_of"],
+        alias=row["alias"], retry_of=row["retry_of"], prompt_id=row["prompt_id"],
     )
 
 
@@ -93,8 +93,10 @@ async def transitions(conn: aiosqlite.Connection,
 
 
 async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str,
-                        now: float, *, uncertain_since: float | None = None) -> Command | None:
-    """Claude reported `prompt`: the oldest typed, unconfirmed command with that text.
+                        now: float, *, uncertain_since: float | None = None,
+                        prompt_id: str | None = None) -> Command | None:
+    """Claude reported `prompt`: the oldest typed, unconfirmed command with that text. It
+    remembers Claude's `prompt_id` for that turn, when the hook told it.
 
     An UNCERTAIN one (ccr lost contact while typing it) is settled by this: it did arrive,
     so it is EXECUTING again, and its Stop completes it like any other.
@@ -112,7 +114,8 @@ async def mark_received(conn: aiosqlite.Connection, session_id: int, prompt: str
         match = next((c for c in same if (c.finished_at or 0) >= since), None)
     if match is None:
         return None
-    await conn.execute("UPDATE commands SET received_at = ? WHERE id = ?", (now, match.id))
+    await conn.execute("UPDATE commands SET received_at = ?, prompt_id = ? WHERE id = ?",
+                       (now, prompt_id, match.id))
     await _transition(conn, match.id, "received", now, None)
     if match.state is CommandState.UNCERTAIN:
         await conn.execute(
@@ -135,6 +138,17 @@ async def running(conn: aiosqlite.Connection, session_id: int | None = None, *,
         sql += " AND c.session_id = ?"
         args.append(session_id)
     async with conn.execute(sql + " ORDER BY c.created_at", args) as cur:
+        return [from_row(r) for r in await cur.fetchall()]
+
+
+async def of_session(conn: aiosqlite.Connection, session_id: int,
+                     states: tuple[CommandState, ...]) -> list[Command]:
+    """One session's commands in these states, oldest first."""
+    marks = ", ".join("?" for _ in states)
+    async with conn.execute(
+        f"{_SELECT} WHERE c.session_id = ? AND c.state IN ({marks}) ORDER BY c.created_at",
+        (session_id, *states),
+    ) as cur:
         return [from_row(r) for r in await cur.fetchall()]
 
 

@@ -250,4 +250,18 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE commands ADD COLUMN thread_id INTEGER;
     """,
+    # 11: what newer Claude Code hooks tell: the turn id (prompt_id) a command was received as,
+    # so its Stop or StopFailure is matched by id rather than by text; per server, the failure
+    # that needs an admin (logged out, billing) until a later Stop from there clears it; when a
+    # session ended (its SessionEnd), so a later event from its pane brings it back
+    """
+    ALTER TABLE commands ADD COLUMN prompt_id TEXT;
+    ALTER TABLE sessions ADD COLUMN ended_at REAL;
+    CREATE TABLE claude_failures (
+        server_id TEXT PRIMARY KEY,
+        error TEXT NOT NULL,
+        said TEXT NOT NULL DEFAULT '',
+        at REAL NOT NULL
+    );
+    """,
 ]

@@ -12,7 +12,7 @@ from ccr.core.models import Session, SessionHealth
 TOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 COLUMNS = ("id, server_id, number, token, pane_id, tmux_socket, tmux_session, claude_session_id, "
            "project, last_event, last_prompt, last_reply, created_at, updated_at, expires_at, "
-           "health, lost_at")
+           "health, lost_at, ended_at")
 
 
 # Hot statements as constant strings: sqlite3 caches prepared statements by their SQL text,
@@ -39,6 +39,12 @@ SQL_LOST_IN_TMUX_SESSION = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ?
 SQL_SET_HEALTH = ("UPDATE sessions SET health = ?, lost_at = CASE WHEN ? = 'ok' THEN NULL "
                   "ELSE COALESCE(lost_at, ?) END, pane_id = COALESCE(?, pane_id), "
                   f"pane_key = COALESCE(?, pane_key) WHERE id = ? RETURNING {COLUMNS}")
+SQL_ENDED_BY_PANE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? "
+                     "AND expires_at > ? AND ended_at IS NOT NULL ORDER BY id DESC LIMIT 1")
+"""The latest session of a pane that ended (its expiry set to the end) after a given time."""
+SQL_END = ("UPDATE sessions SET ended_at = ?, expires_at = MIN(expires_at, ?) WHERE id = ? "
+           f"RETURNING {COLUMNS}")
+SQL_REOPEN = "UPDATE sessions SET ended_at = NULL WHERE id = ?"
 SQL_EXTEND = ("UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ? "
               f"RETURNING {COLUMNS}")
 
@@ -178,3 +184,23 @@ async def extend(conn: aiosqlite.Connection, session_id: int, expires_at: float,
         row = await cur.fetchone()
     assert row is not None
     return from_row(row)
+
+
+async def end(conn: aiosqlite.Connection, session_id: int, now: float) -> Session:
+    """Claude Code ended in this session: it is no longer live (kept to be brought back)."""
+    async with conn.execute(SQL_END, (now, now, session_id)) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return from_row(row)
+
+
+async def find_ended_by_pane(conn: aiosqlite.Connection, server_id: str, key: str,
+                             since: float) -> Session | None:
+    """The pane's session that ended after `since` (a later event from it brings it back)."""
+    async with conn.execute(SQL_ENDED_BY_PANE, (server_id, key, since)) as cur:
+        row = await cur.fetchone()
+    return from_row(row) if row else None
+
+
+async def reopen(conn: aiosqlite.Connection, session_id: int) -> None:
+    await conn.execute(SQL_REOPEN, (session_id,))

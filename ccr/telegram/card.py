@@ -31,7 +31,8 @@ def _status(p: dict[str, Any]) -> str:
     took = duration(finished - created)
     return {
         "completed": f"Done in {took}",
-        "failed": "The text was not typed",
+        "failed": ("Claude stopped on an error" if p.get("by_claude")
+                   else "The text was not typed"),
         "uncertain": "The text may not have reached the pane",
         "timeout": f"No answer after {took}",
         "cancelled": "Cancelled",
@@ -67,6 +68,8 @@ def text(p: dict[str, Any], *, preview_chars: int = 600) -> str:
                 parts.append(f"<blockquote expandable>{esc(clip(reply, room))}</blockquote>")
         else:
             parts.append("<i>Claude finished without a text reply.</i>")
+    if state == "failed" and p.get("by_claude") and reply.strip():
+        parts.append(f"💬 Claude: <i>{esc(clip(reply.strip(), 600))}</i>")
     error = str(p.get("error_text") or "")
     if state in ("failed", "uncertain", "timeout", "cancelled") and error:
         parts.append(esc(clip(error, 1500)))

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from ccr.store.deadletters import DeadLetter
 
 LIMIT = 4096
-ICONS = {"stop": "✅", "subagent_stop": "🧩", "waiting": "⏳", "notification": "🔔"}
+ICONS = {"stop": "✅", "subagent_stop": "🧩", "waiting": "⏳", "notification": "🔔",
+         "stop_failure": "❌"}
 
 def esc(text: str) -> str:
     return html.escape(text, quote=False)
@@ -55,6 +56,8 @@ def notification(p: dict[str, Any]) -> str:
         head = f"⚠️ <i>Degraded: {esc(clip(str(p['degraded']), 200))}</i>\n{head}"
     if p.get("prompt_id"):
         return f"{head}\n\n{prompt_block(p, LIMIT - u16len(head) - 10)}"
+    if event == "stop_failure":
+        return stop_failure(head, p)
     if p.get("answerable", True):
         foot = (f"↩️ Reply to this message to answer, or /cmd {esc(handle)} &lt;text&gt; "
                 f"(token <code>{esc(str(p.get('token', '')))}</code>)")
@@ -81,6 +84,25 @@ def notification(p: dict[str, Any]) -> str:
             cut += "…"
         reply_part = f"\n<blockquote expandable>{esc(cut)}</blockquote>"
     return f"{head}{prompt_part}{reply_part}\n{foot}"
+
+
+def stop_failure(head: str, p: dict[str, Any]) -> str:
+    """A turn that ended on an API error, typed at the keyboard or not shown on a command's
+    message: Claude's own words, then what they mean and what to do."""
+    parts = [head]
+    said = str(p.get("reply") or "").strip()
+    if said:
+        parts.append(f"💬 Claude: <i>{esc(clip(said, 600))}</i>")
+    prompt = str(p.get("prompt") or "")
+    if prompt:
+        parts.append(f"<i>You:</i> {esc(clip(prompt.replace(chr(10), ' '), 200))}")
+    failure = p.get("failure") or {}
+    if failure:
+        parts.append(error_text(failure))
+    if p.get("answerable", True):
+        parts.append("↩️ Reply to this message to type a new prompt into "
+                     f"{esc(str(p.get('handle', '?')))} once that is fixed.")
+    return "\n".join(parts)
 
 
 def prompt_block(p: dict[str, Any], budget: int = LIMIT) -> str:

@@ -5,7 +5,9 @@ Rules (thresholds in `[alerts]`), each keyed by rule and server where it has one
 - `error_rate`: a server's SSH error rate over 5 min above 10 % (cooldown 15 min);
 - `breaker_open`: a server's circuit breaker is not closed (5 min);
 - `dlq_size`: more than 100 dead letters waiting (10 min);
-- `ssh_p95`: a server's SSH call p95 over 5 min above 10 s (30 min).
+- `ssh_p95`: a server's SSH call p95 over 5 min above 10 s (30 min);
+- `claude_logged_out` / `claude_billing`: a turn on a server ended in StopFailure with
+  `authentication_failed` / `billing_error`, and no Stop from that server came since (1 h).
 
 `conditions()` is a pure function of the current `Figures`; `AlertService` reconciles what
 holds with the alerts stored in SQLite. A condition that starts to hold fires an alert (a
@@ -36,8 +38,10 @@ from ccr.core.events import (
 )
 from ccr.core.redact import redact
 from ccr.store import alerts as store
+from ccr.store import claude_failures as claude_failures_store
 from ccr.store import deadletters, outbox
 from ccr.store.alerts import Alert
+from ccr.store.claude_failures import ClaudeFailure
 from ccr.store.db import Database
 
 MAX_ROW_ID = 2**63 - 1
@@ -48,8 +52,17 @@ RULES: dict[str, str] = {
     "breaker_open": "Circuit breaker not closed",
     "dlq_size": "Dead-letter queue too long",
     "ssh_p95": "Slow SSH calls",
+    "claude_logged_out": "Claude Code logged out",
+    "claude_billing": "Claude Code refused for billing",
 }
 """Rule name -> a short title."""
+
+CLAUDE_RULES: dict[str, str] = {
+    "authentication_failed": "claude_logged_out",
+    "billing_error": "claude_billing",
+}
+"""StopFailure kinds that need an admin -> their rule (the others pass: a rate limit resets,
+a server error is Anthropic's)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,8 @@ class Figures:
     ssh_p95: Mapping[str, float | None] | None = None
     """server -> p95 seconds over the window; None: metrics are off."""
     dlq_size: int | None = None
+    claude_failures: Mapping[str, ClaudeFailure] | None = None
+    """server -> its StopFailure that needs an admin, until a later Stop; None: not read."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +129,19 @@ def conditions(fig: Figures, cfg: AlertSettings) -> list[Condition]:
                 "ssh_p95", sid, p95,
                 f"SSH calls to {sid} are slow: p95 {p95:.1f} s over the last "
                 f"{cfg.ssh_p95_minutes:g} min (threshold {cfg.ssh_p95_s:g} s)."))
+    for sid, failure in sorted((fig.claude_failures or {}).items()):
+        rule = CLAUDE_RULES.get(failure.error)
+        said = f" (Claude said: {failure.said[:200]})" if failure.said else ""
+        if rule == "claude_logged_out":
+            out.append(Condition(
+                rule, sid, None,
+                f"Claude Code on {sid} is logged out{said}: run `claude /login` on {sid}. "
+                f"Until then every command sent to {sid} fails."))
+        elif rule == "claude_billing":
+            out.append(Condition(
+                rule, sid, None,
+                f"Claude Code on {sid} was refused for billing{said}: check the account's "
+                f"billing and credits. Until then every command sent to {sid} fails."))
     if fig.dlq_size is not None and fig.dlq_size > cfg.dlq_size:
         out.append(Condition(
             "dlq_size", None, float(fig.dlq_size),
@@ -124,7 +152,9 @@ def conditions(fig: Figures, cfg: AlertSettings) -> list[Condition]:
 
 def cooldown_s(rule: str, cfg: AlertSettings) -> float:
     return {"error_rate": cfg.error_rate_cooldown_s, "breaker_open": cfg.breaker_cooldown_s,
-            "dlq_size": cfg.dlq_cooldown_s, "ssh_p95": cfg.ssh_p95_cooldown_s}.get(rule, 0.0)
+            "dlq_size": cfg.dlq_cooldown_s, "ssh_p95": cfg.ssh_p95_cooldown_s,
+            "claude_logged_out": cfg.claude_cooldown_s,
+            "claude_billing": cfg.claude_cooldown_s}.get(rule, 0.0)
 
 
 def view(alert: Alert) -> dict[str, Any]:
@@ -165,6 +195,11 @@ def series_figures(series: Windowed, servers: Sequence[str], cfg: AlertSettings
         rates[sid] = (rate, calls)
         p95s[sid] = series.window("ssh_p95", sid, cfg.ssh_p95_minutes)
     return rates, p95s
+
+
+async def claude_failures(db: Database) -> dict[str, ClaudeFailure]:
+    """Servers whose Claude Code is logged out or refused for billing (until a Stop)."""
+    return await claude_failures_store.current(db)
 
 
 async def dlq_size(db: Database) -> int:

@@ -28,6 +28,8 @@ HOT = {
     "lost session in tmux session": sessions.SQL_LOST_IN_TMUX_SESSION,
     "set health": sessions.SQL_SET_HEALTH,
     "extend": sessions.SQL_EXTEND,
+    "ended session by pane": sessions.SQL_ENDED_BY_PANE,
+    "end a session": sessions.SQL_END,
     "live sessions per server": store_metrics.SQL_LIVE_PER_SERVER,
     "outbox due": outbox.SQL_DUE,
     "outbox waiting": outbox.SQL_WAITING,
@@ -47,6 +49,7 @@ HOT = {
 }
 EXPECTED = {
     "session by pane": "sessions_by_pane",
+    "ended session by pane": "sessions_by_pane",
     "session by handle": "sqlite_autoindex_sessions_2",  # UNIQUE (server_id, number)
     "session by token": "sqlite_autoindex_sessions_1",  # token UNIQUE
     "session by message": "sqlite_autoindex_messages_1",  # PRIMARY KEY (chat_id, message_id)

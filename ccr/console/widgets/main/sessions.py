@@ -15,7 +15,8 @@ from ccr.core.models import Session
 from ccr.core.redact import redact
 
 EVENT_STYLE = {"stop": "green", "waiting": "bold yellow", "subagent_stop": "cyan",
-               "notification": "magenta", "lost": "bold red", "unreachable": "bold red"}
+               "notification": "magenta", "lost": "bold red", "unreachable": "bold red",
+               "stop_failure": "bold red", "permission": "bold yellow"}
 
 
 def one_line(text: str | None, width: int) -> str:
@@ -45,6 +46,11 @@ class SessionsTable(KeyedTable):
     def upsert(self, session: Session, now: float) -> None:
         self.now = now
         key = str(session.id)
+        if session.expires_at <= now:  # ended (SessionEnd) or expired: no longer live
+            self.sessions.pop(key, None)
+            if key in self.rows:
+                self.remove_row(key)
+            return
         self.sessions[key] = session
         cells = self._cells(session)
         if key in self.rows:
