@@ -37,10 +37,11 @@ class Real:
     def botapi(self) -> Any:
         return self.world.botapi
 
-    def claude(self, name: str, **env: str) -> Claude:
+    def claude(self, name: str, *, wait: bool = True, **env: str) -> Claude:
         """A real client in a new tmux session, its hook reporting to this hub."""
         client = start_claude(self.world.tmux, name, self.world.workdir, api_url=self.api.base_url,
-                              hub_url=self.world.hub.url, server_id=self.server, **env)
+                              hub_url=self.world.hub.url, server_id=self.server, wait=wait,
+                              **env)
         self.clients.append(client)
         return client
 

@@ -14,31 +14,28 @@ from tests.real.conftest import Real
 pytestmark = [pytest.mark.e2e, pytest.mark.real]
 
 
-def test_a_real_stop_is_notified_naming_the_session(anywhere: Real) -> None:
-    claude = anywhere.claude("shop")
-    claude.type("what does the build do?")
-    note = anywhere.world.notification_for(anywhere.handle(), timeout=30)
-    assert "You said: what does the build do?" in note["text"]
+def test_a_real_stop_is_notified_and_a_cmd_confirmed_by_user_prompt_submit(
+        anywhere: Real) -> None:
+    w = anywhere
+    claude = w.claude("shop")
+    claude.type("what does the build do?")  # at the keyboard: ccr learns of the session
+    note = w.world.notification_for(w.handle(), timeout=30)
     assert "Claude finished" in note["text"] and claude.project.name in note["text"]
-    assert anywhere.prompts(claude) == ["what does the build do?"]
+    assert "You said: what does the build do?" in note["text"]
+    assert w.prompts(claude) == ["what does the build do?"]
 
-
-def test_cmd_is_confirmed_by_the_real_user_prompt_submit(anywhere: Real) -> None:
-    claude = anywhere.claude("confirm")
-    claude.type("hi")
-    anywhere.world.notification_for(anywhere.handle(), timeout=30)
-    anywhere.api.on("write the summary", text("Summary written.", delay=2.5))
-    anywhere.botapi.push_text(CHAT, f"/cmd {anywhere.handle()} write the summary")
-    received = anywhere.botapi.wait_for_message(
+    w.api.on("write the summary", text("Summary written.", delay=2.5))
+    w.botapi.push_text(CHAT, f"/cmd {w.handle()} write the summary")
+    received = w.botapi.wait_for_message(
         lambda m: "write the summary" in m["text"] and "Claude received it" in m["text"],
         timeout=20)
-    done = anywhere.botapi.wait_for_message(
+    done = w.botapi.wait_for_message(
         lambda m: "write the summary" in m["text"] and "Done in" in m["text"], timeout=20)
     assert done["message_id"] == received["message_id"], "one message, edited in place"
     assert "Summary written." in done["text"]
-    command = anywhere.world.hub.api("GET", "/api/commands").json()["commands"][0]
+    command = w.world.hub.api("GET", "/api/commands").json()["commands"][0]
     assert command["state"] == "completed" and command["received_at"]
-    assert anywhere.prompts(claude) == ["hi", "write the summary"]
+    assert w.prompts(claude) == ["what does the build do?", "write the summary"]
 
 
 LONG = " ".join(f"step {n}: check the {n}th module, fix what fails, and note why;"
