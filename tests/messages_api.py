@@ -419,6 +419,9 @@ def main() -> None:
         api.on("run a command", bash("touch created.txt && echo made it"))
         api.on("ask me", ask("Which colour?", ["Red", "Blue"]))
         api.on("fail with", error(401))
+        api.on("rate limit me", error(429))
+        api.on("break the server", error(500))
+        api.on("overload", error(529))
         print(f"Messages API stand-in at {api.base_url}; Ctrl-C stops it")
         done = 0
         with contextlib.suppress(KeyboardInterrupt):
