@@ -28,6 +28,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -274,6 +275,12 @@ def _blocks(reply: Reply) -> list[dict[str, Any]]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     api: MessagesApiStandIn
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up mid-answer (a cancelled turn, a killed client) is normal
+        here, not worth a traceback on stderr."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 Rule = tuple[Callable[[str], bool], Reply]
