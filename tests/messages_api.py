@@ -138,6 +138,24 @@ class Request:
         return None
 
 
+def schema_problems(schema: dict[str, Any], value: Any, where: str = "input") -> list[str]:
+    """Where `value` breaks the JSON schema's object shape (required and unknown keys, item
+    shapes): enough to keep a scripted tool_use in step with the client's real tool."""
+    if schema.get("type") == "object" and isinstance(value, dict):
+        props = schema.get("properties") or {}
+        out = [f"{where}: missing {k!r}" for k in schema.get("required") or [] if k not in value]
+        if schema.get("additionalProperties") is False:
+            out += [f"{where}: unknown {k!r}" for k in value if k not in props]
+        for key, sub in props.items():
+            if key in value:
+                out += schema_problems(sub, value[key], f"{where}.{key}")
+        return out
+    if schema.get("type") == "array" and isinstance(value, list):
+        return [p for n, item in enumerate(value)
+                for p in schema_problems(schema.get("items") or {}, item, f"{where}[{n}]")]
+    return []
+
+
 def result_text(block: dict[str, Any]) -> str:
     """A tool_result's content as plain text."""
     content = block.get("content")
@@ -293,6 +311,9 @@ class MessagesApiStandIn:
         self._cond = threading.Condition(threading.RLock())
         self._rules: list[Rule] = []
         self.requests: list[Request] = []
+        self.problems: list[str] = []
+        """Scripted tool uses the client's request did not offer or whose input does not
+        fit the tool's schema there (a test asserts this stays empty)."""
         self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.api = self
         self._thread: threading.Thread | None = None
@@ -356,6 +377,13 @@ class MessagesApiStandIn:
             return text("Nothing to say.")
         for test, reply in self._rules:
             if test(prompt):
+                if reply.kind == "tool":
+                    schema = request.tool_schema(reply.tool)
+                    if schema is None:
+                        self.problems.append(f"the client offers no tool {reply.tool!r}")
+                    else:
+                        self.problems += [f"{reply.tool} {p}" for p in
+                                          schema_problems(schema, reply.tool_input)]
                 return reply
         return text("You said: " + prompt)
 

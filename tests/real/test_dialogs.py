@@ -47,6 +47,7 @@ def offered(w: Real, text: str, question: str) -> dict[str, Any]:
     msg = w.botapi.wait_for_message(
         lambda m: m["message_id"] not in seen
         and (question in m["text"] or "needs your permission" in m["text"]), timeout=30)
+    assert w.api.problems == [], "scripted tool uses fit the tools the client offers"
     assert question in msg["text"] and buttons(msg), f"no buttons for the dialog:\n{msg['text']}"
     return msg
 
