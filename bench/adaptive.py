@@ -16,7 +16,8 @@ Latency is from just before `send_text` to the agent's own timestamp of the subm
 prompt (`prompts.jsonl`, `time.time()`). Lost: no prompt within settle + 1 s (the line is
 then cleared with Ctrl-C). Merged: submitted, but not as typed. The two agents' series take
 turns dispatch by dispatch, so the control client is switched between their sessions.
-Run `python -m bench.adaptive --help`.
+Run `python -m bench.adaptive --help`. `python -m bench.adaptive --real` measures the real
+Claude Code instead (bench/real_gap.py): the smallest gap between text and Enter it needs.
 """
 
 from __future__ import annotations
@@ -178,6 +179,11 @@ def report(series: list[Series]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--real" in args:
+        from bench.real_gap import main as real_gap
+
+        return real_gap([a for a in args if a != "--real"])
     p = argparse.ArgumentParser(prog="python -m bench.adaptive", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--count", type=int, default=200, help="adaptive dispatches per series")
@@ -188,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--too-short-count", type=int, default=20,
                    help="dispatches with the quiet below the larger window (0: none)")
     p.add_argument("--no-ssh", action="store_true", help="local only")
-    ns = p.parse_args(argv)
+    p.add_argument("--real", action="store_true",
+                   help="measure the real Claude Code instead (bench/real_gap.py; options "
+                        "--count, --gaps)")
+    ns = p.parse_args(args)
     print(f"adaptive submit · {os.cpu_count()} CPU(s) · load "
           + " ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
     started = time.monotonic()

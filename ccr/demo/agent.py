@@ -10,10 +10,21 @@ Enter swallowing: an Enter that comes within ``--burst-ms`` of the previous inpu
 together with other bytes in one read) is part of a paste and inserts a newline; only an
 Enter that arrives alone after a quiet gap submits.
 
-``/sleep N`` answers after N seconds. ``/permission`` shows a Claude-Code-style Bash
-permission dialog instead of the input line: 1 or 2 (or Enter on the highlighted option,
-moved with the arrows) runs the command, 3 or Esc declines; either way the turn ends with
-a Stop. Typed text does not reach the input while the dialog is shown.
+Like Claude Code 2.1.197 it trims trailing whitespace from the prompt it submits, takes a
+backslash right before the Enter for a line break, and shows a paste of more than 800
+characters as ``[Pasted text #N]`` instead of its text.
+
+``/sleep N`` answers after N seconds. ``/permission`` shows Claude Code's Bash permission
+dialog and ``/ask`` its AskUserQuestion menu instead of the input line (drawn line for line as
+the real client draws them): a digit (or Enter on the highlighted option, moved
+with the arrows) answers and the turn ends with a Stop; 3 or Esc refuses and, as in the real
+client, the turn ends without a Stop. Typed text does not reach the input while a dialog is
+shown. As in the real client, PermissionRequest fires when the dialog shows and the
+permission Notification once no key was pressed for ``--permission-idle-s`` (6 s). ``/fail
+KIND`` ends the turn in an API error (auth, rate, server) with a StopFailure instead of a Stop.
+Hook events carry the real fields: a ``prompt_id`` per turn, SessionStart at start and
+SessionEnd at exit; the idle Notification at start (``--no-greet`` drops it) is the stand-in's
+own, so a test learns of the session before its first prompt.
 
 Files in ``--state-dir``:
   <session-id>.jsonl  transcript (user, assistant, then a system stop_hook_summary record)
@@ -57,9 +68,106 @@ PASTE_END = "\x1b[201~"
 CSI_LIMIT = 32
 DIM, BOLD, RESET = "\x1b[2m", "\x1b[1m", "\x1b[0m"
 PERMISSION_COMMAND = "echo 'stand-in permission check'"
-PERMISSION_HEAD = ("Bash command", "", f"  {PERMISSION_COMMAND}", "", "Do you want to proceed?")
-PERMISSION_OPTIONS = ("Yes", "Yes, and don't ask again",
-                      "No, and tell Claude what to do differently (esc)")
+PASTE_COLLAPSE = 800
+"""A paste longer than this shows as [Pasted text #N] (Claude Code 2.1.197)."""
+FAILURES = {
+    "auth": ("authentication_failed", "Invalid API key · Fix external API key"),
+    "rate": ("rate_limit", "API Error: Request rejected (429) · Number of request tokens has "
+                           "exceeded your rate limit."),
+    "server": ("server_error", "API Error: 500 Internal server error. This is a server-side "
+                               "issue, usually temporary — try again in a moment."),
+}
+"""/fail KIND: the StopFailure `error` and the text the real client shows for it."""
+
+
+# ---- dialogs, drawn as Claude Code 2.1.197 draws them ------------------------------------
+
+PERMISSION_FOOTER = "Esc to cancel · Tab to amend · ctrl+e to explain"
+QUESTION_FOOTER = "Enter to select · ↑/↓ to navigate · Esc to cancel"
+REFUSED = "Interrupted · What should Claude do instead?"
+"""What the real client prints under a tool the person refused; it then waits (no Stop)."""
+IDLE_NOTIFY_S = 6.0
+"""The real client's permission Notification comes once the person has not pressed a key
+for this long while the dialog is open (its PermissionRequest hook fires at once)."""
+
+
+@dataclass
+class Dialog:
+    """A dialog on screen in place of the input line."""
+
+    kind: str  # "permission" or "question"
+    tool_use_id: str
+    tool_input: dict[str, Any]
+    labels: tuple[str, ...]
+    """Every numbered option as shown."""
+    answers: tuple[int, ...]
+    """The options a keypress answers (the stand-in has no free-text answer)."""
+    selected: int = 1
+
+    @property
+    def tool(self) -> str:
+        return "Bash" if self.kind == "permission" else "AskUserQuestion"
+
+    def move(self, step: int) -> None:
+        self.selected = (self.selected - 1 + step) % len(self.labels) + 1
+
+    def option(self, n: int) -> str:
+        mark = "❯" if n == self.selected else " "
+        return f"{mark} {n}. {self.labels[n - 1]}"
+
+    def lines(self, width: int) -> list[str]:
+        rule = "─" * max(width, 1)
+        if self.kind == "permission":
+            return [rule, " Bash command", "", f"   {self.tool_input['command']}",
+                    f"   {self.tool_input.get('description', '')}", "",
+                    " Do you want to proceed?",
+                    *(" " + self.option(n) for n in range(1, len(self.labels) + 1)),
+                    "", " " + PERMISSION_FOOTER]
+        question = self.tool_input["questions"][0]
+        out = [rule, f" ☐ {question['header']}", "", question["question"], ""]
+        for n, option in enumerate(question["options"], 1):
+            out += [self.option(n), f"     {option['description']}"]
+        n = len(question["options"]) + 1
+        return [*out, self.option(n), rule, self.option(n + 1), "", QUESTION_FOOTER]
+
+
+def permission_dialog(tool_use_id: str, command: str, cwd_name: str) -> Dialog:
+    """Claude asks to run `command` (the real client's three options for a command that
+    writes in the project)."""
+    return Dialog("permission", tool_use_id,
+                  {"command": command, "description": "Run the command"},
+                  ("Yes", f"Yes, and always allow access to {cwd_name}/ from this project",
+                   "No"), (1, 2, 3))
+
+
+def question_dialog(tool_use_id: str, text: str, header: str, options: list[str]) -> Dialog:
+    """Claude asks a multiple-choice question (AskUserQuestion); the real client adds
+    "Type something." and, under a rule, "Chat about this"."""
+    tool_input = {"questions": [{
+        "question": text, "header": header, "multiSelect": False,
+        "options": [{"label": o, "description": f"Pick {o.lower()}"} for o in options]}]}
+    return Dialog("question", tool_use_id, tool_input,
+                  (*options, "Type something.", "Chat about this"),
+                  tuple(range(1, len(options) + 1)))
+
+
+def answered_lines(dialog: Dialog, number: int) -> str:
+    """What the real client prints once an option was taken."""
+    if dialog.kind == "permission":
+        return (f"● Bash({dialog.tool_input['command']})\n"
+                "  ⎿  stand-in permission check")
+    q = dialog.tool_input["questions"][0]
+    return (f"● User answered Claude's questions:\n"
+            f"  ⎿  · {q['question']} → {dialog.labels[number - 1]}")
+
+
+def refused_lines(dialog: Dialog) -> str:
+    """What the real client prints when the person refuses (3, or Esc)."""
+    if dialog.kind == "permission":
+        return f"● Bash({dialog.tool_input['command']})\n  ⎿  {REFUSED}"
+    q = dialog.tool_input["questions"][0]
+    offered = " / ".join(o["label"] for o in q["options"])
+    return f"● User declined to answer questions\n  ⎿  · {q['question']} ({offered})"
 
 
 class Quit(Exception):
@@ -241,23 +349,8 @@ class Turn:
 
     text: str
     due: float
-    kind: str  # "reply", "sleep" or "permission"
+    kind: str  # "reply", "sleep", "permission", "ask" or "fail"
     reply: str
-
-
-@dataclass
-class Menu:
-    """A permission dialog on screen, answered like Claude Code's: a digit chooses, the
-    arrows move the highlight, Enter takes it, Esc declines."""
-
-    tool_use_id: str
-    selected: int = 1
-
-    def lines(self) -> list[str]:
-        marks = ["❯" if n == self.selected else " " for n in range(1, 4)]
-        return [*PERMISSION_HEAD,
-                *(f"{mark} {n}. {label}" for n, (mark, label)
-                  in enumerate(zip(marks, PERMISSION_OPTIONS, strict=True), 1))]
 
 
 @dataclass
@@ -272,6 +365,7 @@ class Options:
     last_message: bool
     greet: bool
     name: str | None
+    permission_idle_s: float = IDLE_NOTIFY_S
 
 
 class Agent:
@@ -298,7 +392,12 @@ class Agent:
         self.turn: Turn | None = None
         self.queued: deque[str] = deque()
         self.rows_up = 0  # rows between the top of the input area and the cursor
-        self.menu: Menu | None = None  # a permission dialog replaces the input line
+        self.menu: Dialog | None = None  # a dialog replaces the input line
+        self.notify_due: float | None = None  # the dialog's Notification, once idle
+        self.prompt_id: str | None = None  # the turn's id, in its hook events
+        self.pastes: list[tuple[int, int, int]] = []  # long pastes: (start, end, number)
+        self.paste_count = 0
+        self.burst_start = 0  # where in the buffer the current burst of input began
 
     # ---- screen -------------------------------------------------------------------------
 
@@ -327,7 +426,7 @@ class Agent:
         plain: list[str] = []
         styled: list[str] = []
         if self.menu is not None:
-            plain = self.menu.lines()
+            plain = self.menu.lines(self.width())
             text = self.erase_area() + "\n".join(plain)
             self.rows_up = cursor_row(plain, self.width())
             self.write(text)
@@ -338,7 +437,7 @@ class Agent:
                 status += f" · {len(self.queued)} queued"
             plain.append(status)
             styled.append(DIM + status + RESET)
-        line = "> " + shown(self.buffer)
+        line = "> " + shown(self.collapsed())
         plain.append(line)
         styled.append(line)
         text = self.erase_area() + "\n".join(styled)
@@ -358,6 +457,10 @@ class Agent:
         if self.mode == "esc" and now - self.last_input >= ESC_TIMEOUT_S:
             self.mode = "normal"
         self.last_input = now
+        if quiet:
+            self.burst_start = len(self.buffer)
+        if self.notify_due is not None:  # a key pressed: the person is not idle
+            self.notify_due = now + self.opts.permission_idle_s
         text = self.decoder.decode(data)
         alone = len(text) == 1
         if self.menu is not None and text == "\x1b":  # the Esc key, alone in its read
@@ -366,7 +469,34 @@ class Agent:
             return
         for ch in text:
             self.char(ch, submit=quiet and alone)
+        self.collapse_paste()
         self.draw()
+
+    def collapse_paste(self) -> None:
+        """A burst of input longer than PASTE_COLLAPSE shows as one [Pasted text #N]."""
+        start, end = self.burst_start, len(self.buffer)
+        if self.menu is not None or end - start <= PASTE_COLLAPSE:
+            return
+        if self.pastes and self.pastes[-1][0] == start:
+            self.pastes[-1] = (start, end, self.pastes[-1][2])
+        else:
+            self.paste_count += 1
+            self.pastes.append((start, end, self.paste_count))
+
+    def collapsed(self) -> str:
+        """The input as the screen shows it: long pastes as placeholders."""
+        out, at = [], 0
+        for start, end, number in self.pastes:
+            lines = self.buffer[start:end].count("\n")
+            more = f" +{lines} lines" if lines else ""
+            out += [self.buffer[at:start], f"[Pasted text #{number}{more}]"]
+            at = end
+        return "".join([*out, self.buffer[at:]])
+
+    def clear_input(self) -> None:
+        self.buffer = ""
+        self.pastes = []
+        self.burst_start = 0
 
     def char(self, ch: str, *, submit: bool) -> None:
         """One decoded character; *submit* says an Enter here is a real keypress."""
@@ -403,12 +533,17 @@ class Agent:
         elif self.menu is not None:
             self.menu_key(ch, submit=submit)
         elif ch in "\r\n":
-            if submit:
+            if submit and self.buffer.endswith("\\"):
+                self.buffer = self.buffer[:-1] + "\n"  # backslash + Enter: a line break
+            elif submit:
                 self.submit()
             else:
                 self.buffer += "\n"
         elif ch in "\x7f\x08":
-            self.buffer = self.buffer[:-1]
+            if self.pastes and self.pastes[-1][1] == len(self.buffer):
+                self.buffer = self.buffer[:self.pastes.pop()[0]]  # the whole placeholder
+            else:
+                self.buffer = self.buffer[:-1]
         elif ch == "\x03":
             self.interrupt()
         elif ch == "\x04":
@@ -429,50 +564,58 @@ class Agent:
     def arrow(self, final: str) -> None:
         """Up / down (CSI or SS3 A / B) move a dialog's highlight; elsewhere they do nothing."""
         if self.menu is not None and final in "AB":
-            step = -1 if final == "A" else 1
-            self.menu.selected = (self.menu.selected - 1 + step) % len(PERMISSION_OPTIONS) + 1
+            self.menu.move(-1 if final == "A" else 1)
 
     def menu_key(self, ch: str, *, submit: bool) -> None:
-        """A key while the permission dialog is shown: typed text never reaches the input."""
+        """A key while a dialog is shown: typed text never reaches the input."""
         assert self.menu is not None
-        if ch in "123":
+        if ch.isdigit() and int(ch) in self.menu.answers:
             self.choose(int(ch))
-        elif ch in "\r\n" and submit:
+        elif ch in "\r\n" and submit and self.menu.selected in self.menu.answers:
             self.choose(self.menu.selected)
         elif ch == "\x03":
             self.interrupt()
 
     def choose(self, number: int) -> None:
-        """Answer the dialog: 1 and 2 run the command, 3 declines; the turn ends with a Stop."""
+        """Answer the dialog: Yes runs the command, an option answers the question, and the
+        turn ends with a Stop; the permission dialog's 3 refuses."""
         menu = self.menu
         assert menu is not None
-        if number == 3:
+        if menu.kind == "permission" and number == 3:
             self.decline()
             return
         self.menu = None
-        label = PERMISSION_OPTIONS[number - 1]
+        self.notify_due = None
+        if menu.kind == "permission":
+            result, reply = "stand-in permission check", f"Ran the command: {PERMISSION_COMMAND}"
+        else:
+            asked = menu.tool_input["questions"][0]["question"]
+            label = menu.labels[number - 1]
+            result = f'User has answered your questions: "{asked}"="{label}".'
+            reply = f"You chose {label}."
         self.transcript.append("user", message={"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": menu.tool_use_id,
-             "content": "stand-in permission check"}]})
-        self.print_above(f"  ⎿  {DIM}chose {number}. {label}{RESET}\n"
-                         f"● Bash({PERMISSION_COMMAND})\n  ⎿  stand-in permission check")
-        self.end_turn(f"Ran the command: {PERMISSION_COMMAND}")
+            {"type": "tool_result", "tool_use_id": menu.tool_use_id, "content": result}]})
+        self.print_above(answered_lines(menu, number))
+        self.end_turn(reply)
 
     def decline(self) -> None:
-        """3 or Esc: the command is not run. The stand-in ends its turn with a Stop so a
-        test sees the turn end (Claude Code instead waits for the person's instructions)."""
+        """3 or Esc: the tool is not run and, as in Claude Code, the turn ends without a
+        Stop: Claude waits for the person's next words."""
         menu = self.menu
         assert menu is not None
         self.menu = None
+        self.notify_due = None
         self.transcript.append("user", message={"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": menu.tool_use_id, "is_error": True,
              "content": "The user doesn't want to proceed with this tool use."}]})
-        self.print_above(f"  ⎿  {DIM}User declined to run {PERMISSION_COMMAND}{RESET}")
-        self.end_turn(f"Declined: did not run {PERMISSION_COMMAND}")
+        self.transcript.user("[Request interrupted by user for tool use]")
+        self.print_above(refused_lines(menu) + "\n")
+        self.start_next()
 
     def interrupt(self) -> None:
         """Ctrl-C: clear the input; while answering, also drop the turn and the queue."""
-        self.buffer = ""
+        self.clear_input()
+        self.notify_due = None
         if self.turn is not None or self.menu is not None:
             self.turn = None
             self.menu = None
@@ -484,8 +627,8 @@ class Agent:
 
     def submit(self) -> None:
         """Enter on the input line: record the prompt and answer it (or queue it)."""
-        text = self.buffer.rstrip("\n")  # Claude Code trims the prompt it submits
-        self.buffer = ""
+        text = self.buffer.rstrip()  # Claude Code trims the end of the prompt it submits
+        self.clear_input()
         if not text.strip():
             return
         self.record_prompt(text)
@@ -505,16 +648,22 @@ class Agent:
             self.log.write(f"prompts.jsonl: {exc}")
 
     def event(self, name: str, **fields: Any) -> dict[str, Any]:
-        """The fields every hook gets, plus *fields*."""
-        return {"session_id": self.opts.session_id,
-                "transcript_path": str(self.transcript.path), "cwd": self.cwd,
-                "permission_mode": "default", "hook_event_name": name, **fields}
+        """The fields a hook gets, plus *fields*: as Claude Code 2.1.197 sends them, the
+        turn's prompt_id on all but SessionStart, permission_mode on some."""
+        out: dict[str, Any] = {"session_id": self.opts.session_id,
+                               "transcript_path": str(self.transcript.path), "cwd": self.cwd}
+        if self.prompt_id is not None and name != "SessionStart":
+            out["prompt_id"] = self.prompt_id
+        if name in ("UserPromptSubmit", "Stop", "PermissionRequest"):
+            out["permission_mode"] = "default"
+        return {**out, "hook_event_name": name, **fields}
 
     def start_next(self) -> None:
         """Begin answering the oldest queued prompt."""
         if not self.queued:
             return
         text = self.queued.popleft()
+        self.prompt_id = str(uuid.uuid4())
         self.print_above(BOLD + "> " + RESET + text.replace("\n", "\n  "))
         self.hooks.fire(self.event("UserPromptSubmit", prompt=text))
         self.transcript.user(text)
@@ -529,29 +678,60 @@ class Agent:
             if 0 <= seconds <= 3600:
                 kind, reply = "sleep", f"slept {words[1]} s"
                 delay += seconds
-        elif text.strip() == "/permission":
-            kind, reply = "permission", ""
+        elif text.strip() in ("/permission", "/ask"):
+            kind, reply = text.strip()[1:], ""
+        elif len(words) == 2 and words[0] == "/fail" and words[1] in FAILURES:
+            kind, reply = "fail", words[1]
         self.turn = Turn(text=text, due=time.monotonic() + delay, kind=kind, reply=reply)
         self.draw()
 
     def finish(self) -> None:
-        """The answer is ready: show it, write the transcript, fire the hooks."""
+        """The answer is ready: show it (or a dialog), write the transcript, fire the hooks."""
         turn = self.turn
         assert turn is not None
         self.turn = None
-        if turn.kind == "permission":
-            tool_use_id = "toolu_" + uuid.uuid4().hex[:24]
-            self.transcript.assistant([
-                {"type": "text", "text": "I need to run a command."},
-                {"type": "tool_use", "id": tool_use_id, "name": "Bash",
-                 "input": {"command": PERMISSION_COMMAND}}])
-            self.menu = Menu(tool_use_id)
-            self.print_above("● I need to run a command.\n")
-            self.hooks.fire(self.event(
-                "Notification", message="Claude needs your permission to use Bash",
-                notification_type="permission_prompt"))
-            return  # queued prompts wait until the dialog is answered
-        self.end_turn(turn.reply)
+        if turn.kind == "fail":
+            self.fail(turn.reply)
+        elif turn.kind in ("permission", "ask"):
+            self.open_dialog(turn.kind)  # queued prompts wait until it is answered
+        else:
+            self.end_turn(turn.reply)
+
+    def open_dialog(self, kind: str) -> None:
+        """Claude asks (a tool needs permission, or a question): PermissionRequest now, the
+        permission Notification once the person has been idle for a while."""
+        tool_use_id = "toolu_" + uuid.uuid4().hex[:24]
+        if kind == "permission":
+            dialog = permission_dialog(tool_use_id, PERMISSION_COMMAND, Path(self.cwd).name)
+            said = "I need to run a command."
+        else:
+            dialog = question_dialog(tool_use_id, "Which colour should the button be?",
+                                      "Colour", ["Red", "Blue"])
+            said = "I have a question."
+        self.transcript.assistant([
+            {"type": "text", "text": said},
+            {"type": "tool_use", "id": tool_use_id, "name": dialog.tool,
+             "input": dialog.tool_input}])
+        self.menu = dialog
+        self.print_above(f"● {said}\n")
+        self.hooks.fire(self.event("PermissionRequest", tool_name=dialog.tool,
+                                   tool_input=dialog.tool_input, permission_suggestions=[]))
+        self.notify_due = time.monotonic() + self.opts.permission_idle_s
+
+    def notify_waiting(self) -> None:
+        """The dialog has been open with no key pressed for a while: tell the hooks."""
+        self.notify_due = None
+        if self.menu is not None:
+            self.hooks.fire(self.event("Notification", message="Claude needs your permission",
+                                       notification_type="permission_prompt"))
+
+    def fail(self, kind: str) -> None:
+        """The turn ends in an API error: the real client's text, and StopFailure, no Stop."""
+        error, message = FAILURES[kind]
+        self.transcript.assistant([{"type": "text", "text": message}])
+        self.print_above(("  ⎿  " if kind == "auth" else "● ") + message + "\n")
+        self.hooks.fire(self.event("StopFailure", error=error, last_assistant_message=message))
+        self.start_next()
 
     def end_turn(self, reply: str) -> None:
         """Show the reply, write the transcript, fire Stop, and take the next prompt."""
@@ -561,7 +741,7 @@ class Agent:
         fields: dict[str, Any] = {"stop_hook_active": False}
         if self.opts.last_message:
             fields["last_assistant_message"] = reply
-        self.hooks.fire(self.event("Stop", **fields))
+        self.hooks.fire(self.event("Stop", **fields, background_tasks=[], session_crons=[]))
         self.start_next()
 
     # ---- main loop ----------------------------------------------------------------------
@@ -576,6 +756,7 @@ class Agent:
         self.draw()
         self.log.write(f"started pid={os.getpid()} session={self.opts.session_id} "
                        f"pane={os.environ.get('TMUX_PANE', '-')}")
+        self.hooks.fire(self.event("SessionStart", source="startup", model="stand-in"))
         if self.opts.greet:
             self.hooks.fire(self.event("Notification",
                                        message="Claude is waiting for your input",
@@ -584,7 +765,9 @@ class Agent:
     def loop(self) -> None:
         """Read and answer until Quit."""
         while True:
-            timeout = None if self.turn is None else max(0.0, self.turn.due - time.monotonic())
+            dues = [d for d in (self.turn.due if self.turn else None, self.notify_due)
+                    if d is not None]
+            timeout = max(0.0, min(dues) - time.monotonic()) if dues else None
             ready, _, _ = select.select([self.in_fd], [], [], timeout)
             if ready:
                 data = os.read(self.in_fd, 4096)
@@ -599,6 +782,8 @@ class Agent:
                     self.log.write("input error: " + traceback.format_exc())
                     self.reset_parser()
                     self.draw()
+            if self.notify_due is not None and time.monotonic() >= self.notify_due:
+                self.notify_waiting()
             if self.turn is not None and time.monotonic() >= self.turn.due:
                 try:
                     self.finish()
@@ -654,14 +839,19 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--no-greet", action="store_true",
                         help="no idle Notification at start")
     parser.add_argument("--name", help="shown in the banner")
+    parser.add_argument("--permission-idle-s", type=float, default=IDLE_NOTIFY_S,
+                        metavar="SECONDS",
+                        help="a dialog's Notification fires once no key was pressed for this "
+                             f"long (default {IDLE_NOTIFY_S:g}, as Claude Code)")
     ns = parser.parse_args(argv)
-    if ns.burst_ms < 0 or ns.reply_delay < 0:
-        parser.error("--burst-ms and --reply-delay must not be negative")
+    if ns.burst_ms < 0 or ns.reply_delay < 0 or ns.permission_idle_s < 0:
+        parser.error("--burst-ms, --reply-delay and --permission-idle-s must not be negative")
     state_dir = ns.state_dir or Path(tempfile.mkdtemp(prefix="ccr-agent-"))
     return Options(hook=ns.hook, state_dir=state_dir.absolute(),
                    session_id=ns.session_id or str(uuid.uuid4()), burst_ms=ns.burst_ms,
                    reply_delay=ns.reply_delay, last_message=not ns.no_last_message,
-                   greet=not ns.no_greet, name=ns.name)
+                   greet=not ns.no_greet, name=ns.name,
+                   permission_idle_s=ns.permission_idle_s)
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
@@ -673,6 +863,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     opts = parse_args(argv)
     agent = Agent(opts)
     drain = 3.0
+    reason = "other"  # SessionEnd's, as Claude Code gives it: a killed pane is "other"
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     with RawTty(agent.in_fd):
@@ -680,7 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             agent.start()
             agent.loop()
         except Quit:
-            pass
+            reason = "prompt_input_exit"
         except SystemExit:
             drain = 0.5
         except KeyboardInterrupt:
@@ -691,6 +882,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_IGN)
             agent.write(agent.erase_area() + "\x1b[?2004l" + DIM + "bye" + RESET + "\n")
+    agent.hooks.fire(agent.event("SessionEnd", reason=reason))
     agent.hooks.close(drain)
     agent.log.write("exit")
     return 0

@@ -52,6 +52,13 @@ def clean_text(text: str) -> str:
     return _CONTROL.sub("", text).strip("\n")
 
 
+def keyboard_form(text: str) -> str:
+    """What is typed for `text`. Claude Code takes a backslash right before the Enter for
+    "new line" (it drops the backslash and does not submit), so a text ending in one gets a
+    space after it; Claude trims trailing spaces from the prompt it submits."""
+    return text + " " if text.endswith("\\") else text
+
+
 def hex_keys(text: str) -> list[str]:
     """The text's UTF-8 bytes as `send-keys -H` arguments."""
     return [f"{b:02x}" for b in text.encode("utf-8")]
@@ -206,6 +213,7 @@ class Executor:
             raise InputError("text_empty")
         if len(text) > self.settings.max_text_chars:
             raise InputError("text_too_long", length=len(text), limit=self.settings.max_text_chars)
+        text = keyboard_form(text)
         server, sock, transport = self._where(session)
         assert session.pane_id is not None
         pane = session.pane_id
