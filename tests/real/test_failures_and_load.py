@@ -15,7 +15,6 @@ from tests.real.conftest import Real
 pytestmark = [pytest.mark.e2e, pytest.mark.real]
 
 
-@pytest.mark.xfail(strict=False, reason="needs hub-side StopFailure (branch stop-failure)")
 def test_a_logged_out_turn_is_reported_failed_with_what_to_do(real: Real) -> None:
     real.api.on("are we logged in", error(401))
     claude = real.claude("auth", CLAUDE_CODE_MAX_RETRIES="1")
