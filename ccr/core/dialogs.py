@@ -147,8 +147,8 @@ def _block(lines: list[_Line], start: int, end: int) -> Block | None:
     options: Block = []
     column = 0
     for line in lines[start:end]:
-        if line.kind == "blank":
-            continue
+        if line.kind == "blank" or (line.kind == "rule" and options):
+            continue  # Claude Code rules off "Chat about this" from a question's answers
         if line.kind != "text":
             return None
         m = OPTION.match(line.text)

@@ -95,10 +95,6 @@ def test_permission_dialog_no_refuses_the_tool(real: Real) -> None:
                      "prompt, then says Claude went on before answering it")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "ccr/core/dialogs.py does not recognise the real AskUserQuestion menu: a rule line "
-    "between '3. Type something.' and '4. Chat about this' splits its options, so the "
-    "notification goes out without buttons"))
 def test_ask_user_question_menu_answered_from_a_button(real: Real) -> None:
     real.api.on("pick a colour", ask("Which colour should the button be?", ["Red", "Blue"],
                                      header="Colour"))

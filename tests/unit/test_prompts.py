@@ -343,10 +343,6 @@ def test_real_claude_code_bash_permission() -> None:
     assert p.esc and p.selected == 1
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "ccr/core/dialogs.py: _block() refuses an option list with a rule line inside, and the "
-    "real menu draws one between '3. Type something.' and '4. Chat about this', so parse() "
-    "returns None and the notification goes out without buttons"))
 def test_real_claude_code_ask_user_question() -> None:
     p = parse(REAL_ASK)
     assert p is not None and p.kind == "question"
