@@ -145,6 +145,7 @@ class Hub:
             spawn=lambda coro: self.keep(asyncio.create_task(coro, name="prompt-read")),
             session=self.sessions.get,
             enabled=lambda: bool(self.telegram_token) and settings.commands.rich_messages)
+        self.prompts.on_refused = self.lifecycle.refused
         self.sessions.hold_for = self.prompts.hold_for
         self.sessions.on_waiting = self.prompts.on_waiting
         self.commands.on_outbox = self.lifecycle.on_outbox = self.delivery.wake

@@ -211,6 +211,10 @@ CATALOG: dict[str, Explanation] = {
         "ccr pressed Ctrl-C in {handle} to interrupt Claude.",
         ("Claude stopped what it was doing; send a new command when ready.",),
     ),
+    "command_refused": Explanation(
+        "You chose “{answer}” in {handle}, so Claude stopped that work.",
+        ("Claude waits for your next words: send a command to say what to do instead.",),
+    ),
     "command_not_found": Explanation(
         "There is no command '{command}' (commands are kept {days} days).",
         ("Use /history or `ccr history` to find the command.",),

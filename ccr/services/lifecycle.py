@@ -311,6 +311,17 @@ class CommandLifecycle:
                              else state.phase)
         return moved
 
+    async def refused(self, session: Session, answer: str, at: float) -> None:
+        """The person refused a tool (or pressed Escape) and Claude stopped its turn, which
+        the real client reports with no Stop: the commands it worked on end here."""
+        async with self.db.reading() as conn:
+            running = [c for c in await rows.running(conn, session.id)
+                       if c.received_at is not None and c.created_at <= at]
+        for command in running:
+            err = CcrError("command_refused", handle=session.handle,
+                           answer=answer).with_trace(command.trace_id)
+            await self._move(command, CommandState.CANCELLED, err)
+
     async def interrupt(self, command_id: str, *, chat_id: int | None = None) -> Command:
         """Press Ctrl-C in the pane of a command Claude is working on, then mark it so."""
         command = await self._own(command_id, chat_id)

@@ -35,6 +35,9 @@ CONTEXT_LINES = 12
 LINE_CHARS = 300
 SENT_WINDOW_S = 3600.0
 SCREEN_LINES = 60
+REFUSAL_WAIT_S = 5.0
+INTERRUPTED = "Interrupted · What should Claude do instead?"
+"""What Claude Code shows when a refused tool or Escape ended its turn (2.1.197)."""
 
 
 class Pane(Protocol):
@@ -96,6 +99,7 @@ class PromptService:
         self.log = log
         self.session = session
         self.enabled = enabled
+        self.on_refused: Callable[[Session, str, float], Awaitable[None]] | None = None
 
     # --- a notification comes in -----------------------------------------------------------
 
@@ -207,8 +211,35 @@ class PromptService:
             raise
         self.log("info", f"{by} answered the question in {session.handle}: "
                          f"{redact(answer)[:80]}")
+        if self.on_refused is not None and refuses(stored, choice):
+            self.spawn(self._after_refusal(session, answer, self.clock()))
         messages = await outbox.sent_since(self.db, session_id=session.id, kind="notification",
                                            since=row.created_at - 1,
                                            until=row.created_at + SENT_WINDOW_S)
         mine = [m for m in messages if m[2].get("prompt_id") == prompt_id]
         return Answered(prompt_id, session, answer, mine)
+
+    async def _after_refusal(self, session: Session, answer: str, at: float) -> None:
+        """Claude Code ends a turn whose tool was refused with no Stop hook: once the pane
+        shows it stopped, the command it worked on is ended here instead."""
+        deadline = self.clock() + REFUSAL_WAIT_S
+        while self.clock() < deadline:
+            await asyncio.sleep(0.2)
+            try:
+                async with asyncio.timeout(CAPTURE_TIMEOUT_S):
+                    screen = await self.pane.capture(session, SCREEN_LINES)
+            except Exception:  # a pane that cannot be read proves nothing
+                continue
+            if INTERRUPTED in screen:
+                assert self.on_refused is not None
+                await self.on_refused(session, answer, at)
+                return
+
+
+def refuses(prompt: Prompt, choice: int | None) -> bool:
+    """Does this answer stop Claude's turn? Escape, or "No" to a tool's permission."""
+    if choice is None:
+        return True
+    option = prompt.option(choice)
+    return (prompt.kind == "permission" and option is not None
+            and option.label.split(",")[0].strip().lower() in ("no", "no (esc)"))

@@ -3,7 +3,6 @@ the tool, No refuses it) and its AskUserQuestion menu answered from a button."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -84,15 +83,15 @@ def test_permission_dialog_no_refuses_the_tool(real: Real) -> None:
     real.botapi.push_text(CHAT, f"/cmd {real.handle()} never mind")
     real.wait_prompts(claude, 3)
     assert real.prompts(claude)[-1] == "never mind"
-    # The real client fires no Stop after a refused tool, so the hub must end that command
-    # some other way than by a Stop.
-    time.sleep(1)
-    card = real.botapi.wait_for_message(lambda m: "make it anyway" in m["text"]
-                                        and "command " in m["text"])
-    if "Claude went on to a later prompt" in card["text"] or "working" in card["text"]:
-        pytest.xfail("hub side: after a refused tool the real client fires no Stop, so the "
-                     "command stays 'Claude received it and is working' until a later "
-                     "prompt, then says Claude went on before answering it")
+    # The real client fires no Stop after a refused tool: the hub ends that command itself,
+    # and says why, instead of leaving it "working".
+    card = real.botapi.wait_for_message(
+        lambda m: "make it anyway" in m["text"] and "Claude stopped that work" in m["text"],
+        timeout=15)
+    assert "working" not in card["text"] and "later prompt" not in card["text"]
+    command = next(c for c in real.world.hub.api("GET", "/api/commands").json()["commands"]
+                   if c["text"] == "make it anyway")
+    assert command["state"] == "cancelled"
 
 
 def test_ask_user_question_menu_answered_from_a_button(real: Real) -> None:
