@@ -186,6 +186,8 @@ def hook(
 @app.command()
 def doctor(config: ConfigOpt = None) -> None:
     """Check config, secrets, tmux, each server's SSH and host key, Telegram, and the hub."""
+    from rich.markup import escape
+
     from ccr.services.doctor import Check, run_checks
 
     settings = settings_or_exit(config)
@@ -195,9 +197,9 @@ def doctor(config: ConfigOpt = None) -> None:
     failed = 0
     for c in checks:
         mark = "[green]✓[/]" if c.ok else ("[yellow]![/]" if c.ok is None else "[red]✗[/]")
-        out.print(f"{mark} {c.name}: {c.detail}")
+        out.print(f"{mark} {escape(c.name)}: {escape(c.detail)}")
         if c.fix and not c.ok:
-            out.print(f"    [dim]→ {c.fix}[/]")
+            out.print(f"    [dim]→ {escape(c.fix)}[/]")
         failed += c.ok is False
     if failed:
         out.print(f"\n[red]{failed} problem(s) to fix.[/]")

@@ -25,7 +25,7 @@ import asyncssh
 from ccr.core.config import SshServer
 from ccr.core.errors import RemoteError
 from ccr.reliability.retry import RetryPolicy
-from ccr.remote.pool import PooledConnection, SshPool
+from ccr.remote.pool import PooledConnection, SshPool, open_connection
 
 LogSink = Callable[[str, str], None]
 """(level, text): the hub's log."""
@@ -226,3 +226,46 @@ class HookForwards:
 
 class _Refused(Exception):
     """The server did not open the forward; the message says why and what to do."""
+
+
+# -- checking the path from the server's side (ccr doctor) -----------------------------------
+
+@dataclass(frozen=True)
+class HookPath:
+    """What a hook on the server meets at its hub URL: `outcome` is one of "hub" (ccr's hub
+    answered), "refused" (nothing listens), "prohibited" (sshd forbids the forward),
+    "other" (something that is not the hub answered), "unreachable" (no SSH connection)."""
+
+    outcome: str
+    detail: str
+
+
+async def hook_path(server: SshServer, host: str, port: int, *, within_s: float = 10.0,
+                    http: bool = True) -> HookPath:
+    """Connect from the server to host:port as its hook would (over a direct-tcpip channel
+    of a fresh SSH connection) and ask for /healthz; `http=False` only connects (https)."""
+    try:
+        conn, _ = await open_connection(server, within_s, keepalive_s=within_s)
+    except RemoteError as exc:
+        return HookPath("unreachable", exc.message)
+    try:
+        async with asyncio.timeout(within_s):
+            reader, writer = await conn.open_connection(host, port)
+            if not http:
+                writer.close()
+                return HookPath("hub", "connected")
+            writer.write(f"GET /healthz HTTP/1.0\r\nHost: {host}:{port}\r\n\r\n".encode())
+            answer = await reader.read(4096)
+            writer.close()
+    except asyncssh.ChannelOpenError as exc:
+        if exc.code == asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED:
+            return HookPath("prohibited", exc.reason)
+        return HookPath("refused", exc.reason or "connection refused")
+    except (OSError, asyncssh.Error, TimeoutError) as exc:
+        return HookPath("other", f"no HTTP answer ({type(exc).__name__})")
+    finally:
+        conn.close()
+    status_line = answer.split(b"\r\n", 1)[0].decode("latin-1", "replace").strip()
+    if b'"status"' in answer and status_line.split(" ")[1:2] in (["200"], ["503"]):
+        return HookPath("hub", status_line)  # ccr's /healthz (503 while it starts)
+    return HookPath("other", status_line or "no answer")

@@ -85,10 +85,17 @@ def test_a_hook_reaches_the_hub_and_telegram_through_the_forward(
         assert not list((world.workdir / "spool-kr4").glob("*.json")), "sent, not spooled"
         sessions = world.hub.api("GET", "/api/sessions").json()["sessions"]
         assert [s["handle"] for s in sessions] == ["kr4:1"]
+
+        # `ccr doctor` walks the hook's path from the server's side.
+        out = " ".join(world.hub.ccr("doctor").stdout.split())  # rich wraps at 80 columns
+        assert (f'✓ server kr4 hooks: 127.0.0.1:{hooks_port} there (hooks_via = "ssh"): '
+                "the hub's forward leads to the hub") in out, out
     finally:
         world.hub.stop()
     # Torn down with the hub: nothing listens on the server's hooks_port any more.
     wait_until(lambda: not listeners(hooks_port), 5, message="the forward to close")
+    out = " ".join(world.hub.ccr("doctor").stdout.split())
+    assert "! server kr4 hooks:" in out and "no forward while the hub is not running" in out, out
 
 
 def test_direct_hooks_open_no_forward(tmp_path: Path, botapi: Any, tmux: Tmux,
