@@ -77,6 +77,8 @@ class HookForwards:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closed = False
         self._down_at: dict[str, float] = {}
+        self._dest: tuple[str, int] | None = None
+        """The hub's ingest (host, port), once started."""
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -96,11 +98,37 @@ class HookForwards:
 
     def start(self, hub_host: str, hub_port: int) -> None:
         """Open every forward in the background, to the hub's ingest at hub_host:hub_port."""
-        dest = hub_destination(hub_host)
+        self._dest = (hub_destination(hub_host), hub_port)
         for server in self.servers:
-            if server.id not in self._tasks:
-                self._tasks[server.id] = asyncio.get_running_loop().create_task(
-                    self._keep(server, dest, hub_port), name=f"hook-forward-{server.id}")
+            self._spawn(server)
+
+    def add(self, server: SshServer) -> None:
+        """A server added while the hub runs: its forward opens now (if its hooks ride SSH)."""
+        if server.hooks_via != "ssh":
+            return
+        self.servers = [s for s in self.servers if s.id != server.id] + [server]
+        self._states[server.id] = ForwardState(server.id, server.hooks_port)
+        self._spawn(server)
+
+    async def remove(self, server_id: str) -> None:
+        """A server taken out: its forward is closed and forgotten."""
+        self.servers = [s for s in self.servers if s.id != server_id]
+        task = self._tasks.pop(server_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        state = self._states.pop(server_id, None)
+        self._down_at.pop(server_id, None)
+        if state is not None and state.up:
+            self.log("info", f"hook forward for {server_id} closed: the server was removed")
+
+    def _spawn(self, server: SshServer) -> None:
+        if self._dest is None or self._closed or server.id in self._tasks:
+            return
+        host, port = self._dest
+        self._tasks[server.id] = asyncio.get_running_loop().create_task(
+            self._keep(server, host, port), name=f"hook-forward-{server.id}")
 
     async def close(self) -> None:
         """Tear every forward down (the server stops listening) and stop re-opening them."""
