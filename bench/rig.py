@@ -264,7 +264,8 @@ class Rig:
         servers: list[dict[str, Any]] = [{"id": s, "kind": "local"} for s in self.local]
         servers += [{"id": s, "kind": "ssh", "host": self.sshd.host, "port": self.sshd.port,
                      "user": self.sshd.user, "identity": self.sshd.identity,
-                     "known_hosts": self.sshd.known_hosts} for s in self.ssh]
+                     "known_hosts": self.sshd.known_hosts,
+                     "hooks_via": "direct"} for s in self.ssh]  # agents post to hub.url
         telegram: dict[str, Any] = {"base_url": self.api.base_url, "allowed_chats": [CHAT]}
         if self.admins:
             telegram["admins"] = [CHAT]

@@ -28,6 +28,7 @@ from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy
 from ccr.reliability.retry import policies, telegram_policy
 from ccr.remote.executor import Executor, tmux_target
+from ccr.remote.forward import HookForwards
 from ccr.remote.pool import SshPool
 from ccr.remote.replace import BreakerGate
 from ccr.services.cache import ServerConfigCache, SessionCache
@@ -105,6 +106,11 @@ class Hub:
         self.executor = Executor(list(settings.servers), settings.executor,
                                  retry=self.retry.ssh, breakers=self.breakers, log=self.log,
                                  pool=self.pool)
+        self.forwards = HookForwards(
+            [s for s in settings.servers if isinstance(s, SshServer)], self.pool,
+            backoff=self.retry.ssh, log=self.log, clock=clock,
+            request_timeout_s=settings.executor.connect_timeout_s)
+        """Remote port forwards that bring hooks_via = "ssh" servers' hooks to /notify."""
         self.sessions = SessionService(
             self.db, self.bus, clock=clock, ttl_seconds=settings.hub.session_ttl_hours * 3600,
             recipients=self._recipients,
@@ -165,7 +171,7 @@ class Hub:
         if settings.metrics.enabled:
             self.metrics = Metrics([s.id for s in settings.servers], clock=clock,
                                    connections=self.executor.connections,
-                                   pool=self.pool.stats)
+                                   pool=self.pool.stats, forwards=self.forwards.figures)
             self.executor.observe = self.metrics.ssh_call
             self.db.observe = self.metrics.db_operation
             self.delivery.observe = self.metrics.telegram_send
@@ -251,6 +257,8 @@ class Hub:
             self.spawn(self.alerts.run(), "alerts", daemon=True)
         while self._http is not None and not self._http.started:  # noqa: ASYNC110
             await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
+        if sock is not None:
+            self.forwards.start(self.settings.hub.host, sock.getsockname()[1])
         self.ready = True
         self.log("info", f"hub listening on {self.settings.hub.url}" if http
                  else "hub started (API off)")
@@ -306,6 +314,7 @@ class Hub:
             for t in still:
                 t.cancel()
             await asyncio.gather(*still, return_exceptions=True)
+        await self.forwards.close()
         await self.executor.close()
         await self.tracing.close()
         await self.db.close()

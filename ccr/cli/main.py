@@ -16,6 +16,7 @@ from rich.table import Table
 from ccr.cli import alerts as alerts_cli
 from ccr.cli import dlq as dlq_cli
 from ccr.cli import history as history_cli
+from ccr.cli import service as service_cli
 from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
 from ccr.cli.common import ConfigOpt, err, fail, out, print_error, settings_or_exit
@@ -33,6 +34,7 @@ app.command(name="trace")(trace_cli.trace)
 app.add_typer(alerts_cli.app, name="alerts")
 app.command(name="status")(status_cli.status)
 app.command(name="history")(history_cli.history)
+app.add_typer(service_cli.app, name="service")
 
 
 @app.command()
@@ -185,8 +187,10 @@ def hook(
 
 @app.command()
 def doctor(config: ConfigOpt = None) -> None:
-    """Check config, secrets, tmux, each server's SSH and host key, its Claude Code and
-    hooks, Telegram, and the hub."""
+    """Check config, secrets, tmux, each server's SSH and host key, its Claude Code, hooks
+    and hook path, Telegram, and the hub."""
+    from rich.markup import escape
+
     from ccr.hook import settings_snippet
     from ccr.services.doctor import Check, run_checks
 
@@ -198,9 +202,9 @@ def doctor(config: ConfigOpt = None) -> None:
     failed = 0
     for c in checks:
         mark = "[green]✓[/]" if c.ok else ("[yellow]![/]" if c.ok is None else "[red]✗[/]")
-        out.print(f"{mark} {c.name}: {c.detail}")
+        out.print(f"{mark} {escape(c.name)}: {escape(c.detail)}")
         if c.fix and not c.ok:
-            out.print(f"    [dim]→ {c.fix}[/]")
+            out.print(f"    [dim]→ {escape(c.fix)}[/]")
         failed += c.ok is False
     if failed:
         out.print(f"\n[red]{failed} problem(s) to fix.[/]")

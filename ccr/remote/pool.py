@@ -54,6 +54,8 @@ class PooledConnection:
     last_used: float
     channels: int = 0
     held: int = 0
+    pins: int = 0
+    """Holders that keep it open without a channel (a hook forward): never closed idle."""
     proven_at: float = 0.0
     """Last time something (a reply, a health check) proved it alive."""
 
@@ -151,12 +153,7 @@ class SshPool:
                     pc.last_used = self.clock()
                     return pc
                 if len(conns) + self._opening.get(server.id, 0) < self.settings.max_per_server:
-                    if self._total() >= self.settings.max_total:
-                        victim = self._lru_idle()
-                        if victim is not None:
-                            self._stat(victim.server_id).evicted += 1
-                            self._forget(victim)
-                            victim.conn.close()
+                    self._make_room_locked()
                     if self._total() < self.settings.max_total:
                         pc = await self._open_locked(server)
                         pc.channels += 1
@@ -178,6 +175,49 @@ class SshPool:
                         await asyncio.wait_for(self._cond.wait(), remaining)
                 finally:
                     st.waiting -= 1
+
+    async def pin(self, server: SshServer) -> PooledConnection:
+        """A live connection kept open until `unpin` (a remote port forward lives on it).
+
+        A pin takes no channel: it rides any live connection of the server, and while pinned
+        the connection is never closed idle nor evicted at the global cap. A replacement
+        already being opened for the server is waited for rather than doubled.
+        """
+        self.servers.setdefault(server.id, server)
+        async with self._cond:
+            deadline = self.clock() + self.connect_timeout
+            while (not self._live(server.id) and self._opening.get(server.id, 0)
+                   and self.clock() < deadline):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._cond.wait(), deadline - self.clock())
+            conns = self._live(server.id)
+            if conns:
+                pc = min(conns, key=lambda c: c.channels)
+            else:
+                self._make_room_locked()
+                if self._total() >= self.settings.max_total:
+                    raise RemoteError(
+                        "ssh_pool_busy", sent=False, server=server.id,
+                        detail=f"the pool is at its cap of {self.settings.max_total} "
+                               "connections (pool.max_total)")
+                pc = await self._open_locked(server)
+            pc.pins += 1
+            return pc
+
+    async def unpin(self, pc: PooledConnection) -> None:
+        async with self._cond:
+            pc.pins = max(0, pc.pins - 1)
+            pc.last_used = self.clock()
+            self._cond.notify_all()
+
+    def _make_room_locked(self) -> None:
+        """At the global cap, close the least recently used idle connection of any server."""
+        if self._total() >= self.settings.max_total:
+            victim = self._lru_idle()
+            if victim is not None:
+                self._stat(victim.server_id).evicted += 1
+                self._forget(victim)
+                victim.conn.close()
 
     async def release(self, pc: PooledConnection, *, hold: bool = False,
                       failed: bool = False) -> None:
@@ -276,7 +316,8 @@ class SshPool:
         return sum(len(v) for v in self._conns.values()) + sum(self._opening.values())
 
     def _lru_idle(self) -> PooledConnection | None:
-        idle = [c for conns in self._conns.values() for c in conns if c.channels == 0]
+        idle = [c for conns in self._conns.values() for c in conns
+                if c.channels == 0 and not c.pins]
         return min(idle, key=lambda c: c.last_used) if idle else None
 
     def _stat(self, server_id: str) -> _Stats:
@@ -290,7 +331,7 @@ class SshPool:
         async with self._cond:
             for sid in list(self._conns):
                 conns = self._live(sid)
-                idle = sorted((c for c in conns if c.channels == 0
+                idle = sorted((c for c in conns if c.channels == 0 and not c.pins
                                and now - c.last_used >= self.settings.idle_close_s),
                               key=lambda c: c.last_used)
                 keep = self.settings.min_per_server if sid in self.servers else 0
@@ -357,6 +398,7 @@ class SshPool:
                 "opening": self._opening.get(sid, 0),
                 "channels": sum(c.channels for c in conns),
                 "held": sum(c.held for c in conns),
+                "pinned": sum(1 for c in conns if c.pins),
                 "waiting": st.waiting,
                 "opened": st.opened, "failed": st.failed, "closed_idle": st.closed_idle,
                 "evicted": st.evicted, "waits": st.waits, "timeouts": st.timeouts,

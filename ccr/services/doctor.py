@@ -10,12 +10,14 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 
 from ccr.core.config import LocalServer, Settings, SshServer
 from ccr.core.errors import CcrError
 from ccr.remote.executor import Executor
+from ccr.remote.forward import hook_path
 
 
 @dataclass(frozen=True)
@@ -260,10 +262,49 @@ async def _hub(settings: Settings) -> Check:
         return Check("hub", None, f"not running at {url}", "start it with `ccr serve`")
 
 
+async def _hooks(settings: Settings, server: SshServer, hub_up: bool) -> Check:
+    """From the server's side, what its hook meets at its hub URL (`hook_url_for`)."""
+    url = urlsplit(settings.hook_url_for(server))
+    host, port = url.hostname or "127.0.0.1", url.port or (443 if url.scheme == "https" else 80)
+    name = f"server {server.id} hooks"
+    via = (f"127.0.0.1:{server.hooks_port} there (hooks_via = \"ssh\")"
+           if server.hooks_via == "ssh" else f"{url.geturl()} (hooks_via = \"direct\")")
+    path = await hook_path(server, host, port, within_s=settings.executor.connect_timeout_s,
+                           http=url.scheme != "https")
+    if path.outcome == "hub":
+        lead = "the hub's forward leads" if server.hooks_via == "ssh" else "it leads"
+        return Check(name, True, f"{via}: {lead} to the hub ({path.detail})")
+    if path.outcome == "unreachable":
+        return Check(name, None, f"{via}: not checked ({path.detail})")
+    if path.outcome == "prohibited":
+        return Check(name, False, f"{via}: {server.id}'s sshd forbids TCP forwarding "
+                                  f"({path.detail})",
+                     "set AllowTcpForwarding yes in its sshd_config (or drop `restrict`/"
+                     "`no-port-forwarding` from the hub's key there)")
+    if path.outcome == "refused" and server.hooks_via == "ssh" and not hub_up:
+        return Check(name, None, f"{via}: no forward while the hub is not running; hooks "
+                                 "there spool until it is", "start it with `ccr serve`")
+    if path.outcome == "refused" and server.hooks_via == "ssh":
+        return Check(name, False, f"{via}: nothing listens there, the hub's forward is down",
+                     f"read the hub's log lines 'hook forward for {server.id}'; hooks there "
+                     "spool until the forward is back")
+    if path.outcome == "refused":
+        return Check(name, False, f"{via}: {server.id} cannot reach the hub ({path.detail})",
+                     "make [hub] hook_url reachable from there, or use hooks_via = \"ssh\"")
+    return Check(name, False, f"{via}: something that is not the hub answers ({path.detail})",
+                 f"free port {port} there, or set [[servers]] hooks_port to a free one and "
+                 "reinstall the hook" if server.hooks_via == "ssh"
+                 else "check [hub] hook_url")
+
+
 async def run_checks(settings: Settings, hook_events: Sequence[str] = ()) -> list[Check]:
     """Every check; `hook_events` are the events ccr's hook subscribes to (what `ccr hook
     --print-settings` prints), looked for in each server's Claude settings."""
     checks = [*_secrets(settings), _tmux()]
     servers, telegram, hub = await asyncio.gather(
         _servers(settings, hook_events), _telegram(settings), _hub(settings))
-    return [*checks, *servers, *telegram, hub]
+    reached = {c.name.split()[1] for c in servers if c.ok and c.name.startswith("server ")}
+    hooks = await asyncio.gather(*(_hooks(settings, s, hub.ok is True)
+                                   for s in settings.servers
+                                   if isinstance(s, SshServer) and s.id in reached))
+    return [*checks, *servers, *hooks, *telegram, hub]

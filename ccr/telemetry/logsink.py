@@ -11,6 +11,7 @@ import logging
 import time
 
 from rich.console import Console
+from rich.markup import escape
 
 from ccr.core.events import (
     CommandChanged,
@@ -84,5 +85,6 @@ async def print_events(bus: EventBus, console: Console) -> None:
                 continue
             level, text = line
             stamp = time.strftime("%H:%M:%S")
-            console.print(f"[dim]{stamp}[/] [{colors.get(level, 'default')}]{level:7}[/] {text}",
+            console.print(f"[dim]{stamp}[/] [{colors.get(level, 'default')}]{level:7}[/] "
+                          f"{escape(text)}",
                           markup=True, highlight=False, soft_wrap=True)

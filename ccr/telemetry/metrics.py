@@ -27,7 +27,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from ccr.core.events import (
@@ -80,18 +80,36 @@ Refresh = Callable[[], Any]
 
 
 class _Live(Collector):
-    """Figures read at scrape time: pool connections and breaker states need no event."""
+    """Figures read at scrape time: pool connections and hook forwards need no event."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         conns = GaugeMetricFamily("ssh_connections_active",
                                   "Open SSH connections per server (one per SSH server when "
                                   "warm; local servers have none).", labels=["server"])
         for server, n in sorted(self.metrics.connections().items()):
             conns.add_metric([self.metrics.server(server)], float(n))
         yield conns
+        forwards = self.metrics.forwards()
+        if not forwards:
+            return
+        up = GaugeMetricFamily("ssh_hook_forward_up", "1 while the hub's remote port forward "
+                               "for the server's hooks (hooks_via = \"ssh\") is listening "
+                               "there, else 0.", labels=["server"])
+        opened = CounterMetricFamily("ssh_hook_forward_opened", "Times the hook forward was "
+                                     "established (the first time and after each drop).",
+                                     labels=["server"])
+        failed = CounterMetricFamily("ssh_hook_forward_failures", "Attempts that did not "
+                                     "establish the hook forward (no connection, port taken, "
+                                     "refused).", labels=["server"])
+        for server, f in sorted(forwards.items()):
+            label = [self.metrics.server(server)]
+            up.add_metric(label, f.get("up", 0.0))
+            opened.add_metric(label, f.get("opened", 0.0))
+            failed.add_metric(label, f.get("failures", 0.0))
+        yield from (up, opened, failed)
 
 
 class Metrics:
@@ -99,11 +117,14 @@ class Metrics:
 
     def __init__(self, servers: Iterable[str], *, clock: Callable[[], float] = time.time,
                  connections: Callable[[], dict[str, int]] = dict,
-                 pool: PoolStats | None = None) -> None:
+                 pool: PoolStats | None = None,
+                 forwards: Callable[[], dict[str, dict[str, float]]] = dict) -> None:
         self.servers = tuple(servers)
         self._known = frozenset(self.servers)
         self.clock = clock
         self.connections = connections
+        self.forwards = forwards
+        """Per server with hooks_via = "ssh": its hook forward's up/opened/failures."""
         self.series = TimeSeries(self.servers, clock=clock)
         r = self.registry = CollectorRegistry(auto_describe=True)
         self.ssh_commands = Counter("ssh_commands", "tmux calls per server (local or over "

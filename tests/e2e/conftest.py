@@ -68,12 +68,17 @@ class World:
 def make_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None,
                reliability: dict[str, Any] | None = None,
                telegram: dict[str, Any] | None = None,
-               sections: dict[str, dict[str, Any]] | None = None, **executor: Any) -> World:
+               sections: dict[str, dict[str, Any]] | None = None,
+               kr4: dict[str, Any] | None = None, **executor: Any) -> World:
+    """`kr4` overrides keys of the SSH server's entry. Its hooks post to the hub's own URL
+    (`start_agent`), so it is `hooks_via = "direct"` unless a test says otherwise: no forward
+    is asked for, and parallel hubs never compete for one hooks_port."""
     servers: list[dict[str, Any]] = [{"id": "laptop", "kind": "local"}]
     if sshd is not None:
         servers.append({"id": "kr4", "kind": "ssh", "host": sshd.host, "port": sshd.port,
                         "user": sshd.user, "identity": sshd.identity,
-                        "known_hosts": sshd.known_hosts})
+                        "known_hosts": sshd.known_hosts, "hooks_via": "direct",
+                        **(kr4 or {})})
     port = free_port()
     config = write_config(
         tmp_path / "ccr.toml", port=port, data_dir=tmp_path / "data", servers=servers,

@@ -27,7 +27,8 @@ async def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sshd: Sshd,
         "hub": {"listen": f"127.0.0.1:{free_port()}", "data_dir": str(tmp_path / "data")},
         "servers": [{"id": "kr4", "kind": "ssh", "host": sshd.host, "port": sshd.port,
                      "user": sshd.user, "identity": str(sshd.identity),
-                     "known_hosts": str(sshd.known_hosts), "tmux_socket": tmux.socket_name}],
+                     "known_hosts": str(sshd.known_hosts), "tmux_socket": tmux.socket_name,
+                     "hooks_via": "direct"}],
     })
     hub = Hub(settings)
     await hub.start()

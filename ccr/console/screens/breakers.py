@@ -2,7 +2,8 @@
 and below it the SSH connection pool per server (the breaker decides what the pool may open).
 
 Breaker rows change on `BreakerStateChanged`; a 1 s tick moves the countdowns and re-reads
-the pool's figures (they change with every call, so they are polled, not evented).
+the pool's figures (they change with every call, so they are polled, not evented) and the hook
+forwards' states (under the pool table).
 """
 
 from __future__ import annotations
@@ -79,4 +80,16 @@ class BreakersScreen(OperatorScreen[None]):
         stats: dict[str, dict[str, int | float]] = {
             s.id: {} for s in self.hub.settings.servers if isinstance(s, SshServer)}
         stats.update(self.hub.pool.stats())
-        self.query_one(PoolTable).show(stats)
+        table = self.query_one(PoolTable)
+        table.show(stats)
+        table.border_subtitle = forwards_line(self.hub.forwards.up())
+
+
+def forwards_line(up: dict[str, bool]) -> str:
+    """The hook forwards (hooks_via = "ssh") in one line under the pool: how many are up,
+    which are down; empty when no server forwards its hooks."""
+    if not up:
+        return ""
+    down = sorted(sid for sid, is_up in up.items() if not is_up)
+    line = f"hook forwards: [green]{len(up) - len(down)} up[/]"
+    return line + (f", [red]down: {', '.join(down)}[/]" if down else "")
