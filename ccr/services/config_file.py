@@ -188,6 +188,8 @@ def _checked(doc: tomlkit.TOMLDocument, servers: tomlkit.items.AoT | tomlkit.ite
     if isinstance(servers, tomlkit.items.AoT) and not len(servers):
         del doc["servers"]
     text = tomlkit.dumps(doc)
+    if text.endswith("\n\n"):
+        text = text.rstrip("\n") + "\n"  # the blank line that separated the entry
     _validated(text, path)
     return text
 
