@@ -283,3 +283,63 @@ def test_local_server_added_to_a_running_hub(rig: Rig) -> None:
     assert all("ccr" in c for c in _commands(settings))
     assert stat.S_IMODE((rig.cli_home / ".config/ccr/hook.env").stat().st_mode) == 0o600
     assert rig.servers()["laptop"]["last_hook_at"]
+
+
+def _interactive(rig: Rig, answer: str, *args: str) -> tuple[int, str]:
+    """Run the CLI on a terminal (a pty) and answer its question with `answer`."""
+    import pty
+    import select
+    import time
+
+    master, slave = pty.openpty()
+    env = base_env(HOME=str(rig.cli_home), COLUMNS="200", TERM="dumb")
+    proc = subprocess.Popen([sys.executable, "-m", "ccr", *args, "--config", str(rig.config)],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, cwd=rig.cli_home)
+    os.close(slave)
+    seen, answered = b"", False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if not answered and b"[y/N]" in seen:
+                os.write(master, answer.encode() + b"\n")
+                answered = True
+        elif proc.poll() is not None:
+            break
+    code = proc.wait(10)
+    os.close(master)
+    return code, " ".join(seen.decode("utf-8", "replace").split())  # lines wrap on a terminal
+
+
+def test_unknown_host_key_is_trusted_only_when_the_person_says_yes(rig: Rig) -> None:
+    rig.known_hosts = rig.cli_home / "known_hosts"
+    add = ("servers", "add", "kr4", f"{rig.sshd.user}@{rig.sshd.host}", "--port",
+           str(rig.sshd.port), "--identity", str(rig.sshd.identity), "--known-hosts",
+           str(rig.known_hosts), "--hooks-via", "direct")
+
+    code, shown = _interactive(rig, "n", *add)
+    assert code == 1 and _fingerprint(rig.sshd) in shown and "Trust it" in shown
+    assert not rig.known_hosts.exists() and not (rig.home / ".claude").exists()
+
+    code, shown = _interactive(rig, "y", *add)
+    assert code == 0, shown
+    assert "trusted and recorded" in shown and rig.known_hosts.exists()
+    assert (rig.home / ".config/ccr/hook.env").exists()
+
+
+def test_a_hub_running_from_another_file_is_named(rig: Rig, tmp_path: Path) -> None:
+    rig.hub.start()
+    other = tmp_path / "elsewhere.toml"
+    other.write_text(rig.config.read_text())
+    rig.config = other
+    done = rig.ccr("servers", "add", "laptop", "local")
+    assert done.returncode == 1
+    assert f"The running hub reads {tmp_path / 'ccr.toml'}, not {other}" in done.stderr
+    assert "--config" in done.stderr and "Traceback" not in _out(done)
