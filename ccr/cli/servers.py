@@ -19,6 +19,7 @@ from ccr.cli.common import ConfigOpt, JsonOpt, err, fail, out, print_error
 from ccr.core.config import Settings, config_path, load_settings, parse_settings
 from ccr.core.durations import ago
 from ccr.core.errors import CcrError
+from ccr.services import server_checks as checks
 from ccr.services import servers as flows
 from ccr.services.hook_install import HookSource
 
@@ -187,7 +188,7 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """
     path = config_path(config)
     try:
-        found, running = flows.rows(path, _Hub(path))
+        found, running = checks.rows(path, _Hub(path))
     except CcrError as exc:
         fail(exc)
     if as_json:
@@ -223,7 +224,7 @@ def test(
     entries in Claude Code's settings.json, a test event from the hook), each with its fix.
     """
     path = config_path(config)
-    if not _run(flows.test(path, server_id, _Ui(interactive=False), _Hub(path), _source())):
+    if not _run(checks.test(path, server_id, _Ui(interactive=False), _Hub(path), _source())):
         raise typer.Exit(1)
 
 
