@@ -36,6 +36,7 @@ from ccr.services.commands import CommandService
 from ccr.services.dead_letters import DeadLetterQueue
 from ccr.services.delivery import DeliveryWorker, Sender
 from ccr.services.drafts import DraftService
+from ccr.services.fleet import Fleet
 from ccr.services.history import HistoryService
 from ccr.services.lifecycle import CommandLifecycle
 from ccr.services.prompting import PromptService
@@ -76,7 +77,8 @@ class _NoTelegram:
 class Hub:
     """Composition root and lifecycle owner."""
 
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time,
+                 config_file: Path | None = None) -> None:
         self.settings = settings
         self.clock = clock
         self.bus = EventBus()
@@ -185,6 +187,8 @@ class Hub:
                                    if self.telegram_token else [])
         self.alerts.on_outbox = self.delivery.wake
         self.sessions.on_claude_state = self.alerts.wake
+        self.fleet = Fleet(self.db, config_file=config_file, current=settings.server,
+                           add=self.add_server, remove=self.remove_server, clock=clock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._daemons: set[asyncio.Task[Any]] = set()
         self._http: _QuietServer | None = None
@@ -251,6 +255,7 @@ class Hub:
         if self.topics.enabled:
             self.spawn(self.topics.run(), "topics", daemon=True)
         self.spawn(self.pool.run(), "ssh-pool", daemon=True)
+        self.spawn(self.fleet.load(), "hook-times")
         if self.tracing.enabled:
             self.spawn(self.tracing.run(), "tracing", daemon=True)
         if self.settings.alerts.enabled:
@@ -428,14 +433,55 @@ class Hub:
         return (f"{len(down)} of {total} servers unavailable ({', '.join(down)}); "
                 "commands to them wait until they answer")
 
+    async def add_server(self, server: LocalServer | SshServer) -> None:
+        """Serve one more server from now on, without a restart (`ccr servers add`).
+
+        The one change to Settings after start: its servers list is changed in place, so
+        every part that reads the settings (ingest, bot, history, console) sees the server.
+        """
+        if self.settings.server(server.id) is not None:
+            raise ValueError(f"server {server.id} is served already")
+        self.settings.servers.append(server)
+        self.executor.servers[server.id] = server
+        self.server_config.invalidate(server.id)
+        self.server_state[server.id] = ("unknown", "not checked yet", 0.0)
+        if self.metrics is not None:
+            self.metrics.add_server(server.id)
+        self.recovery.forget(server.id)
+        if isinstance(server, SshServer):
+            self.forwards.add(server)  # its hooks ride this connection from now on
+        self._probe_wake.set()  # the probe loop checks it now (and so opens its connection)
+        self.log("info", f"now serving server {server.id}")
+
+    async def remove_server(self, server_id: str) -> None:
+        """Stop serving a server (`ccr servers remove`): its connections close, its breaker
+        and state go; its sessions stay in the store and expire as usual."""
+        server = self.settings.server(server_id)
+        if server is None:
+            return
+        self.settings.servers.remove(server)
+        self.server_config.invalidate(server_id)
+        await self.forwards.remove(server_id)
+        await self.executor.forget(server_id)
+        self.server_state.pop(server_id, None)
+        if self.breakers is not None:
+            self.breakers.forget(server_id)
+        self.recovery.forget(server_id)
+        self._probe_wake.set()
+        self.log("info", f"stopped serving server {server_id}")
+
     async def _watch_servers(self) -> None:
-        """Probe each server every PROBE_INTERVAL_S; an open breaker only at half-open time."""
-        due = {s.id: 0.0 for s in self.settings.servers}
+        """Probe each server every PROBE_INTERVAL_S; an open breaker only at half-open time.
+
+        Servers added or removed while the hub runs join or leave the round at once."""
+        due: dict[str, float] = {}
         while True:
+            due = {s.id: due.get(s.id, 0.0) for s in self.settings.servers}
             now = self.clock()
             ready = [sid for sid, at in due.items() if at <= now]
             await asyncio.gather(*(self.probe(sid) for sid in ready))
             self._probe_wake.clear()
+            due = {s.id: due.get(s.id, 0.0) for s in self.settings.servers}  # added meanwhile
             now = self.clock()
             for sid in due:
                 regular = now + PROBE_INTERVAL_S if sid in ready else due[sid]
@@ -451,6 +497,8 @@ class Hub:
             state, detail = "up", version
         except CcrError as exc:
             state, detail = "down", exc.message
+        if self.settings.server(server_id) is None:
+            return "unknown", "no longer served"  # removed while it was probed
         previous = self.server_state.get(server_id, ("unknown", "", 0.0))[0]
         self.server_state[server_id] = (state, detail, self.clock())
         if state != previous:
@@ -466,7 +514,11 @@ class Hub:
         return views.command(c)
 
     def server_views(self) -> list[dict[str, Any]]:
-        return [views.server(s, self.server_state.get(s.id)) for s in self.settings.servers]
+        breakers = self.breakers.states() if self.breakers is not None else {}
+        return [views.server(s, self.server_state.get(s.id),
+                             breaker=breakers[s.id].state.value if s.id in breakers else None,
+                             last_hook=self.fleet.last_hook.get(s.id))
+                for s in self.settings.servers]
 
 
 def database_path(settings: Settings) -> Path:

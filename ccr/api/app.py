@@ -11,12 +11,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ccr.api import servers as servers_api
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
 from ccr.core.errors import CcrError
 from ccr.services import dead_letters as dlq
 from ccr.services import history
+from ccr.services.hook_install import HOOK_TEST_EVENT
 from ccr.store.deadletters import DeadLetter
 from ccr.telemetry import alerts as alert_rules
 from ccr.telemetry.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -116,6 +118,10 @@ def create_app(hub: Hub) -> FastAPI:
             hook_counted("unknown_server")
             return _error(403, "unknown_server",
                           f"server '{payload.server_id}' is not in the hub's ccr.toml")
+        hub.fleet.heard(payload.server_id)
+        if payload.hook_event_name == HOOK_TEST_EVENT:  # `ccr servers add/test`: no session
+            fresh = await hub.fleet.test_event(payload.event_id, payload.server_id)
+            return JSONResponse({"status": "test" if fresh else "duplicate"})
         traceparent = request.headers.get("traceparent") or data.get("traceparent")
         result = await hub.sessions.ingest(
             payload.to_event(hub.clock()),
@@ -315,6 +321,7 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse({"alert": alert_rules.view(result.alert),
                              "acknowledged": result.changed})
 
+    api.include_router(servers_api.router(hub))
     app.include_router(api)
     return app
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from ccr.cli import alerts as alerts_cli
 from ccr.cli import dlq as dlq_cli
 from ccr.cli import history as history_cli
+from ccr.cli import servers as servers_cli
 from ccr.cli import service as service_cli
 from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
@@ -35,18 +36,20 @@ app.add_typer(alerts_cli.app, name="alerts")
 app.command(name="status")(status_cli.status)
 app.command(name="history")(history_cli.history)
 app.add_typer(service_cli.app, name="service")
+app.add_typer(servers_cli.app, name="servers")
 
 
 @app.command()
 def serve(config: ConfigOpt = None) -> None:
     """Run the hub headless: ingest, Telegram bot, delivery; stops cleanly on SIGTERM/SIGINT."""
+    from ccr.core.config import config_path
     from ccr.hub import Hub
     from ccr.telemetry.logsink import print_events
 
     settings = settings_or_exit(config)
 
     async def main() -> None:
-        hub = Hub(settings)
+        hub = Hub(settings, config_file=config_path(config))
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, hub.request_stop)
@@ -67,11 +70,12 @@ def serve(config: ConfigOpt = None) -> None:
 def console(config: ConfigOpt = None) -> None:
     """Run the hub inside the live operator console."""
     from ccr.console.app import ConsoleApp
+    from ccr.core.config import config_path
     from ccr.hub import Hub
 
     settings = settings_or_exit(config)
     try:
-        hub = Hub(settings)
+        hub = Hub(settings, config_file=config_path(config))
     except CcrError as exc:
         fail(exc)
     result = ConsoleApp(hub).run()

@@ -103,6 +103,76 @@ CATALOG: dict[str, Explanation] = {
             "`ssh-keygen -R '[{host}]:{port}' -f {known_hosts}` and add the new key.",
         ),
     ),
+    # --- adding, testing and removing servers (`ccr servers ...`) ----------------------
+    "host_key_unconfirmed": Explanation(
+        "{host}:{port} is not in {known_hosts} yet. Its host key has the fingerprint "
+        "{fingerprint}; ccr trusts it only when you confirm it is the server's.",
+        (
+            "Check the fingerprint on the server itself: `ssh-keygen -lf "
+            "/etc/ssh/ssh_host_{key_type}_key.pub` (or ask its owner).",
+            "If it matches, run the command again in a terminal and answer yes, or add "
+            "`--accept-new` to record it in {known_hosts}.",
+        ),
+    ),
+    "host_key_mismatch": Explanation(
+        "{host}:{port} now offers a host key ({fingerprint}) that is not the one {known_hosts} "
+        "holds for it: possible impersonation. ccr did not log in.",
+        (
+            "Do not go on until you know why the key changed: compare the fingerprint with "
+            "`ssh-keygen -lf /etc/ssh/ssh_host_{key_type}_key.pub` run on the server itself.",
+            "If the server was reinstalled, remove the old line with "
+            "`ssh-keygen -R '[{host}]:{port}' -f {known_hosts}`, then run the command again.",
+        ),
+    ),
+    "server_exists": Explanation(
+        "A server called '{server}' is already in {path}, for {existing}.",
+        (
+            "Choose another id for {target}.",
+            "Or take the old one out first: `ccr servers remove {server}`.",
+        ),
+    ),
+    "server_not_configured": Explanation(
+        "There is no server '{server}' in {path}.",
+        ("`ccr servers list` shows the servers it has.",
+         "Pass `--config PATH` if the hub uses another file."),
+    ),
+    "server_target_invalid": Explanation(
+        "'{target}' is not a server to add: {detail}",
+        ("Give USER@HOST (for example `ccr servers add kr4 alice@kr4.example.org`), "
+         "or `local` for this machine.",),
+    ),
+    "claude_settings_invalid": Explanation(
+        "{path} on {server} is not valid JSON ({detail}), so ccr left it as it is.",
+        (
+            "Fix the file by hand (or move it aside), then run the command again.",
+            "ccr keeps every other setting and hook in that file when it adds its own.",
+        ),
+    ),
+    "python_missing": Explanation(
+        "There is no python3 on {server}; ccr's hook needs it (standard library only).",
+        ("Install it there, for example `sudo apt-get install python3`, then run the "
+         "command again.",),
+    ),
+    "hook_install_failed": Explanation(
+        "ccr could not {action} on {server}: {detail}",
+        (
+            "Check that {user} may write to its home directory on {server}.",
+            "Run the command again; each step is safe to repeat.",
+        ),
+    ),
+    "hub_config_elsewhere": Explanation(
+        "The running hub reads {hub_config}, not {path}, so it does not serve '{server}'.",
+        (
+            "Add the server to the hub's file: run the command again with "
+            "`--config {hub_config}`.",
+            "Or restart the hub with `ccr serve --config {path}`.",
+        ),
+    ),
+    "hub_without_config": Explanation(
+        "The running hub was not started from a configuration file, so it cannot take "
+        "'{server}' without a restart.",
+        ("Restart it with `ccr serve --config {path}`; it serves the server from then on.",),
+    ),
     "delivery_uncertain": Explanation(
         "ccr lost contact with {server} while typing ({detail}); the text may or may not "
         "have arrived in {handle}.",

@@ -31,8 +31,11 @@ def command(c: Command) -> dict[str, Any]:
     }
 
 
-def server(s: LocalServer | SshServer, state: tuple[str, str, float] | None) -> dict[str, Any]:
+def server(s: LocalServer | SshServer, state: tuple[str, str, float] | None, *,
+           breaker: str | None = None, last_hook: float | None = None) -> dict[str, Any]:
     st, detail, at = state or ("unknown", "", 0.0)
     where = "this machine" if isinstance(s, LocalServer) else f"{s.user}@{s.host}:{s.port}"
     return {"id": s.id, "kind": s.kind, "where": where, "state": st, "detail": detail,
-            "checked_at": at or None}
+            "checked_at": at or None, "breaker": breaker or "closed",
+            "hooks_via": s.hooks_via if isinstance(s, SshServer) else "direct",
+            "last_hook_at": last_hook}

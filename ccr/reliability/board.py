@@ -48,6 +48,11 @@ class BreakerBoard:
             breaker = self._breakers[server_id] = Breaker(server_id, self.policy, self.clock)
         return breaker
 
+    def forget(self, server_id: str) -> None:
+        """The server left the configuration: a server added again under its id starts
+        with a closed breaker (the stored row is overwritten at its next change)."""
+        self._breakers.pop(server_id, None)
+
     def states(self) -> dict[str, BreakerRecord]:
         return {sid: b.record for sid, b in self._breakers.items()}
 

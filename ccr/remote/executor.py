@@ -142,7 +142,9 @@ class Executor:
     def transport(self, server_id: str) -> Transport:
         t: Transport | None = self._transports.get(server_id)
         if t is None:
-            server = self.servers[server_id]
+            server = self.servers.get(server_id)
+            if server is None:  # removed from the configuration while the hub runs
+                raise RemoteError("unknown_server", sent=False, server=server_id)
             exec_t: LocalTransport | SshTransport
             if isinstance(server, SshServer):
                 ssh = SshTransport(server, timeout=self.settings.command_timeout_s,
@@ -528,6 +530,14 @@ class Executor:
             if pane.startswith("%"):
                 panes[pane] = name
         return panes
+
+    async def forget(self, server_id: str) -> None:
+        """The server left the configuration: close its transport and its connections."""
+        self.servers.pop(server_id, None)
+        t = self._transports.pop(server_id, None)
+        if t is not None:
+            await t.close()
+        await self.pool.forget(server_id)
 
     async def close(self) -> None:
         for t in self._transports.values():

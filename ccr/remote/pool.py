@@ -416,6 +416,17 @@ class SshPool:
             return 1.0
         return sum(1 for sid in known if self._live(sid)) / len(known)
 
+    async def forget(self, server_id: str) -> None:
+        """The server left the configuration: close its connections, keep nothing of it."""
+        async with self._cond:
+            self.servers.pop(server_id, None)
+            self.proof.pop(server_id, None)
+            self._stats.pop(server_id, None)
+            conns = self._conns.pop(server_id, [])
+            self._cond.notify_all()
+        for c in conns:
+            c.conn.close()
+
     async def close(self) -> None:
         self._closed = True
         await self.replacer.close()

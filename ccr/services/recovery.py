@@ -50,6 +50,11 @@ class SessionRecovery:
         self._lock = asyncio.Lock()
         self._nudged: asyncio.Task[None] | None = None
 
+    def forget(self, server_id: str) -> None:
+        """A server joined or left the configuration: no backoff carried over for it."""
+        self._failures.pop(server_id, None)
+        self._next_try.pop(server_id, None)
+
     def nudge(self) -> None:
         """Check now, not at the next poll: a tmux control channel saw a window, a session
         or the tmux server go away. A burst of notices makes one check."""

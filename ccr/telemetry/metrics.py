@@ -182,6 +182,17 @@ class Metrics:
         self._ssh_children: dict[tuple[str, str], Any] = {}
         self._refreshers: list[Refresh] = []
 
+    def add_server(self, server_id: str) -> None:
+        """A server added while the hub runs is labelled by its id from now on."""
+        if server_id in self._known:
+            return
+        self.servers = (*self.servers, server_id)
+        self._known = frozenset(self.servers)
+        self.series.add_server(server_id)
+        self.breaker_state.labels(server_id).set(0)
+        self.ssh_duration.labels(server_id)
+        self.sessions_live.labels(server_id).set(0)
+
     def server(self, server_id: str | None) -> str:
         """A label value for a server id: configured ids as they are, else "other"."""
         return server_id if server_id in self._known and server_id else OTHER

@@ -152,6 +152,12 @@ class TimeSeries:
         self._rings: dict[tuple[str, str], Ring] = {}
         self._latencies: dict[tuple[str, str], LatencyRing] = {}
 
+    def add_server(self, server_id: str) -> None:
+        """A server added while the hub runs gets its own series from now on."""
+        if server_id not in self._keys:
+            self.servers = (*self.servers, server_id)
+            self._keys = frozenset((*self.servers, GLOBAL))
+
     def _bucket(self, at: float | None = None) -> int:
         return int((self.clock() if at is None else at) // self.resolution_s)
 
