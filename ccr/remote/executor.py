@@ -29,7 +29,7 @@ from ccr.remote.leftovers import Leftovers, Pane
 from ccr.remote.local import LocalTransport
 from ccr.remote.pool import SshPool
 from ccr.remote.ssh import SshTransport
-from ccr.remote.transport import Transport
+from ccr.remote.transport import ProgramOutput, Transport
 from ccr.telemetry.tracing import Tracing
 
 SERVER_FAULTS = frozenset({"ssh_unreachable", "ssh_auth_failed", "ssh_host_key_unknown",
@@ -127,15 +127,16 @@ class Executor:
         self.observe: Callable[[str, str | None, float], None] | None = None
         """Metrics hook: (server, error code or None, seconds) after each tmux call."""
         self._transports: dict[str, Transport] = {}
+        self._exec: dict[str, LocalTransport | SshTransport] = {}
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}
         self.leftovers = Leftovers()
         """Per pane, the text of an uncertain dispatch that may still sit in its input box."""
 
     def transport(self, server_id: str) -> Transport:
-        t = self._transports.get(server_id)
+        t: Transport | None = self._transports.get(server_id)
         if t is None:
             server = self.servers[server_id]
-            exec_t: Transport
+            exec_t: LocalTransport | SshTransport
             if isinstance(server, SshServer):
                 ssh = SshTransport(server, timeout=self.settings.command_timeout_s,
                                    connect_timeout=self.settings.connect_timeout_s,
@@ -147,6 +148,7 @@ class Executor:
 
                 async def opener(sock: list[str]) -> Stream:
                     return await open_local(sid, sock)
+            self._exec[server_id] = exec_t
             if self.settings.transport == "exec":
                 t = exec_t
             else:
@@ -497,6 +499,15 @@ class Executor:
         """A cheap call that proves tmux on the server answers; returns its version."""
         async with self._guard(server_id):
             return (await self._tmux(self.transport(server_id), ["-V"])).strip()
+
+    async def run_program(self, server_id: str, argv: list[str]) -> ProgramOutput:
+        """Run a program other than tmux on a server (read-only checks: `ccr doctor` asks
+        `claude --version` and reads Claude's settings), within the executor's command
+        timeout. Its exit status is returned, not raised; a server that cannot be reached
+        raises `RemoteError`."""
+        self.transport(server_id)
+        async with self._guard(server_id):
+            return await self._exec[server_id].run(argv)
 
     async def list_panes(self, server_id: str, sock: list[str]) -> dict[str, str]:
         """Every pane on one tmux server, {pane id: session name}, in ONE call."""

@@ -6,7 +6,7 @@ import asyncio
 import shutil
 
 from ccr.core.errors import RemoteError
-from ccr.remote.transport import tmux_failure
+from ccr.remote.transport import ProgramOutput, tmux_failure
 
 
 class LocalTransport:
@@ -41,3 +41,20 @@ class LocalTransport:
 
     async def close(self) -> None:
         return None
+
+    async def run(self, argv: list[str]) -> ProgramOutput:
+        """Run a program (not tmux) on this machine, for checks such as `ccr doctor`."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            return ProgramOutput(127, "", str(exc))
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), self.timeout)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+            return ProgramOutput(124, "", f"no answer within {self.timeout:g} s")
+        return ProgramOutput(proc.returncode or 0, out.decode("utf-8", "replace"),
+                             err.decode("utf-8", "replace"))

@@ -21,7 +21,7 @@ from ccr.core.errors import RemoteError
 from ccr.remote.control import Stream, remote_command
 from ccr.remote.pool import PooledConnection, SshPool
 from ccr.remote.ssh_errors import connect_error
-from ccr.remote.transport import tmux_failure
+from ccr.remote.transport import ProgramOutput, tmux_failure
 
 
 class _Client(asyncssh.SSHClient):
@@ -189,6 +189,29 @@ class SshTransport:
                                   detail="tmux is not installed or not on PATH there")
             raise tmux_failure(self.server_id, bytes(session.err).decode("utf-8", "replace"))
         return bytes(session.out).decode("utf-8", "replace")
+
+    async def run(self, argv: list[str]) -> ProgramOutput:
+        """Run a program (not tmux) on the server over one exec channel, for checks such as
+        `ccr doctor`; the remote login shell reads the quoted command line."""
+        wait = self.timeout
+        async with self._channel() as conn:
+            try:
+                done = await asyncio.wait_for(
+                    conn.run(shlex.join(argv), check=False, stdin=asyncssh.DEVNULL), wait)
+            except TimeoutError:
+                return ProgramOutput(124, "", f"no answer within {wait:g} s")
+            except (OSError, asyncssh.Error) as exc:
+                await self._drop()
+                raise RemoteError("ssh_unreachable", sent=False, server=self.server_id,
+                                  detail=str(exc) or type(exc).__name__) from None
+
+        def text(data: object) -> str:
+            if isinstance(data, bytes):
+                return data.decode("utf-8", "replace")
+            return data if isinstance(data, str) else ""
+
+        status = done.exit_status if done.exit_status is not None else 255
+        return ProgramOutput(status, text(done.stdout), text(done.stderr))
 
     def _lost(self, sent: bool, detail: str) -> RemoteError:
         """A failure mid-call: uncertain once the channel was open, else never reached."""

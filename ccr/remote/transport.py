@@ -8,9 +8,19 @@ tmux (so it may be retried); `sent=True` means it may have run. A later transpor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from ccr.core.errors import RemoteError
+
+
+@dataclass(frozen=True)
+class ProgramOutput:
+    """What a program run on a server (not tmux) printed, and how it exited."""
+
+    status: int
+    stdout: str
+    stderr: str
 
 
 class Transport(Protocol):
