@@ -10,15 +10,20 @@ Enter swallowing: an Enter that comes within ``--burst-ms`` of the previous inpu
 together with other bytes in one read) is part of a paste and inserts a newline; only an
 Enter that arrives alone after a quiet gap submits.
 
-``/sleep N`` answers after N seconds. ``/permission`` shows a Claude-Code-style Bash
-permission dialog instead of the input line: 1 or 2 (or Enter on the highlighted option,
-moved with the arrows) runs the command, 3 or Esc declines; either way the turn ends with
-a Stop. Typed text does not reach the input while the dialog is shown.
+``/sleep N`` answers after N seconds. ``/exit`` quits (a SessionEnd hook first), ``/clear``
+clears the screen and starts a new conversation (SessionEnd with reason "clear", then
+SessionStart with source "clear", as Claude Code does), and Esc while it answers interrupts
+the turn, as in Claude Code. ``--continue`` is accepted (Claude Code's flag) and shown.
+``/permission`` shows a Claude-Code-style Bash permission dialog instead of the input line:
+1 or 2 (or Enter on the highlighted option, moved with the arrows) runs the command, 3 or Esc
+declines; either way the turn ends with a Stop. Typed text does not reach the input while
+the dialog is shown.
 
 Files in ``--state-dir``:
   <session-id>.jsonl  transcript (user, assistant, then a system stop_hook_summary record)
   prompts.jsonl       every submitted prompt: {"text": ..., "at": unix time}
   events.jsonl        every hook event as sent on the hook's stdin
+  starts.jsonl        each start: {"argv": [...], "pane": $TMUX_PANE, "cwd": ..., "at": ...}
   hook.log            the hook command's exit code, stdout and stderr
   agent.log           the agent's own log (exceptions included)
 """
@@ -272,6 +277,8 @@ class Options:
     last_message: bool
     greet: bool
     name: str | None
+    resume: bool = False
+    argv: tuple[str, ...] = ()
 
 
 class Agent:
@@ -363,6 +370,11 @@ class Agent:
         if self.menu is not None and text == "\x1b":  # the Esc key, alone in its read
             self.mode = "normal"
             self.decline()
+            return
+        if self.turn is not None and text == "\x1b":  # Esc interrupts, as in Claude Code
+            self.mode = "normal"
+            self.interrupt()
+            self.draw()
             return
         for ch in text:
             self.char(ch, submit=quiet and alone)
@@ -491,10 +503,28 @@ class Agent:
         self.record_prompt(text)
         if text.strip() == "/exit":
             self.print_above("> " + text.replace("\n", "\n  "))
+            self.hooks.fire(self.event("SessionEnd", reason="prompt_input_exit"))
             raise Quit
+        if text.strip() == "/clear":
+            self.clear()
+            return
         self.queued.append(text)
         if self.turn is None:
             self.start_next()
+
+    def clear(self) -> None:
+        """/clear: a new conversation (new session id and transcript) on a cleared screen."""
+        self.hooks.fire(self.event("SessionEnd", reason="clear"))
+        self.queued.clear()
+        self.turn = None
+        self.opts.session_id = str(uuid.uuid4())
+        self.transcript = Transcript(self.opts.state_dir / f"{self.opts.session_id}.jsonl",
+                                     self.opts.session_id, self.cwd)
+        self.rows_up = 0
+        self.write("\x1b[3J\x1b[H\x1b[2J")
+        self.banner()
+        self.draw()
+        self.hooks.fire(self.event("SessionStart", source="clear"))
 
     def record_prompt(self, text: str) -> None:
         try:
@@ -566,16 +596,28 @@ class Agent:
 
     # ---- main loop ----------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Banner, prompt, and the greeting Notification."""
-        self.write("\x1b[?2004h")  # ask for bracketed paste, as Claude Code does
+    def banner(self) -> None:
         about = [f"session {self.opts.session_id}", f"state {self.opts.state_dir}"]
         if self.opts.name:
             about.insert(0, self.opts.name)
+        if self.opts.resume:
+            about.append("continued")
         self.write(f"{BOLD}{BANNER}{RESET}\n{DIM}{' · '.join(about)}{RESET}\n\n")
+
+    def start(self) -> None:
+        """Banner, prompt, and the greeting Notification."""
+        self.write("\x1b[?2004h")  # ask for bracketed paste, as Claude Code does
+        self.banner()
         self.draw()
         self.log.write(f"started pid={os.getpid()} session={self.opts.session_id} "
                        f"pane={os.environ.get('TMUX_PANE', '-')}")
+        start = {"argv": list(self.opts.argv), "pane": os.environ.get("TMUX_PANE"),
+                 "cwd": self.cwd, "at": time.time()}
+        try:
+            with (self.opts.state_dir / "starts.jsonl").open("a", encoding="utf-8") as f:
+                f.write(json.dumps(start) + "\n")
+        except OSError as exc:
+            self.log.write(f"starts.jsonl: {exc}")
         if self.opts.greet:
             self.hooks.fire(self.event("Notification",
                                        message="Claude is waiting for your input",
@@ -654,6 +696,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--no-greet", action="store_true",
                         help="no idle Notification at start")
     parser.add_argument("--name", help="shown in the banner")
+    parser.add_argument("-c", "--continue", dest="resume", action="store_true",
+                        help="Claude Code's flag to continue the last conversation (shown)")
     ns = parser.parse_args(argv)
     if ns.burst_ms < 0 or ns.reply_delay < 0:
         parser.error("--burst-ms and --reply-delay must not be negative")
@@ -661,7 +705,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
     return Options(hook=ns.hook, state_dir=state_dir.absolute(),
                    session_id=ns.session_id or str(uuid.uuid4()), burst_ms=ns.burst_ms,
                    reply_delay=ns.reply_delay, last_message=not ns.no_last_message,
-                   greet=not ns.no_greet, name=ns.name)
+                   greet=not ns.no_greet, name=ns.name, resume=ns.resume,
+                   argv=tuple(sys.argv[1:] if argv is None else argv))
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
