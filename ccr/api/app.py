@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
+from ccr.api.session_routes import session_routes
 from ccr.core.errors import CcrError
 from ccr.services import dead_letters as dlq
 from ccr.services import history
@@ -315,6 +316,7 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse({"alert": alert_rules.view(result.alert),
                              "acknowledged": result.changed})
 
+    api.include_router(session_routes(hub))
     app.include_router(api)
     return app
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from ccr.cli import alerts as alerts_cli
 from ccr.cli import dlq as dlq_cli
 from ccr.cli import history as history_cli
+from ccr.cli import session_control as session_cli
 from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
 from ccr.cli.common import ConfigOpt, err, fail, out, print_error, settings_or_exit
@@ -33,6 +34,7 @@ app.command(name="trace")(trace_cli.trace)
 app.add_typer(alerts_cli.app, name="alerts")
 app.command(name="status")(status_cli.status)
 app.command(name="history")(history_cli.history)
+session_cli.register(app)
 
 
 @app.command()
