@@ -45,6 +45,11 @@ class SessionsTable(KeyedTable):
     def upsert(self, session: Session, now: float) -> None:
         self.now = now
         key = str(session.id)
+        if session.expires_at <= now:  # ended (SessionEnd) or expired: no longer live
+            self.sessions.pop(key, None)
+            if key in self.rows:
+                self.remove_row(key)
+            return
         self.sessions[key] = session
         cells = self._cells(session)
         if key in self.rows:
