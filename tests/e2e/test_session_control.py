@@ -102,6 +102,7 @@ class Fleet(World):
 
 def make_fleet(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None = None,
                *, commands: dict[str, Any] | None = None,
+               reliability: dict[str, Any] | None = None,
                extra_servers: list[dict[str, Any]] | None = None) -> Fleet:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -122,7 +123,7 @@ def make_fleet(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None = None
         tmp_path / "ccr.toml", port=port, data_dir=tmp_path / "data", servers=servers,
         telegram={"base_url": botapi.base_url, "allowed_chats": [CHAT], "admins": [CHAT],
                   "poll_timeout": 1},
-        executor={"settle_ms": 150, "enter_check_ms": 100},
+        executor={"settle_ms": 150, "enter_check_ms": 100}, reliability=reliability,
         sections={"commands": commands} if commands else None)
     hub = HubProcess(config=config, port=port, workdir=tmp_path,
                      env=base_env(CCR_TELEGRAM_TOKEN=botapi.token, HOME=str(home)))
@@ -349,7 +350,7 @@ def test_api_and_cli_start_and_stop(fleet: Fleet) -> None:
 
 
 def test_new_and_stop_over_ssh(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd) -> None:
-    fleet = make_fleet(tmp_path, botapi, tmux, sshd)
+    fleet = make_fleet(tmp_path, botapi, tmux, sshd, reliability={"breaker_failures": 1})
     assert fleet.kr4_tmux is not None
     fleet.hub.start()
     try:
@@ -370,6 +371,38 @@ def test_new_and_stop_over_ssh(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Ss
         assert "Claude exited on /exit" in done["text"]
         assert panes(fleet.kr4_tmux) == {} and fleet.live() == []
         assert os.path.exists(project)
+
+        # A server that is down, then behind an open breaker: refused, nothing started.
+        sshd.stop()
+        fleet.say(f"/new kr4 {project}")
+        fleet.message(lambda m: "Cannot reach kr4" in m["text"] and "1." in m["text"])
+        fleet.say(f"/new kr4 {project}")
+        fleet.message(lambda m: "kr4 is temporarily unavailable" in m["text"])
+        assert panes(fleet.kr4_tmux) == {} and len(starts(tmp_path, "kr4")) == 1
     finally:
         fleet.hub.stop()
         fleet.kr4_tmux.kill_server()
+
+
+def test_a_pane_that_is_no_longer_the_sessions_is_left_alone(fleet: Fleet) -> None:
+    (fleet.home / "p").mkdir()
+    fleet.start("laptop", "p")
+    [start] = starts(fleet.workdir, "laptop")
+    # tmux restarts and hands the same pane id to a program of another tmux session.
+    fleet.tmux.kill_server()
+    pane = fleet.tmux.new_session("other", ["cat"])
+    assert pane == start["pane"]
+    fleet.say("/esc laptop:1")
+    msg = fleet.message(lambda m: "now belongs to tmux session 'other'" in m["text"])
+    assert "pressed and typed nothing" in msg["text"]
+    fleet.say("/clear laptop:1")
+    fleet.message(lambda m: m["text"].count("now belongs to tmux session 'other'") == 1
+                  and "/clear" not in m["text"] and "Escape" not in m["text"]
+                  and m["message_id"] > msg["message_id"])
+    fleet.say("/stop laptop:1")
+    ask = fleet.message(lambda m: m["text"].startswith("Stop ") and "laptop:1" in m["text"])
+    fleet.tap(ask, dict(buttons(ask))["⏹ Yes, stop it"])
+    fleet.message(lambda m: m["message_id"] == ask["message_id"]
+                  and "now belongs to tmux session 'other'" in m["text"])
+    assert panes(fleet.tmux) == {pane: "other"}, "the other program's pane is still there"
+    assert fleet.tmux.capture(pane).strip() == "", "nothing reached it"
