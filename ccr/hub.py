@@ -41,6 +41,7 @@ from ccr.services.history import HistoryService
 from ccr.services.lifecycle import CommandLifecycle
 from ccr.services.prompting import PromptService
 from ccr.services.recovery import SessionRecovery
+from ccr.services.session_control import SessionControl
 from ccr.services.sessions import SessionService
 from ccr.services.topics import TopicService
 from ccr.store.db import Database
@@ -125,6 +126,9 @@ class Hub:
                                           settings.commands, clock=clock)
         self.sessions.turns = self.lifecycle
         self.drafts = DraftService(self.db, self.sessions, clock=clock)
+        self.control = SessionControl(self.db, self.bus, self.sessions, self.executor,
+                                      clock=clock,
+                                      start_timeout_s=settings.commands.start_timeout_s)
         self.history = HistoryService(self.db, clock, settings, log=self.log)
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat
@@ -163,7 +167,7 @@ class Hub:
                                retention_s=tr.retention_hours * 3600, max_spans=tr.max_spans,
                                log=self.log)
         self.tracing.attach(self.db)
-        self.sessions.tracing = self.commands.tracing = self.tracing
+        self.sessions.tracing = self.commands.tracing = self.control.tracing = self.tracing
         self.delivery.tracing = self.executor.tracing = self.tracing
         self.recovery = SessionRecovery(self.sessions, self.executor.list_panes,
                                         self._tmux_target, interval=rel.health_interval_s,

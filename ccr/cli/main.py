@@ -18,6 +18,7 @@ from ccr.cli import dlq as dlq_cli
 from ccr.cli import history as history_cli
 from ccr.cli import servers as servers_cli
 from ccr.cli import service as service_cli
+from ccr.cli import session_control as session_cli
 from ccr.cli import status as status_cli
 from ccr.cli import trace as trace_cli
 from ccr.cli.common import ConfigOpt, err, fail, out, print_error, settings_or_exit
@@ -37,6 +38,7 @@ app.command(name="status")(status_cli.status)
 app.command(name="history")(history_cli.history)
 app.add_typer(service_cli.app, name="service")
 app.add_typer(servers_cli.app, name="servers")
+session_cli.register(app)
 
 
 @app.command()

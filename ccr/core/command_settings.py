@@ -23,6 +23,9 @@ class CommandSettings(BaseModel):
     confirm_after_s: float = Field(5.0, gt=0, le=600)
     """No UserPromptSubmit from Claude this long after typing: read the pane and say what is
     there instead (for example a menu that took the keys)."""
+    start_timeout_s: float = Field(60.0, gt=0, le=3600)
+    """/new and /restart: Claude's first hook must arrive this long after its window opened,
+    else the person is told so, with what the window shows."""
     history_days: float = Field(30.0, gt=0, le=3650)
     """Commands (with Claude's replies) are kept this long, then purged."""
     purge_interval_s: float = Field(3600.0, ge=10, le=86400)

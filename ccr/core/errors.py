@@ -308,6 +308,60 @@ CATALOG: dict[str, Explanation] = {
         "The question in {handle} was already answered ({answer}); nothing more was typed.",
         ("Look at the session's newest notification for what Claude does now.",),
     ),
+    # Starting, stopping and clearing sessions (ccr.services.session_control).
+    "dir_missing": Explanation(
+        "There is no directory '{dir}' on {server}, so nothing was started.",
+        (
+            "Give an absolute path, or one relative to the home directory of {server}'s "
+            "login (`~` and `~/src/app` work).",
+            "Send /new {server} without a directory for buttons of the directories used "
+            "there before.",
+        ),
+    ),
+    "dir_check_failed": Explanation(
+        "ccr could not check the directory on {server} ({detail}), so nothing was started.",
+        ("Check that {server} answers: `ccr doctor`.", "Then send the command again."),
+    ),
+    "pane_not_session": Explanation(
+        "The tmux pane {pane} on {server} now belongs to tmux session '{found}', not to "
+        "{handle}'s '{expected}', so ccr pressed and typed nothing.",
+        (
+            "The session's pane closed and tmux reused its number; send /sessions for the "
+            "live sessions.",
+            "If Claude still runs somewhere, its next message registers it again.",
+        ),
+    ),
+    "claude_silent": Explanation(
+        "Claude was started on {server} in {dir} but did not report within {seconds} s.",
+        (
+            "Read what its window shows (below): Claude may be asking something at the "
+            "keyboard, such as whether to trust the folder.",
+            "Check that Claude Code's hooks on {server} reach the hub: `ccr doctor`.",
+            "The window is left open in tmux session '{tmux_session}' on {server}; "
+            "its first message registers the session.",
+        ),
+    ),
+    "claude_start_failed": Explanation(
+        "The Claude command on {server} exited at once (in {dir}), before Claude reported; "
+        "its window was closed.",
+        (
+            "Read its last words (below).",
+            "Check `claude_command` for {server} in ccr.toml (now `{command}`): it must start "
+            "Claude Code on that machine, found on the PATH of tmux's shell there.",
+        ),
+    ),
+    "clear_unconfirmed": Explanation(
+        "/clear was typed into {handle}, but its screen did not show a fresh conversation "
+        "within {seconds} s.",
+        (
+            "Look at the session (below): Claude may have been busy; /esc {handle} "
+            "interrupts it, then /clear {handle} again.",
+        ),
+    ),
+    "session_dir_unknown": Explanation(
+        "ccr does not know the directory {handle} ran in, so it cannot start it again.",
+        ("Start a new session with /new {server} DIR.",),
+    ),
     "history_query_invalid": Explanation(
         "The history filter is not valid: {detail}.",
         ("Example: `/history laptop state:failed tests` (server, session, state, words).",),

@@ -75,6 +75,15 @@ class SessionHealthChanged(Event):
 
 
 @dataclass(frozen=True)
+class SessionEnded(Event):
+    """Claude was ended from ccr (/stop, /restart): the session is no longer live."""
+
+    session: Session
+    how: str
+    """"exit" (Claude left on /exit), "killed" (its pane was closed) or "gone" (it was)."""
+
+
+@dataclass(frozen=True)
 class HubLog(Event):
     """A line for the operator's log (starts, stops, warnings)."""
 

@@ -26,10 +26,16 @@ Hook events carry the real fields: a ``prompt_id`` per turn, SessionStart at sta
 SessionEnd at exit; the idle Notification at start (``--no-greet`` drops it) is the stand-in's
 own, so a test learns of the session before its first prompt.
 
+``/exit`` quits (a SessionEnd hook first), ``/clear`` clears the screen and starts a new
+conversation (SessionEnd with reason "clear", then SessionStart with source "clear", as Claude
+Code does), and Esc while it answers interrupts the turn, as in Claude Code. ``--continue`` is
+accepted (Claude Code's flag) and shown; every start is recorded in ``starts.jsonl``.
+
 Files in ``--state-dir``:
   <session-id>.jsonl  transcript (user, assistant, then a system stop_hook_summary record)
   prompts.jsonl       every submitted prompt: {"text": ..., "at": unix time}
   events.jsonl        every hook event as sent on the hook's stdin
+  starts.jsonl        each start: {"argv": [...], "pane": $TMUX_PANE, "cwd": ..., "at": ...}
   hook.log            the hook command's exit code, stdout and stderr
   agent.log           the agent's own log (exceptions included)
 """
@@ -366,6 +372,8 @@ class Options:
     greet: bool
     name: str | None
     permission_idle_s: float = IDLE_NOTIFY_S
+    resume: bool = False
+    argv: tuple[str, ...] = ()
 
 
 class Agent:
@@ -466,6 +474,11 @@ class Agent:
         if self.menu is not None and text == "\x1b":  # the Esc key, alone in its read
             self.mode = "normal"
             self.decline()
+            return
+        if self.turn is not None and text == "\x1b":  # Esc interrupts, as in Claude Code
+            self.mode = "normal"
+            self.interrupt()
+            self.draw()
             return
         for ch in text:
             self.char(ch, submit=quiet and alone)
@@ -634,10 +647,28 @@ class Agent:
         self.record_prompt(text)
         if text.strip() == "/exit":
             self.print_above("> " + text.replace("\n", "\n  "))
+            self.hooks.fire(self.event("SessionEnd", reason="prompt_input_exit"))
             raise Quit
+        if text.strip() == "/clear":
+            self.clear()
+            return
         self.queued.append(text)
         if self.turn is None:
             self.start_next()
+
+    def clear(self) -> None:
+        """/clear: a new conversation (new session id and transcript) on a cleared screen."""
+        self.hooks.fire(self.event("SessionEnd", reason="clear"))
+        self.queued.clear()
+        self.turn = None
+        self.opts.session_id = str(uuid.uuid4())
+        self.transcript = Transcript(self.opts.state_dir / f"{self.opts.session_id}.jsonl",
+                                     self.opts.session_id, self.cwd)
+        self.rows_up = 0
+        self.write("\x1b[3J\x1b[H\x1b[2J")
+        self.banner()
+        self.draw()
+        self.hooks.fire(self.event("SessionStart", source="clear"))
 
     def record_prompt(self, text: str) -> None:
         try:
@@ -746,17 +777,29 @@ class Agent:
 
     # ---- main loop ----------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Banner, prompt, and the greeting Notification."""
-        self.write("\x1b[?2004h")  # ask for bracketed paste, as Claude Code does
+    def banner(self) -> None:
         about = [f"session {self.opts.session_id}", f"state {self.opts.state_dir}"]
         if self.opts.name:
             about.insert(0, self.opts.name)
+        if self.opts.resume:
+            about.append("continued")
         self.write(f"{BOLD}{BANNER}{RESET}\n{DIM}{' · '.join(about)}{RESET}\n\n")
+
+    def start(self) -> None:
+        """Banner, prompt, and the greeting Notification."""
+        self.write("\x1b[?2004h")  # ask for bracketed paste, as Claude Code does
+        self.banner()
         self.draw()
         self.log.write(f"started pid={os.getpid()} session={self.opts.session_id} "
                        f"pane={os.environ.get('TMUX_PANE', '-')}")
         self.hooks.fire(self.event("SessionStart", source="startup", model="stand-in"))
+        start = {"argv": list(self.opts.argv), "pane": os.environ.get("TMUX_PANE"),
+                 "cwd": self.cwd, "at": time.time()}
+        try:
+            with (self.opts.state_dir / "starts.jsonl").open("a", encoding="utf-8") as f:
+                f.write(json.dumps(start) + "\n")
+        except OSError as exc:
+            self.log.write(f"starts.jsonl: {exc}")
         if self.opts.greet:
             self.hooks.fire(self.event("Notification",
                                        message="Claude is waiting for your input",
@@ -843,6 +886,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
                         metavar="SECONDS",
                         help="a dialog's Notification fires once no key was pressed for this "
                              f"long (default {IDLE_NOTIFY_S:g}, as Claude Code)")
+    parser.add_argument("-c", "--continue", dest="resume", action="store_true",
+                        help="Claude Code's flag to continue the last conversation (shown)")
     ns = parser.parse_args(argv)
     if ns.burst_ms < 0 or ns.reply_delay < 0 or ns.permission_idle_s < 0:
         parser.error("--burst-ms, --reply-delay and --permission-idle-s must not be negative")
@@ -851,7 +896,8 @@ def parse_args(argv: Sequence[str] | None) -> Options:
                    session_id=ns.session_id or str(uuid.uuid4()), burst_ms=ns.burst_ms,
                    reply_delay=ns.reply_delay, last_message=not ns.no_last_message,
                    greet=not ns.no_greet, name=ns.name,
-                   permission_idle_s=ns.permission_idle_s)
+                   permission_idle_s=ns.permission_idle_s, resume=ns.resume,
+                   argv=tuple(sys.argv[1:] if argv is None else argv))
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:

@@ -30,6 +30,17 @@ from ccr.remote.local import LocalTransport
 from ccr.remote.pool import SshPool
 from ccr.remote.ssh import SshTransport
 from ccr.remote.transport import ProgramOutput, Transport
+from ccr.remote.windows import (
+    PANE_FORMAT,
+    PaneState,
+    new_session_args,
+    new_window_args,
+    pane_id_of,
+    pane_state,
+    resolve_argv,
+    resolved,
+    server_socket,
+)
 from ccr.telemetry.tracing import Tracing
 
 SERVER_FAULTS = frozenset({"ssh_unreachable", "ssh_auth_failed", "ssh_host_key_unknown",
@@ -40,6 +51,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _BORDER = " \t│┃|"
 
 
+WINDOW_ATTEMPTS = 4
+"""Rounds of new-window / new-session while tmux says neither could run yet."""
 ENTER_LOOKS = 4
 """Looks the Enter check takes while the pane shows no change at all."""
 NAMED_KEYS = frozenset({"C-c", "Escape", "Enter", "Up", "Down", "Tab", "BTab"})
@@ -204,11 +217,13 @@ class Executor:
         return lock
 
     async def send_text(self, session: Session, text: str, *,
-                        before_typing: Callable[[], Awaitable[None]] | None = None) -> Delivery:
+                        before_typing: Callable[[], Awaitable[None]] | None = None,
+                        verify: bool = False) -> Delivery:
         """Type `text` into the session's pane and submit it with Enter.
 
         `before_typing` runs once the pane is ours, just before the first key: only from
-        then on can the text have reached tmux.
+        then on can the text have reached tmux. `verify`: first make sure the pane is alive
+        and still in the session's tmux session (`pane_gone`, `pane_not_session`).
         """
         text = clean_text(text)
         if not text.strip():
@@ -222,6 +237,8 @@ class Executor:
         started = time.monotonic()
         key: Pane = (server.id, " ".join(sock), pane)
         async with self._guard(server.id), self._lock(*key):
+            if verify:
+                await self._verify(transport, sock, session)
             waiting = self.leftovers.get(key)
             if waiting is not None:
                 await self._refuse_if_waiting(transport, sock, session, waiting)
@@ -291,9 +308,10 @@ class Executor:
             self.leftovers.remember(
                 (server.id, " ".join(tmux_target(server, session)), session.pane_id), text)
 
-    async def press(self, session: Session, keys: list[str]) -> None:
+    async def press(self, session: Session, keys: list[str], *, verify: bool = False) -> None:
         """Press keys on purpose: named keys from `NAMED_KEYS`, or single characters typed
-        literally. Holds the pane like typing does, so it never lands inside a command."""
+        literally. Holds the pane like typing does, so it never lands inside a command.
+        `verify` as for `send_text`."""
         for key in keys:
             if key not in NAMED_KEYS and len(key) != 1:
                 raise InputError("text_empty")
@@ -301,6 +319,8 @@ class Executor:
         assert session.pane_id is not None
         pane = session.pane_id
         async with self._guard(server.id), self._lock(server.id, " ".join(sock), pane):
+            if verify:
+                await self._verify(transport, sock, session)
             for key in keys:
                 args = [key] if key in NAMED_KEYS else ["-H", *hex_keys(key)]
                 try:
@@ -518,6 +538,102 @@ class Executor:
         self.transport(server_id)
         async with self._guard(server_id):
             return await self._exec[server_id].run(argv)
+
+    # --- Claude windows: start, look at, end (ccr.services.session_control) -------------
+
+    async def resolve_dir(self, server_id: str, directory: str) -> str | None:
+        """`directory` on the server as an absolute path (`~` and relative paths start at
+        the login's home), or None when it is no directory there. It is an argument of a
+        fixed program, never shell code."""
+        out = await self.run_program(server_id, resolve_argv(directory))
+        try:
+            return resolved(out)
+        except ValueError as exc:
+            raise RemoteError("dir_check_failed", sent=False, server=server_id,
+                              detail=str(exc)) from None
+
+    async def new_window(self, server_id: str, directory: str, command: str) -> str:
+        """Run `command` (the server's configured Claude command line) in a new window of
+        the server's `tmux_session` (created if missing) on its configured socket, in
+        `directory`; the new pane's id. The window stays, dead, if the command exits at once
+        (remain-on-exit), so what it printed can be shown."""
+        server = self.servers[server_id]
+        sock = server_socket(server.tmux_socket)
+        transport = self.transport(server_id)
+        name = server.tmux_session
+        window = new_window_args(sock, name, directory, command)
+        async with self._guard(server_id):
+            for attempt in range(WINDOW_ATTEMPTS):
+                try:
+                    out = await self._call(transport, window, together=True)
+                    break
+                except RemoteError as exc:
+                    if exc.sent or exc.code != "pane_gone":
+                        raise
+                try:  # no such tmux session (or no tmux server) yet: make it
+                    out = await self._call(transport, new_session_args(
+                        sock, name, directory, command), together=True)
+                    break
+                except RemoteError as exc:
+                    # "duplicate session": another start made it meanwhile; "server exited
+                    # unexpectedly": the tmux server was quitting with its last session.
+                    # Neither made anything, so the next round may try again.
+                    if exc.sent or attempt == WINDOW_ATTEMPTS - 1 or not (
+                            exc.code == "pane_gone"
+                            or "duplicate session" in str(exc.context.get("detail"))):
+                        raise
+                await asyncio.sleep(0.1 * (attempt + 1))
+        pane = pane_id_of(out)
+        if pane is None:
+            raise RemoteError("tmux_failed", sent=True, server=server_id,
+                              detail=f"tmux did not name the new pane ({out.strip()[:80]!r})")
+        return pane
+
+    def socket_of(self, server_id: str, session: Session | None = None) -> list[str]:
+        """A session's socket options, or the server's configured socket."""
+        server = self.servers[server_id]
+        if session is not None:
+            return tmux_target(server, session)
+        return server_socket(server.tmux_socket)
+
+    async def pane_state(self, server_id: str, pane: str,
+                         sock: list[str]) -> PaneState | None:
+        """The pane as tmux sees it now; None when it (or its tmux server) is gone."""
+        async with self._guard(server_id):
+            try:
+                out = await self._tmux(self.transport(server_id),
+                                       [*sock, "display-message", "-p", "-t", pane,
+                                        PANE_FORMAT])
+            except RemoteError as exc:
+                if exc.code == "pane_gone":
+                    return None
+                raise
+        return pane_state(pane, out)
+
+    async def window_command(self, server_id: str, pane: str, sock: list[str],
+                             args: list[str]) -> str:
+        """One tmux command aimed at a pane of a window ccr manages (`kill-pane`,
+        `set-option -w remain-on-exit off`, `capture-pane`), holding the pane's lock."""
+        async with self._guard(server_id), self._lock(server_id, " ".join(sock), pane):
+            return await self._tmux(self.transport(server_id), [*sock, *args[:1], "-t", pane,
+                                                                 *args[1:]])
+
+    async def _verify(self, transport: Transport, sock: list[str], session: Session) -> None:
+        """The session's pane still exists, lives, and sits in the session's tmux session."""
+        assert session.pane_id is not None
+        try:
+            out = await self._tmux(transport, [*sock, "display-message", "-p", "-t",
+                                               session.pane_id, PANE_FORMAT])
+        except RemoteError as exc:
+            raise self._for_session(exc, session, False) from None
+        state = pane_state(session.pane_id, out)
+        if state is None or state.dead:
+            raise RemoteError("pane_gone", sent=False, handle=session.handle,
+                              server=session.server_id)
+        if session.tmux_session and state.session_name != session.tmux_session:
+            raise RemoteError("pane_not_session", sent=False, handle=session.handle,
+                              server=session.server_id, pane=session.pane_id,
+                              found=state.session_name, expected=session.tmux_session)
 
     async def list_panes(self, server_id: str, sock: list[str]) -> dict[str, str]:
         """Every pane on one tmux server, {pane id: session name}, in ONE call."""

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import aiosqlite
 
 from ccr.core.errors import NotFoundError, stop_failure
-from ccr.core.events import EventBus, SessionHealthChanged, SessionUpdated
+from ccr.core.events import EventBus, SessionEnded, SessionHealthChanged, SessionUpdated
 from ccr.core.models import EventKind, HookEvent, Session, SessionHealth
 from ccr.services.cache import SessionCache
 from ccr.store import claude_failures, outbox
@@ -380,6 +380,15 @@ class SessionService:
         if chats:
             self.on_outbox()
         return updated
+
+    async def close(self, session: Session, how: str) -> Session:
+        """Claude was ended from ccr: the session leaves the live ones now (its row, handle
+        and history stay; handles are never reused)."""
+        async with self.db.transaction() as conn:
+            closed = await rows.end(conn, session.id, self.clock())
+        self._forget(closed.id)
+        self.bus.publish(SessionEnded(closed, how))
+        return closed
 
     async def used(self, session: Session) -> Session:
         """A command went to the session: one used within an hour of expiry gets 24 h more."""

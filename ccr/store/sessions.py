@@ -174,6 +174,19 @@ async def set_health(conn: aiosqlite.Connection, session_id: int, health: Sessio
     return from_row(row)
 
 
+SQL_RECENT_PROJECTS = ("SELECT MAX(id) AS id, project FROM sessions WHERE server_id = ? "
+                       "AND project IS NOT NULL AND project != '' GROUP BY project "
+                       "ORDER BY MAX(updated_at) DESC LIMIT ?")
+
+
+async def recent_projects(conn: aiosqlite.Connection, server_id: str,
+                          limit: int) -> list[tuple[int, str]]:
+    """The directories sessions on a server ran in, most recently active first, each with
+    the id of its latest session: (session id, directory)."""
+    async with conn.execute(SQL_RECENT_PROJECTS, (server_id, limit)) as cur:
+        return [(int(r["id"]), str(r["project"])) for r in await cur.fetchall()]
+
+
 async def extend(conn: aiosqlite.Connection, session_id: int, expires_at: float,
                  now: float) -> Session:
     """Push a session's expiry out (it was used close to it)."""

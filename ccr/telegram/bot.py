@@ -40,6 +40,7 @@ from ccr.telegram import (
     drafts,
     history,
     render,
+    session_control,
     topics,
 )
 from ccr.telegram.prompt_buttons import PromptButtons
@@ -81,6 +82,7 @@ class TelegramBot:
         """Inline-button handlers by callback-data prefix: (query, rest) -> the answer."""
         command_buttons.register(self)
         drafts.register(self)
+        session_control.register(self)
         self.buttons["p"] = PromptButtons(hub, self.app.bot).tap
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None

@@ -163,8 +163,19 @@ def buttons(kind: str, payload: dict[str, Any]) -> list[list[tuple[str, str]]]:
         row = alert_buttons(payload)
         return [row] if row else []
     if kind == "notification":
-        return prompt_buttons(payload)
+        return prompt_buttons(payload) if payload.get("prompt_id") else session_buttons(payload)
     return []
+
+
+TOKEN = re.compile(r"^[a-z0-9]{8}$")
+
+
+def session_buttons(p: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """Stop and Clear under a session's notification (ccr.telegram.session_control)."""
+    token = str(p.get("token") or "")
+    if not p.get("answerable", True) or not TOKEN.match(token):
+        return []
+    return [[("⏹ Stop", f"ss:{token}"), ("🧹 Clear", f"sc:{token}")]]
 
 
 def command_result(p: dict[str, Any]) -> str:
@@ -262,6 +273,11 @@ HELP = (
     "• /history lists recent commands; filter with a server, a handle, "
     "<code>state:failed</code> or words, e.g. <code>/history laptop tests</code>.\n"
     "• /sessions lists live sessions by server.\n"
+    "• /new <code>SERVER DIR</code> starts Claude there in a new tmux window (DIR absolute or "
+    "from the home directory; without DIR, buttons offer the directories used before). "
+    "/stop <code>HANDLE</code> ends it (after you confirm), /clear <code>HANDLE</code> starts "
+    "a fresh conversation, /restart <code>HANDLE</code> starts it again with --continue, "
+    "/esc <code>HANDLE</code> interrupts what Claude is doing.\n"
     "• /dlq (admins) lists messages Telegram did not take; /dlq retry ID|all sends them again.\n"
     "• /status shows the hub's health (GREEN, YELLOW, RED) per server.\n"
     "• /alerts lists active alerts; <code>/alerts ack ID</code> (admins) acknowledges one.\n"

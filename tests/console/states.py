@@ -293,6 +293,39 @@ async def with_history(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.2)
 
 
+# --- starting and stopping sessions ----------------------------------------------------------
+
+
+async def with_new_session_dialog(pilot: Pilot[Any]) -> None:
+    from textual.widgets import Input
+
+    from ccr.console.screens import NewSessionScreen
+
+    app = app_of(pilot)
+    await with_sessions(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
+    await wait_for(pilot, lambda: "/home/ana/shop" in str(
+        app.screen.query_one("#recent").render()))
+    app.screen.query_one("#dir", Input).value = "~/src/shop"
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.3)
+
+
+async def with_stop_question(pilot: Pilot[Any]) -> None:
+    from ccr.console.widgets.main import SessionsTable
+
+    app = app_of(pilot)
+    await with_sessions(pilot)
+    table = app.main.query_one(SessionsTable)
+    table.focus()
+    table.move_cursor(row=0)
+    await pilot.press("x")
+    await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause(0.3)
+
+
 @dataclass(frozen=True)
 class State:
     run: Callable[[Pilot[Any]], Awaitable[None]]
@@ -309,5 +342,7 @@ STATES: dict[str, State] = {
     "alerts": State(with_alerts, quiet_metrics),
     "traces": State(with_traces),
     "history": State(with_history),
+    "new-session": State(with_new_session_dialog),
+    "stop-session": State(with_stop_question),
 }
 """Every screen state shown in screenshots/, by file name."""

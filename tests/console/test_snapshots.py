@@ -52,3 +52,9 @@ def test_operator_screen_80x24(snap_compare: Any, tmp_path: Path, tmux: Tmux,
 def test_operator_screen_200x60(snap_compare: Any, tmp_path: Path, tmux: Tmux,
                                 frozen_env: None, state: str) -> None:
     assert snap(snap_compare, tmp_path, tmux, state, (200, 60))
+
+
+@pytest.mark.parametrize("state", ["new-session", "stop-session"])
+def test_session_dialogs_80x24(snap_compare: Any, tmp_path: Path, tmux: Tmux,
+                               frozen_env: None, state: str) -> None:
+    assert snap(snap_compare, tmp_path, tmux, state, (80, 24))

@@ -65,7 +65,8 @@ def test_answered_shows_the_choice_and_no_buttons() -> None:
 
 
 def test_plain_notifications_and_alerts_keep_their_buttons() -> None:
-    assert render.buttons("notification", base()) == []
+    assert render.buttons("notification", base()) == [  # the session's Stop and Clear
+        [("⏹ Stop", "ss:abcd2345"), ("🧹 Clear", "sc:abcd2345")]]
     assert render.buttons("alert", {"id": 3, "state": "firing"}) == [
         [("🔕 Acknowledge", "ack:3")]]
 

@@ -13,6 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
 from ccr.console.screens.base import HubScreen
+from ccr.console.screens.confirm import ConfirmScreen
+from ccr.console.screens.new_session import NewSessionScreen
 from ccr.console.widgets.main import (
     ActivityLog,
     SendBar,
@@ -20,10 +22,12 @@ from ccr.console.widgets.main import (
     SessionDetail,
     SessionsTable,
 )
+from ccr.core.errors import CcrError
 from ccr.core.events import (
     BreakerStateChanged,
     Event,
     ServerStateChanged,
+    SessionEnded,
     SessionHealthChanged,
     SessionUpdated,
 )
@@ -37,6 +41,8 @@ class MainScreen(HubScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_send", "Type"),
         Binding("s", "focus_sessions", "Sessions"),
+        Binding("n", "new_session", "New"),
+        Binding("x", "stop_session", "Stop"),
         Binding("ctrl+l", "clear_log", "Clear log", show=False),
     ]
 
@@ -74,7 +80,8 @@ class MainScreen(HubScreen):
     def hub_event(self, event: Event) -> None:
         self.query_one(ActivityLog).add_event(event)
         match event:
-            case SessionUpdated(session=session) | SessionHealthChanged(session=session):
+            case (SessionUpdated(session=session) | SessionHealthChanged(session=session)
+                  | SessionEnded(session=session)):
                 self.query_one(SessionsTable).upsert(session, self.hub.clock())
             case ServerStateChanged(server_id=sid, state=state, detail=detail):
                 if not self._breaker_shown(sid):  # an open breaker says more than "up"
@@ -113,3 +120,58 @@ class MainScreen(HubScreen):
 
     def action_clear_log(self) -> None:
         self.query_one(ActivityLog).clear()
+
+    # --- n: start Claude, x: stop it (ccr.services.session_control) -----------------------
+
+    def action_new_session(self) -> None:
+        async def recent(server: str) -> list[str]:
+            return [path for _, path in await self.hub.control.recent_dirs(server)]
+
+        servers = self.hub.control.server_ids()
+        if not servers:
+            self.notify("No server in ccr.toml to start Claude on.", severity="warning")
+            return
+        self.app.push_screen(NewSessionScreen(servers, recent), self._start_chosen)
+
+    def _start_chosen(self, chosen: tuple[str, str] | None) -> None:
+        if chosen is not None:
+            self.start_session(*chosen)
+
+    @work(group="control")
+    async def start_session(self, server: str, directory: str) -> None:
+        self.notify(f"Starting Claude on {server} in {directory}…", timeout=3)
+        result = await self.hub.control.start(server, directory)
+        if result.session is not None:
+            s = result.session
+            self.notify(f"{s.project_name} on {s.server_id}, in {result.seconds:.1f} s",
+                        title=f"Started {s.handle}", timeout=6)
+            return
+        err = result.error or CcrError("internal", detail="no session")
+        lines = "\n".join(result.screen.splitlines()[-4:])
+        self.notify(err.message + (f"\n{lines}" if lines else ""), title="Not started",
+                    severity="error", timeout=15)
+
+    def action_stop_session(self) -> None:
+        session = self.query_one(SessionsTable).selected
+        if session is None:
+            self.notify("Select a session first (arrow keys in the sessions table).",
+                        severity="warning")
+            return
+        question = (f"Stop {session.handle} · {session.project_name} on {session.server_id}? "
+                    "Claude gets Escape and /exit; its pane is closed if it lingers.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stop_session(session.token)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Stop"), answered)
+
+    @work(group="control")
+    async def stop_session(self, token: str) -> None:
+        try:
+            result = await self.hub.control.stop(token)
+        except CcrError as exc:
+            self.notify(exc.message, title="Not stopped", severity="error", timeout=10)
+            return
+        if result is not None:
+            self.notify(f"{result.session.handle} stopped ({result.how}).", timeout=5)
