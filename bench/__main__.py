@@ -9,6 +9,7 @@ from bench import (
     dispatch,
     feedback,
     history_search,
+    hook,
     load,
     metrics_overhead,
     one_down,
@@ -18,7 +19,8 @@ from bench import (
 BENCHMARKS = {"dispatch": dispatch.main, "command_path": command_path.main,
               "one_down": one_down.main, "metrics_overhead": metrics_overhead.main,
               "load": load.main, "scale": scale.main,
-              "history_search": history_search.main, "feedback": feedback.main}
+              "history_search": history_search.main, "feedback": feedback.main,
+              "hook": hook.main}
 
 
 def main(argv: list[str] | None = None) -> int:
