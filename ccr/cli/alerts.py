@@ -16,7 +16,7 @@ from ccr.cli.common import ConfigOpt, JsonOpt, api_call
 app = typer.Typer(name="alerts", invoke_without_command=True,
                   help="Alerts for the admins: list active ones (default), acknowledge.")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # whole lines: a path in a message stays greppable
 
 STYLE = {"firing": "bold red", "acknowledged": "yellow", "resolved": "green"}
 

@@ -13,7 +13,7 @@ from ccr.core.config import Settings, load_settings
 from ccr.core.errors import CcrError
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # whole lines: a path in a message stays greppable
 
 ConfigOpt = Annotated[
     Path | None,

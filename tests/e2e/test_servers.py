@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from ccr.hook import fast_command, settings_snippet
 from tests.fixtures.hub import ROOT, SECRET, HubProcess, base_env, free_port, wait_until
 from tests.fixtures.sshd import Sshd, _require_sshd, start_sshd
 
@@ -154,8 +155,8 @@ def test_add_over_ssh_keeps_the_persons_settings_proves_the_path_and_adds_nothin
     assert settings["permissions"] == PERSONS_SETTINGS["permissions"]
     commands = _commands(settings)
     assert "/usr/local/bin/notify done" in commands and "/usr/local/bin/audit" in commands
-    ours = f"/usr/bin/python3 {rig.home.resolve()}/.local/share/ccr/hook.py"
-    assert commands.count(ours) == 4, commands  # Stop, SubagentStop, Notification, Prompt
+    ours = fast_command("/usr/bin/python3", f"{rig.home.resolve()}/.local/share/ccr")
+    assert commands.count(ours) == len(settings_snippet(ours)["hooks"]), commands  # each event
     backups = list((rig.home / ".claude").glob("settings.json.ccr-backup-*"))
     assert len(backups) == 1
     assert json.loads(backups[0].read_text()) == PERSONS_SETTINGS
