@@ -385,7 +385,7 @@ class SessionService:
         """Claude was ended from ccr: the session leaves the live ones now (its row, handle
         and history stay; handles are never reused)."""
         async with self.db.transaction() as conn:
-            closed = await rows.end(conn, session.id, self.clock())
+            closed = await rows.close(conn, session.id, self.clock())
         self._forget(closed.id)
         self.bus.publish(SessionEnded(closed, how))
         return closed

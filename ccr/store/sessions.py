@@ -174,9 +174,22 @@ async def set_health(conn: aiosqlite.Connection, session_id: int, health: Sessio
     return from_row(row)
 
 
+SQL_CLOSE = ("UPDATE sessions SET ended_at = NULL, expires_at = MIN(expires_at, ?) WHERE id = ? "
+             f"RETURNING {COLUMNS}")
+"""Ended from ccr (/stop): final, unlike an `end` (ended_at set), which Claude Code running in
+the same pane again brings back; a stopped session's pane id may be another program's later."""
 SQL_RECENT_PROJECTS = ("SELECT MAX(id) AS id, project FROM sessions WHERE server_id = ? "
                        "AND project IS NOT NULL AND project != '' GROUP BY project "
                        "ORDER BY MAX(updated_at) DESC LIMIT ?")
+
+
+async def close(conn: aiosqlite.Connection, session_id: int, now: float) -> Session:
+    """Claude was ended from ccr: the session is no longer live, for good (the row, its
+    handle and its history stay)."""
+    async with conn.execute(SQL_CLOSE, (now, session_id)) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return from_row(row)
 
 
 async def recent_projects(conn: aiosqlite.Connection, server_id: str,

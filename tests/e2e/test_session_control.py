@@ -262,7 +262,7 @@ def test_clear_esc_and_restart(fleet: Fleet) -> None:
     assert "the screen shows it" in cleared["text"]
     assert "You said: remember this" not in fleet.tmux.capture(first["pane"])
     assert [e["source"] for e in events(fleet.workdir, "laptop")
-            if e["hook_event_name"] == "SessionStart"] == ["clear"]
+            if e["hook_event_name"] == "SessionStart"] == ["startup", "clear"]
     assert fleet.live() == ["laptop:1"], "a cleared session keeps its handle"
 
     fleet.say("/cmd laptop:1 /sleep 60")
