@@ -18,6 +18,7 @@ from ccr.core.config import LocalServer, Settings, SshServer
 from ccr.core.errors import CcrError
 from ccr.remote.executor import Executor
 from ccr.remote.forward import hook_path
+from ccr.services.claude_settings import is_ccr_command
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,6 @@ fi
 usual install places are searched too, since an SSH command's PATH is often shorter."""
 SETTINGS = "~/.claude/settings.json"
 _VERSION = re.compile(r"\d+\.\d+(?:\.\d+)?")
-_CCR_HOOK = re.compile(r"(?:^|[\s/'\"])(?:ccr(?:\s+hook\b|\.hook\b|/hook\.py\b)|hook\.py\b)")
-"""A hook command that is ccr's: `ccr hook`, `python -m ccr.hook`, `python3 .../hook.py`."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,8 @@ def parse_probe(output: str) -> ClaudeProbe:
 
 
 def is_ccr_hook(command: object) -> bool:
-    return isinstance(command, str) and bool(_CCR_HOOK.search(command))
+    """`ccr hook`, `python -m ccr.hook`, `python3 .../hook.py`, the fast `-I -S -c` form."""
+    return is_ccr_command(command)
 
 
 def hooked_events(settings_text: str) -> set[str]:
