@@ -15,7 +15,7 @@ from ccr.cli.common import ConfigOpt, JsonOpt, api_call
 
 app = typer.Typer(name="alerts", invoke_without_command=True,
                   help="Alerts for the admins: list active ones (default), acknowledge.")
-out = Console()
+out = Console(soft_wrap=True)  # lines are not cut at 80 columns in pipes and logs
 err = Console(stderr=True, soft_wrap=True)  # whole lines: a path in a message stays greppable
 
 STYLE = {"firing": "bold red", "acknowledged": "yellow", "resolved": "green"}

@@ -12,7 +12,7 @@ from rich.console import Console
 from ccr.core.config import Settings, load_settings
 from ccr.core.errors import CcrError
 
-out = Console()
+out = Console(soft_wrap=True)  # lines are not cut at 80 columns in pipes and logs
 err = Console(stderr=True, soft_wrap=True)  # whole lines: a path in a message stays greppable
 
 ConfigOpt = Annotated[

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ccr.cli.common import ConfigOpt, JsonOpt, api_call
 
-out = Console()
+out = Console(soft_wrap=True)  # lines are not cut at 80 columns in pipes and logs
 COLORS = {"green": "green", "yellow": "yellow", "red": "bold red"}
 
 
