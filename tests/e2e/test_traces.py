@@ -4,6 +4,7 @@ and per command, kept in SQLite, shown by `ccr trace`, quoted in every error."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import subprocess
@@ -94,9 +95,14 @@ def test_a_notification_is_one_trace_from_hook_to_telegram(world: World) -> None
 
 
 def test_a_failed_command_quotes_a_trace_that_ccr_trace_shows(world: World) -> None:
-    world.start_agent("laptop", "doomed")
+    pane, _ = world.start_agent("laptop", "doomed")
     world.notification_for("laptop:1")
-    world.tmux.kill_session("doomed")
+    # Claude dies without a goodbye (no SessionEnd), so the hub still knows the session and
+    # finds its pane gone when it types.
+    os.kill(int(world.tmux.run("display-message", "-p", "-t", pane, "#{pane_pid}")), 9)
+    wait_until(lambda: subprocess.run(["tmux", "-L", world.tmux.socket_name, "has-session",
+                                       "-t", "doomed"], capture_output=True).returncode != 0,
+               10, message="the pane to close")
     text = "this command text must never reach a span"
     world.botapi.push_text(CHAT, f"/cmd laptop:1 {text}")
     msg = world.botapi.wait_for_message(lambda m: "no longer exists" in m["text"])
