@@ -35,6 +35,12 @@ def post(w: World, pane: str, name: str, **fields: Any) -> dict[str, Any]:
     return dict(resp.json())
 
 
+def turn_id(state: Path) -> str:
+    """The prompt_id the agent gave its last turn (its UserPromptSubmit said so)."""
+    events = [json.loads(line) for line in (state / "events.jsonl").read_text().splitlines()]
+    return str([e for e in events if e["hook_event_name"] == "UserPromptSubmit"][-1]["prompt_id"])
+
+
 def started(tmp_path: Path, botapi: Any, tmux: Tmux) -> World:
     w = make_world(tmp_path, botapi, tmux, None, sections={
         "commands": {"confirm_after_s": 30}, "alerts": {"interval_s": 60}})
@@ -51,7 +57,7 @@ def test_a_logged_out_claude_fails_the_command_with_retry_and_alerts_the_admin(
         w.botapi.push_text(CHAT, "/cmd laptop:1 /sleep 600")
         card = w.botapi.wait_for_message(lambda m: "/sleep 600" in m["text"]
                                          and "✓✓" in m["text"])
-        post(w, pane, "StopFailure", error="authentication_failed", prompt_id="turn-1",
+        post(w, pane, "StopFailure", error="authentication_failed", prompt_id=turn_id(state),
              last_prompt="/sleep 600", last_reply="Invalid API key · Fix external API key")
         failed = w.botapi.wait_for_message(
             lambda m: m["message_id"] == card["message_id"] and "stopped on an error" in m["text"])
