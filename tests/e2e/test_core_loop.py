@@ -111,7 +111,7 @@ def test_unknown_handle_and_gone_pane_are_explained(world: World) -> None:
     world.botapi.push_text(CHAT, "/cmd laptop:9 hello")
     msg = world.botapi.wait_for_message(lambda m: "laptop:9" in m["text"])
     assert "no live session" in msg["text"] and "/sessions" in msg["text"]
-    world.tmux.kill_session("doomed")
+    world.tmux.crash_session("doomed")
     world.botapi.push_text(CHAT, "/cmd laptop:1 anyone there?")
     msg = world.botapi.wait_for_message(lambda m: "no longer exists" in m["text"])
     assert "Traceback" not in msg["text"] and "1." in msg["text"]

@@ -89,7 +89,7 @@ def test_lost_pane_closes_the_topic_and_its_return_reopens_it(world: World) -> N
     in_group(world, "laptop:1", "Reply to this message")
     thread = topic_of(world, "laptop:1")["message_thread_id"]
 
-    world.tmux.kill_session("phoenix")
+    world.tmux.crash_session("phoenix")
     world.botapi.wait_for_topic(lambda t: t["message_thread_id"] == thread
                                 and t["state"] == "closed")
     world.botapi.push_text(GROUP, "still there?", thread_id=thread, user_id=CHAT)

@@ -51,7 +51,7 @@ def test_killed_tmux_session_is_told_once_and_restored_when_recreated(
     w.notification_for("laptop:1")
     w.start_agent("laptop", "work")
     w.notification_for("laptop:2")
-    w.tmux.kill_session("work")
+    w.tmux.crash_session("work")
     lost = w.botapi.wait_for_message(lambda m: "🔴" in m["text"] and "laptop:2" in m["text"],
                                      timeout=10)
     assert "is gone" in lost["text"] and "1." in lost["text"]
