@@ -31,6 +31,12 @@ from ccr.reliability.retry import RetryPolicy
 from ccr.remote.replace import DEFAULT_BACKOFF, Replacer, ServerGate
 from ccr.remote.ssh_errors import connect_error
 
+MAX_OPENING = 10
+"""SSH connections opened at once by one pool. A hub start with hundreds of SSH servers asks
+for all of them at the same moment (hook forwards, probes); unbounded, their handshakes keep
+the event loop so busy that the API answers only once they are done, and a server's sshd
+drops what exceeds its MaxStartups. With ten at a time the API answers while they open."""
+
 
 class _Client(asyncssh.SSHClient):
     """Notices a lost connection so the pool drops it at once."""
@@ -107,7 +113,8 @@ class SshPool:
                  connector: Connector | None = None,
                  may_open: Callable[[str], bool] | None = None,
                  gate: ServerGate | None = None, backoff: RetryPolicy = DEFAULT_BACKOFF,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_opening: int = MAX_OPENING) -> None:
         self.settings = settings
         self.connect_timeout = connect_timeout
         self.connector = connector or (lambda s: open_connection(
@@ -123,6 +130,8 @@ class SshPool:
         """Per server: True when a control channel answered recently (liveness for free)."""
         self._conns: dict[str, list[PooledConnection]] = {}
         self._opening: dict[str, int] = {}
+        self._handshakes = asyncio.Semaphore(max_opening)
+        """Connections being opened at once, across all servers (see MAX_OPENING)."""
         self._cond = asyncio.Condition()
         self._stats: dict[str, _Stats] = {}
 
@@ -246,7 +255,8 @@ class SshPool:
         self._opening[server.id] = self._opening.get(server.id, 0) + 1
         self._cond.release()
         try:
-            conn, client = await self.connector(server)
+            async with self._handshakes:
+                conn, client = await self.connector(server)
         except RemoteError:
             self._stat(server.id).connect_errors += 1
             raise
