@@ -178,6 +178,18 @@ def links_up(url: str) -> tuple[int, int]:
     return conns, forwards
 
 
+def listening(ports: set[int]) -> set[int]:
+    """Which of these ports something LISTENs on at 127.0.0.1 (read from /proc/net/tcp, so
+    watching the forwards costs the hub nothing: a /metrics scrape with 500 servers does)."""
+    found: set[int] = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        addr, _, port = fields[1].partition(":")
+        if fields[3] == "0A" and addr == "0100007F" and int(port, 16) in ports:
+            found.add(int(port, 16))
+    return found
+
+
 @dataclass
 class Start:
     """One hub start: seconds from the process start to /healthz, to every connection up,
@@ -189,21 +201,48 @@ class Start:
     mem: ProcSample
 
 
-def start_and_link(hub: HubProcess, servers: int, timeout: float) -> Start:
+def ssh_links(pid: int, sshd_port: int) -> int:
+    """The hub's established TCP connections to the sshd (its SSH connections), from
+    /proc/<pid>/fd and /proc/net/tcp: no request to the hub."""
+    inodes: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = fd.readlink().as_posix()
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    n = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if (fields[3] == "01" and int(fields[2].partition(":")[2], 16) == sshd_port
+                and fields[9] in inodes):
+            n += 1
+    return n
+
+
+def start_and_link(hub: HubProcess, servers: int, ports: set[int], sshd_port: int,
+                   timeout: float) -> Start:
+    """Start the hub; time /healthz, then every SSH connection (the hub's established TCP
+    connections to the sshd) and every forward (its hooks_port listening), both read from
+    /proc every 50 ms (a /metrics scrape with 500 servers would load the hub meanwhile);
+    then one /metrics read confirms both from the hub's side."""
     t0 = time.perf_counter()
     hub.start(timeout=60)
     ready = time.perf_counter() - t0
+    assert hub.proc is not None
     conns_s = forwards_s = None
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline and (conns_s is None or forwards_s is None):
-        conns, forwards = links_up(hub.url)
         now = time.perf_counter() - t0
-        if conns_s is None and conns >= servers:
+        if conns_s is None and ssh_links(hub.proc.pid, sshd_port) >= servers:
             conns_s = now
-        if forwards_s is None and forwards >= servers:
+        if forwards_s is None and len(listening(ports)) >= len(ports):
             forwards_s = now
-        time.sleep(0.1)
-    assert hub.proc is not None
+        time.sleep(0.05)
+    t1 = time.perf_counter()
+    conns, forwards = links_up(hub.url)
+    print(f"  /metrics then: {conns} of {servers} servers with a live connection, {forwards} "
+          f"forwards up (the scrape took {time.perf_counter() - t1:.2f} s)", flush=True)
     return Start(ready, conns_s, forwards_s, proc_sample(hub.proc.pid))
 
 
@@ -321,7 +360,7 @@ def run(ns: argparse.Namespace, work: Path, stack: contextlib.ExitStack,
     big.workdir.mkdir()
     stack.callback(big.stop)
 
-    cold = start_and_link(big, n, ns.link_timeout)
+    cold = start_and_link(big, n, set(ports[:n]), sshd.port, ns.link_timeout)
     say(f"cold start: /healthz {cold.ready_s:.2f} s, all {n} connections "
         f"{secs(cold.conns_s)} s, all forwards {secs(cold.forwards_s)} s, RSS "
         f"{cold.mem.rss_mb:.0f} MB")
@@ -336,7 +375,7 @@ def run(ns: argparse.Namespace, work: Path, stack: contextlib.ExitStack,
     t0 = time.perf_counter()
     big.stop()
     stop_s = time.perf_counter() - t0
-    warm = start_and_link(big, n, ns.link_timeout)
+    warm = start_and_link(big, n, set(ports[:n]), sshd.port, ns.link_timeout)
     say(f"restart: stop {stop_s:.2f} s, /healthz {warm.ready_s:.2f} s, all connections "
         f"{secs(warm.conns_s)} s, all forwards {secs(warm.forwards_s)} s")
     time.sleep(2.0)  # the first probe and recovery rounds after start are over
@@ -348,7 +387,7 @@ def run(ns: argparse.Namespace, work: Path, stack: contextlib.ExitStack,
                      port=port1, workdir=work / "hub1", env=env)
     one.workdir.mkdir()
     stack.callback(one.stop)
-    one_start = start_and_link(one, 1, ns.link_timeout)
+    one_start = start_and_link(one, 1, {ports[n]}, sshd.port, ns.link_timeout)
     asyncio.run(register(one.url, [s for s in sessions if s[0] == server_id(0)]))
 
     agent_panes = panes[0][1]
