@@ -31,6 +31,12 @@ from ccr.reliability.retry import RetryPolicy
 from ccr.remote.replace import DEFAULT_BACKOFF, Replacer, ServerGate
 from ccr.remote.ssh_errors import connect_error
 
+MAX_OPENING = 10
+"""SSH connections opened at once by one pool. A hub start with hundreds of SSH servers asks
+for all of them at the same moment (hook forwards, probes); unbounded, their handshakes keep
+the event loop so busy that the API answers only once they are done, and a server's sshd
+drops what exceeds its MaxStartups. With ten at a time the API answers while they open."""
+
 
 class _Client(asyncssh.SSHClient):
     """Notices a lost connection so the pool drops it at once."""
@@ -107,7 +113,8 @@ class SshPool:
                  connector: Connector | None = None,
                  may_open: Callable[[str], bool] | None = None,
                  gate: ServerGate | None = None, backoff: RetryPolicy = DEFAULT_BACKOFF,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 max_opening: int = MAX_OPENING) -> None:
         self.settings = settings
         self.connect_timeout = connect_timeout
         self.connector = connector or (lambda s: open_connection(
@@ -123,6 +130,10 @@ class SshPool:
         """Per server: True when a control channel answered recently (liveness for free)."""
         self._conns: dict[str, list[PooledConnection]] = {}
         self._opening: dict[str, int] = {}
+        self._opened: dict[str, asyncio.Event] = {}
+        """Per server with connections being opened: set when the last of them is done."""
+        self._handshakes = asyncio.Semaphore(max_opening)
+        """Connections being opened at once, across all servers (see MAX_OPENING)."""
         self._cond = asyncio.Condition()
         self._stats: dict[str, _Stats] = {}
 
@@ -152,6 +163,11 @@ class SshPool:
                     pc.held += int(hold)
                     pc.last_used = self.clock()
                     return pc
+                if not conns and self._opening.get(server.id, 0):
+                    # The server's first connection is on its way (a pin or another caller
+                    # opened it): share it rather than open a second one at the same time.
+                    await self._wait_opening(server.id, None)
+                    continue
                 if len(conns) + self._opening.get(server.id, 0) < self.settings.max_per_server:
                     self._make_room_locked()
                     if self._total() < self.settings.max_total:
@@ -188,8 +204,7 @@ class SshPool:
             deadline = self.clock() + self.connect_timeout
             while (not self._live(server.id) and self._opening.get(server.id, 0)
                    and self.clock() < deadline):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._cond.wait(), deadline - self.clock())
+                await self._wait_opening(server.id, deadline - self.clock())
             conns = self._live(server.id)
             if conns:
                 pc = min(conns, key=lambda c: c.channels)
@@ -203,6 +218,20 @@ class SshPool:
                 pc = await self._open_locked(server)
             pc.pins += 1
             return pc
+
+    async def _wait_opening(self, server_id: str, within_s: float | None) -> None:
+        """With the lock held: let it go until the connections being opened for this server
+        are open or failed (or `within_s` passes), then take it again. Only this server's
+        waiters wake, not every waiter of the pool (hundreds at a big hub's start)."""
+        opened = self._opened.get(server_id)
+        if opened is None:
+            return
+        self._cond.release()
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(opened.wait(), within_s)
+        finally:
+            await self._cond.acquire()
 
     async def unpin(self, pc: PooledConnection) -> None:
         async with self._cond:
@@ -244,15 +273,19 @@ class SshPool:
             raise RemoteError("ssh_unreachable", sent=False, server=server.id,
                               detail="its circuit breaker is open; no connection opened")
         self._opening[server.id] = self._opening.get(server.id, 0) + 1
+        self._opened.setdefault(server.id, asyncio.Event())
         self._cond.release()
         try:
-            conn, client = await self.connector(server)
+            async with self._handshakes:
+                conn, client = await self.connector(server)
         except RemoteError:
             self._stat(server.id).connect_errors += 1
             raise
         finally:
             await self._cond.acquire()
             self._opening[server.id] -= 1
+            if not self._opening[server.id]:
+                self._opened.pop(server.id).set()
             self._cond.notify_all()
         now = self.clock()
         pc = PooledConnection(server.id, conn, client, now, now, proven_at=now)
