@@ -121,14 +121,17 @@ class Fleet(World):
 def make_fleet(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd | None = None,
                *, commands: dict[str, Any] | None = None,
                reliability: dict[str, Any] | None = None,
-               extra_servers: list[dict[str, Any]] | None = None) -> Fleet:
+               extra_servers: list[dict[str, Any]] | None = None,
+               claude_command: Any = None) -> Fleet:
+    """`claude_command(hub_url)` gives laptop's claude_command (default: the stand-in)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     home = tmp_path / "home"
     home.mkdir()
     servers: list[dict[str, Any]] = [{
         "id": "laptop", "kind": "local", "tmux_socket": tmux.socket_name,
-        "claude_command": agent_command(tmp_path, "laptop", url)}]
+        "claude_command": (claude_command(url) if claude_command is not None
+                           else agent_command(tmp_path, "laptop", url))}]
     kr4_tmux = None
     if sshd is not None:
         kr4_tmux = Tmux()
