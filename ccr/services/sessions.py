@@ -198,6 +198,16 @@ class SessionService:
                 current is not None and event.notification_type == "idle_prompt"
                 and current.last_event in (EventKind.STOP.value, EventKind.STOP_FAILURE.value)
             )
+            if ending:  # a goodbye says nothing reliable of where Claude lived: its pane
+                for gone in ("pane_id", "tmux_socket", "tmux_session"):  # may be another's now
+                    fields[gone] = None
+            elif (current is not None and current.tmux_session
+                  and event.kind is not EventKind.SESSION_START):
+                # The hook looks the name up after Claude moved on; if the tmux server died
+                # meanwhile, a new one may have handed the same pane id to another session.
+                # Only Claude's own start says where it now lives; the executor's check that
+                # a pane still sits in its session's tmux session relies on this.
+                fields["tmux_session"] = None
             if current is None:
                 session = await rows.insert(conn, server_id=event.server_id, key=key,
                                             fields=fields, now=now, expires_at=now + self.ttl)
