@@ -60,7 +60,10 @@ def test_killed_tmux_session_is_told_once_and_restored_when_recreated(
     assert health_messages(w, "laptop:1") == []
 
     # The person starts Claude again in the same tmux session: same handle, new pane.
-    _, state = w.start_agent("laptop", "work")
+    pane, state = w.start_agent("laptop", "work")
+    # The health check may see the tmux session back before Claude reads its input there:
+    # a person would wait for Claude's prompt too.
+    w.tmux.wait_for_text(pane, "ccr stand-in agent")
     w.botapi.wait_for_message(
         lambda m: "laptop:2" in m["text"] and ("🟢" in m["text"] or "back again" in m["text"]),
         timeout=10)
