@@ -344,3 +344,20 @@ def test_a_hub_running_from_another_file_is_named(rig: Rig, tmp_path: Path) -> N
     assert done.returncode == 1
     assert f"The running hub reads {tmp_path / 'ccr.toml'}, not {other}" in done.stderr
     assert "--config" in done.stderr and "Traceback" not in _out(done)
+
+
+def test_add_over_ssh_sends_hooks_through_the_hubs_own_connection(rig: Rig) -> None:
+    """hooks_via = "ssh" (the default): the running hub opens the forward for the new server
+    at once, hook.env points at the server's loopback port, and the proof goes through it."""
+    rig.hub.start()
+    hooks_port = free_port()
+    done = rig.ccr("servers", "add", "kr4", f"{rig.sshd.user}@{rig.sshd.host}",
+                   "--port", str(rig.sshd.port), "--identity", str(rig.sshd.identity),
+                   "--known-hosts", str(rig.known_hosts), "--hooks-port", str(hooks_port))
+    assert done.returncode == 0, _out(done)
+    assert "a test event from kr4's hook reached the hub" in done.stdout, _out(done)
+    env = (rig.home / ".config" / "ccr" / "hook.env").read_text()
+    assert f"CCR_HUB_URL=http://127.0.0.1:{hooks_port}" in env
+    view = wait_until(lambda: rig.servers().get("kr4"), message="kr4 served")
+    assert view["hooks_via"] == "ssh" and view["last_hook_at"]
+    assert rig.hub.starts == 1, "no restart"
