@@ -268,6 +268,13 @@ class Hub:
             await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
         if sock is not None:
             self.forwards.start(self.settings.hub.host, sock.getsockname()[1])
+            pinned = sum(1 for s in self.settings.servers
+                         if isinstance(s, SshServer) and s.hooks_via == "ssh")
+            if pinned * 2 > self.settings.pool.max_total:
+                self.log("warning", f"{pinned} hook forwards each keep an SSH connection; "
+                                    f"[pool] max_total = {self.settings.pool.max_total} leaves "
+                                    "little room for commands: set it to at least "
+                                    f"{pinned * 2}")
         self.ready = True
         self.log("info", f"hub listening on {self.settings.hub.url}" if http
                  else "hub started (API off)")
