@@ -53,12 +53,17 @@ def settings_or_exit(config: Path | None) -> Settings:
         raise AssertionError from None  # fail() always exits
 
 
-def api_call(config: Path | None, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    """One call to the running hub's API; an error with recovery steps (exit 1) if it fails."""
+def api_call(config: Path | None, method: str, path: str, *, starts_claude: bool = False,
+             **kwargs: Any) -> dict[str, Any]:
+    """One call to the running hub's API; an error with recovery steps (exit 1) if it fails,
+    with the window's last lines when the hub sent them. `starts_claude`: the call may wait
+    for Claude to start (`commands.start_timeout_s`)."""
     from ccr.cli.client import HubClient
 
+    settings = settings_or_exit(config)
+    timeout = settings.commands.start_timeout_s + 30 if starts_claude else 30.0
     try:
-        data = HubClient(settings_or_exit(config)).request(method, path, **kwargs)
+        data = HubClient(settings, timeout=timeout).request(method, path, **kwargs)
     except CcrError as exc:
         fail(exc)
         raise AssertionError from None  # fail() always exits
@@ -66,5 +71,8 @@ def api_call(config: Path | None, method: str, path: str, **kwargs: Any) -> dict
     if isinstance(problem, dict):
         print_error(str(problem.get("message", "?")), list(problem.get("steps") or []),
                     problem.get("trace_id"))
+        if data.get("screen"):
+            err.print("[bold]Its window shows:[/]")
+            err.print(str(data["screen"]), markup=False, highlight=False)
         raise typer.Exit(1)
     return data

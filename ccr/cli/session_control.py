@@ -9,8 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ccr.cli.common import ConfigOpt, err, fail, out, print_error, settings_or_exit
-from ccr.core.errors import CcrError
+from ccr.cli.common import ConfigOpt, api_call, err, out
 
 HandleArg = Annotated[str, typer.Argument(help="Session handle (laptop:1) or its token.")]
 
@@ -23,24 +22,7 @@ def register(app: typer.Typer) -> None:
 
 def _call(config: Path | None, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
     """One call that may wait for Claude to start; errors printed with their steps (exit 1)."""
-    from ccr.cli.client import HubClient
-
-    settings = settings_or_exit(config)
-    client = HubClient(settings, timeout=settings.commands.start_timeout_s + 30)
-    try:
-        data = client.request(method, path, **kwargs)
-    except CcrError as exc:
-        fail(exc)
-        raise AssertionError from None  # fail() always exits
-    problem = data.get("error")
-    if isinstance(problem, dict):
-        print_error(str(problem.get("message", "?")), list(problem.get("steps") or []),
-                    problem.get("trace_id"))
-        if data.get("screen"):
-            err.print("[bold]Its window shows:[/]")
-            err.print(str(data["screen"]), markup=False, highlight=False)
-        raise typer.Exit(1)
-    return data
+    return api_call(config, method, path, starts_claude=True, **kwargs)
 
 
 def _started(data: dict[str, Any]) -> None:
