@@ -186,6 +186,7 @@ async def with_dead_letters(pilot: Pilot[Any]) -> None:
     # Both rows, each settled in the queue (a loaded machine can show one still "sending now").
     await wait_for(pilot, lambda: table.row_count == 2 and all(
         e["state"] == "queued" for e in table.entries.values()))
+    await wait_for(pilot, lambda: table.has_focus)  # the cursor row is drawn focused
     await pilot.pause(0.2)
 
 
@@ -235,11 +236,14 @@ async def with_traces(pilot: Pilot[Any]) -> None:
     await write_traces(app.hub)
     await pilot.press("6")
     table = app.views["traces"].query_one(TracesTable)
-    for _ in range(100):  # under load the first reload may run before the spans are in
+    for _ in range(15):  # under load a reload can take a while; another one cancels it
         if table.row_count == 2:
             break
         await pilot.press("r")
-        await pilot.pause(0.1)
+        for _ in range(40):
+            if table.row_count == 2:
+                break
+            await pilot.pause(0.05)
     await wait_for(pilot, lambda: table.row_count == 2)
     await pilot.pause(0.4)  # the newest, the command's trace: its failed spans in red
 
