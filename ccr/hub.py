@@ -161,6 +161,7 @@ class Hub:
         self.sessions.hold_for = self.prompts.hold_for
         self.sessions.on_waiting = self.prompts.on_waiting
         self.commands.on_outbox = self.lifecycle.on_outbox = self.delivery.wake
+        self.lifecycle.activity.on_outbox = self.delivery.wake
         self.sessions.degraded = self.degraded
         tr = settings.tracing
         self.tracing = Tracing(enabled=tr.enabled, otlp_endpoint=tr.otlp_endpoint,
