@@ -150,6 +150,16 @@ def create_app(hub: Hub) -> FastAPI:
         recent = await hub.commands.recent(max(1, min(limit, 500)))
         return JSONResponse({"commands": [hub.command_view(c) for c in recent]})
 
+    @api.get("/commands/{command_id}")
+    async def command_show(command_id: str) -> JSONResponse:
+        """One command, with Claude's steps (`activity`: now, recent, summary)."""
+        command = await hub.commands.get(command_id[:64])
+        if command is None:
+            return _error(404, "command_not_found", f"no command {command_id[:64]!r}")
+        return JSONResponse({"command": {**hub.command_view(command),
+                                         "activity": await hub.lifecycle.activity.view(
+                                             command.id)}})
+
     @api.post("/commands")
     async def send(request: Request) -> JSONResponse:
         body = await _read_body(request, 256 * 1024)

@@ -146,6 +146,11 @@ class ActivityService:
         except Exception as exc:  # a step not shown must not break the hub
             self.bus.publish(HubLog("warning", f"activity edit of {command_id}: {exc!r}"))
 
+    async def view(self, command_id: str) -> dict[str, object]:
+        """The command's steps for a face (API, CLI): now, the last few, the summary."""
+        async with self.db.reading() as conn:
+            return await cards.activity(conn, command_id)
+
     def close(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
