@@ -319,6 +319,7 @@ class Hub:
     async def stop(self) -> None:
         """Stop in reverse order; in-flight commands get a moment to finish."""
         self.ready = False
+        self.lifecycle.activity.close()
         if self.telegram is not None:
             await self.telegram.stop()
         if self._http is not None:

@@ -67,6 +67,9 @@ def test_steps_show_while_claude_works_coalesced_and_the_summary_stays(
         assert got["activity"]["summary"] == "30 steps: 15 Bash, 8 Read, 7 Edit · 8 failed"
         assert got["activity"]["recent"] == [] and got["activity"]["now"] == ""
         assert w.hub.api("GET", "/api/commands/nope").status_code == 404
+        shown_cli = w.hub.ccr("history", "show", cid)
+        assert shown_cli.returncode == 0, shown_cli.stderr
+        assert "Claude's steps 30 steps: 15 Bash, 8 Read, 7 Edit · 8 failed" in shown_cli.stdout
         assert w.prompts(state) == ["/steps 30"]
     finally:
         w.hub.stop()
