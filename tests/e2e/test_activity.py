@@ -45,6 +45,8 @@ def test_steps_show_while_claude_works_coalesced_and_the_summary_stays(
         w.notification_for("laptop:1")
         began = time.monotonic()
         w.botapi.push_text(CHAT, "/cmd laptop:1 /steps 30")
+        w.botapi.wait_for_message(lambda m: "/steps 30" in m["text"])
+        w.botapi.fail("editMessageText", 429, times=2, retry_after=1)  # waited out, as ever
         done = w.botapi.wait_for_message(
             lambda m: "/steps 30" in m["text"] and "Done in" in m["text"], timeout=60)
         took = time.monotonic() - began
@@ -71,6 +73,8 @@ def test_steps_show_while_claude_works_coalesced_and_the_summary_stays(
         assert shown_cli.returncode == 0, shown_cli.stderr
         assert "Claude's steps 30 steps: 15 Bash, 8 Read, 7 Edit · 8 failed" in shown_cli.stdout
         assert w.prompts(state) == ["/steps 30"]
+        edits = w.botapi.calls_to("editMessageText")
+        assert len(edits) >= len(shown) - 1 + 2, "the two 429s were met and retried"
     finally:
         w.hub.stop()
 
