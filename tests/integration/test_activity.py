@@ -18,6 +18,7 @@ from ccr.services.lifecycle import CommandLifecycle
 from ccr.services.sessions import SessionService
 from ccr.store import activity as steps
 from ccr.store import commands as rows
+from ccr.store import history
 from ccr.store.db import Database
 
 NOW = 1_764_000_000.0
@@ -142,3 +143,43 @@ async def test_a_long_command_keeps_only_its_last_steps_but_counts_them_all(
         summary = await steps.summary(conn, "c1")
     assert len(kept) == steps.KEEP and kept[-1].subject == f"f{steps.KEEP + 16}.py"
     assert summary is not None and summary.steps == steps.KEEP + 15
+
+
+async def test_the_summary_goes_with_the_command_when_history_is_purged(db: Database) -> None:
+    sessions, _ = await setup(db)
+    await typed(db, "c1", "old work")
+    await sessions.ingest(hook_event(1, "UserPromptSubmit", EventKind.PROMPT,
+                                     last_prompt="old work"))
+    await sessions.ingest(hook_event(2, "PreToolUse", EventKind.TOOL_START, tool_name="Read",
+                                     tool_input="/w/a.py", tool_use_id="t1"))
+    await sessions.ingest(hook_event(3, "Stop", EventKind.STOP, last_prompt="old work",
+                                     last_reply="ok"))
+    assert await db.fetchone("SELECT 1 FROM command_activity WHERE command_id = 'c1'")
+    async with db.transaction() as conn:
+        assert await history.purge(conn, NOW + 1) == 1
+    assert await db.fetchall("SELECT * FROM command_activity") == []
+    assert await db.fetchall("SELECT * FROM command_steps") == []
+
+
+async def test_a_subagent_shows_while_it_works_and_is_not_counted_as_a_step(
+        db: Database) -> None:
+    sessions, _ = await setup(db)
+    await typed(db, "c1", "look around")
+    await sessions.ingest(hook_event(1, "UserPromptSubmit", EventKind.PROMPT,
+                                     last_prompt="look around"))
+    await sessions.ingest(hook_event(2, "PreToolUse", EventKind.TOOL_START, tool_name="Task",
+                                     tool_input='{"description":"Map the repo","prompt":"x"}',
+                                     tool_use_id="t1"))
+    await sessions.ingest(hook_event(3, "SubagentStart", EventKind.SUBAGENT_START,
+                                     agent_type="Explore", agent_id="a1"))
+    async with db.reading() as conn:
+        running = await cards.activity(conn, "c1")
+    assert running["now"] == "🤖 subagent Explore"
+    assert [r["line"] for r in running["recent"]] == ["Task: Map the repo"]
+    await sessions.ingest(hook_event(4, "SubagentStop", EventKind.SUBAGENT_STOP,
+                                     agent_type="Explore", agent_id="a1"))
+    async with db.reading() as conn:
+        after = await cards.activity(conn, "c1")
+    assert after["now"] == "Task: Map the repo"  # the Task call itself still runs
+    assert "🤖 subagent Explore (done)" in [r["line"] for r in after["recent"]]
+    assert after["summary"] == "1 step: 1 Task"
