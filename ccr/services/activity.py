@@ -104,9 +104,16 @@ class ActivityService:
                                    tool_use_id=call, error=error, now=now)
         return command.id if changed else None
 
-    def shown(self, command_id: str) -> None:
-        """The message was just edited for another reason (a state change): a new window."""
-        self.coalescer.mark(command_id, self.clock())
+    def shown(self, command_id: str, *, final: bool = False) -> None:
+        """The message was just edited for another reason (a state change): a new window.
+        A final state is the message's last edit: nothing is kept for it any more."""
+        if final:
+            self.coalescer.forget(command_id)
+            timer = self._timers.pop(command_id, None)
+            if timer is not None:
+                timer.cancel()
+        else:
+            self.coalescer.mark(command_id, self.clock())
 
     def changed(self, command_id: str) -> None:
         """After the ingest committed: show the new step now, or once the window ends."""

@@ -217,7 +217,7 @@ class CommandLifecycle:
             return False
         card = await cards.show(conn, command, now=now, screen=self._screens.get(command.id))
         if card is not None:
-            self.activity.shown(command.id)
+            self.activity.shown(command.id, final=command.state.final)
         return card is not None
 
     # --- over time ------------------------------------------------------------------------
