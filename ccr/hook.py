@@ -21,6 +21,10 @@ A file that another process holds is waited for, which keeps the order; a sent f
 removed. If the hub does not take an event now, it stays spooled and the next run, or
 `ccr hook --flush`, sends it; the hub drops a repeat of an `event_id`.
 
+Claude's steps (PreToolUse, PostToolUse, PostToolUseFailure, SubagentStart) come once per
+tool call, so they are forwarded small: the tool's name, a short subject (`tool_summary`),
+the call's id and whether it failed with the error's first line; never the tool's output.
+
 Settings come from the environment, falling back to a KEY=VALUE file
 (`~/.config/ccr/hook.env`, or the path in CCR_HOOK_ENV), because Claude Code's own
 environment often lacks the user's shell exports:
