@@ -35,11 +35,13 @@ def _lines(rows: list[str]) -> list[list[tuple[int, int]]]:
 
 def secret_cells(rows: list[str]) -> set[tuple[int, int]]:
     """(row, column) of every cell to mask; empty when the screen holds no secret."""
-    if redact("\n".join(rows)) == "\n".join(rows):
+    lines = _lines(rows)
+    whole = "\n".join("".join(rows[r][c] for r, c in where) for where in lines)
+    if redact(whole) == whole:
         return set()
     masked: set[tuple[int, int]] = set()
     in_key = False
-    for where in _lines(rows):
+    for where in lines:
         text = "".join(rows[r][c] for r, c in where).rstrip()
         where = where[:len(text)]
         if in_key:
