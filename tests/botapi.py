@@ -478,7 +478,7 @@ class BotApiStandIn:
                 "chat_id": chat_id, "message_id": msg["message_id"],
                 "caption": p.get("caption", ""), "filename": photo.get("filename"),
                 "content": content, "width": width, "height": height,
-                "reply_to_message_id": int(reply["message_id"])
+                "at": time.monotonic(), "reply_to_message_id": int(reply["message_id"])
                 if isinstance(reply, dict) and reply.get("message_id") else None})
             self._cond.notify_all()
             return msg
