@@ -26,6 +26,9 @@ KNOWN: tuple[tuple[str, str], ...] = (
     ("FreeMono.ttf", "FreeMonoBold.ttf"),
 )
 """(regular, bold) file names, best first."""
+FALLBACKS = ("DejaVuSans.ttf", "NotoSansSymbols2-Regular.ttf", "NotoSansSymbols-Regular.ttf",
+             "Symbola.ttf", "DroidSansFallbackFull.ttf", "NotoSansCJK-Regular.ttc")
+"""Fonts with wider coverage, for the glyphs the monospace font lacks (symbols, CJK)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class FontFiles:
 
     regular: Path
     bold: Path | None
+    fallbacks: tuple[Path, ...] = ()
 
 
 def default_dirs() -> list[Path]:
@@ -53,18 +57,36 @@ def find_font(dirs: list[Path] | None = None) -> FontFiles | None:
     return _search(tuple(default_dirs())) or _fontconfig()
 
 
-@lru_cache(maxsize=8)
+_FOUND: dict[tuple[Path, ...], FontFiles] = {}
+"""Fonts found, by the folders searched. A miss is not kept: a font installed while the hub
+runs is found at the next picture."""
+
+
 def _search(dirs: tuple[Path, ...]) -> FontFiles | None:
+    if dirs in _FOUND:
+        return _FOUND[dirs]
+    found = _files(dirs)
+    for regular, bold in KNOWN:
+        if regular in found:
+            files = _FOUND[dirs] = FontFiles(found[regular], found.get(bold),
+                                             _fallbacks(found))
+            return files
+    return None
+
+
+def _files(dirs: tuple[Path, ...]) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for folder in dirs:
         if not folder.is_dir():
             continue
-        for path in folder.rglob("*.ttf"):
-            found.setdefault(path.name, path)
-    for regular, bold in KNOWN:
-        if regular in found:
-            return FontFiles(found[regular], found.get(bold))
-    return None
+        for pattern in ("*.ttf", "*.ttc", "*.otf"):
+            for path in folder.rglob(pattern):
+                found.setdefault(path.name, path)
+    return found
+
+
+def _fallbacks(found: dict[str, Path]) -> tuple[Path, ...]:
+    return tuple(found[name] for name in FALLBACKS if name in found)
 
 
 @lru_cache(maxsize=1)
@@ -92,4 +114,5 @@ def _fontconfig() -> FontFiles | None:
     if regular is None:
         return None
     bold = match("monospace:bold")
-    return FontFiles(regular, bold if bold != regular else None)
+    return FontFiles(regular, bold if bold != regular else None,
+                     _fallbacks(_files(tuple(default_dirs()))))

@@ -72,6 +72,9 @@ class PaneFont:
         ascent, descent = self.regular.getmetrics()
         self.metrics = Metrics(cell_w=max(1, round(self.regular.getlength("M"))),
                                cell_h=ascent + descent, ascent=ascent)
+        self.fallbacks = [ImageFont.truetype(str(path), size) for path in files.fallbacks]
+        self._missing = _ink(self.regular, NO_GLYPH)
+        """The regular font's "no such glyph" box, to tell a missing glyph from a real one."""
         self._glyphs: dict[tuple[str, bool], tuple[int, int, Image.Image] | None] = {}
 
     def glyph(self, char: str, bold: bool) -> tuple[int, int, Image.Image] | None:
@@ -79,7 +82,7 @@ class PaneFont:
         glyph with no ink."""
         key = (char, bold)
         if key not in self._glyphs:
-            font = self.bold if bold else self.regular
+            font = self._font_for(char, self.bold if bold else self.regular)
             box = font.getbbox(char)
             if box[2] <= box[0] or box[3] <= box[1]:
                 self._glyphs[key] = None
@@ -88,6 +91,30 @@ class PaneFont:
                 ImageDraw.Draw(mask).text((-box[0], -box[1]), char, fill=255, font=font)
                 self._glyphs[key] = (box[0], box[1], mask)
         return self._glyphs[key]
+
+
+    def _font_for(self, char: str, font: ImageFont.FreeTypeFont) -> ImageFont.FreeTypeFont:
+        """`font`, or the first fallback font that has the glyph it lacks."""
+        if not self.fallbacks or char.isascii() or _ink(self.regular, char) != self._missing:
+            return font
+        for other in self.fallbacks:
+            if _ink(other, char) != _ink(other, NO_GLYPH):
+                return other
+        return font
+
+
+NO_GLYPH = "\U0010fffd"
+"""A private-use code point no font draws: what a font shows for a glyph it lacks."""
+
+
+@lru_cache(maxsize=4096)
+def _ink(font: ImageFont.FreeTypeFont, char: str) -> bytes:
+    """The glyph as drawn (its box and its pixels), to compare glyphs."""
+    box = font.getbbox(char)
+    width, height = max(1, box[2] - box[0]), max(1, box[3] - box[1])
+    image = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(image).text((-box[0], -box[1]), char, fill=255, font=font)
+    return bytes(box) + image.tobytes() if min(box) >= 0 else repr(box).encode() + image.tobytes()
 
 
 @lru_cache(maxsize=4)

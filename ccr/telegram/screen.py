@@ -20,6 +20,7 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import CommandHandler, ContextTypes
 
 from ccr.core.errors import CcrError
+from ccr.core.redact import redact
 from ccr.services.screens import Picture, Tail
 from ccr.telegram import render
 
@@ -48,8 +49,8 @@ def register(bot: TelegramBot) -> None:
 def caption(p: Picture) -> str:
     s = p.session
     at = time.strftime("%H:%M:%S %Z", time.localtime(p.taken_at))
-    return render.clip(f"🖼 {s.handle} · {s.project_name} on {s.server_id} · {at} · "
-                       f"{p.width}×{p.height}", CAPTION)
+    return render.clip(redact(f"🖼 {s.handle} · {s.project_name} on {s.server_id} · {at} · "
+                              f"{p.width}×{p.height}"), CAPTION)
 
 
 def fallback_text(p: Picture) -> str:

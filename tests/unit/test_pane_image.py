@@ -157,3 +157,23 @@ def test_save_writes_the_png_under_the_screenshots_folder(
     saved = asyncio.run(ScreenService(_Sessions(), _Panes()).save("laptop:1"))
     assert saved.parent == tmp_path / "ccr" / "screenshots"
     assert saved.name.startswith("laptop-1-") and Image.open(saved).size[0] > 0
+
+
+@needs_font
+def test_a_glyph_the_monospace_font_lacks_comes_from_a_fallback_font() -> None:
+    assert FILES is not None
+    from dataclasses import replace
+
+    from ccr.imaging.pane_image import PaneFont
+
+    sans = FILES.regular.with_name("DejaVuSans.ttf")
+    if FILES.regular.name != "DejaVuSansMono.ttf" or not sans.exists():
+        pytest.skip("needs DejaVu Sans Mono and DejaVu Sans")
+    alone = PaneFont(replace(FILES, fallbacks=()))
+    helped = PaneFont(replace(FILES, fallbacks=(sans,)))
+    g1, g2 = alone.glyph("∡", False), helped.glyph("∡", False)
+    assert g1 is not None and g2 is not None
+    assert g1[2].tobytes() != g2[2].tobytes(), "drawn from DejaVu Sans"
+    a1, a2 = alone.glyph("a", False), helped.glyph("a", False)
+    assert a1 is not None and a2 is not None and a1[2].tobytes() == a2[2].tobytes(), \
+        "a glyph the monospace font has stays its own"
