@@ -83,15 +83,14 @@ class PaneFont:
         key = (char, bold)
         if key not in self._glyphs:
             font = self._font_for(char, self.bold if bold else self.regular)
-            box = font.getbbox(char)
-            if box[2] <= box[0] or box[3] <= box[1]:
+            left, top, right, bottom = (int(v) for v in font.getbbox(char))
+            if right <= left or bottom <= top:
                 self._glyphs[key] = None
             else:
-                mask = Image.new("L", (box[2] - box[0], box[3] - box[1]), 0)
-                ImageDraw.Draw(mask).text((-box[0], -box[1]), char, fill=255, font=font)
-                self._glyphs[key] = (box[0], box[1], mask)
+                mask = Image.new("L", (right - left, bottom - top), 0)
+                ImageDraw.Draw(mask).text((-left, -top), char, fill=255, font=font)
+                self._glyphs[key] = (left, top, mask)
         return self._glyphs[key]
-
 
     def _font_for(self, char: str, font: ImageFont.FreeTypeFont) -> ImageFont.FreeTypeFont:
         """`font`, or the first fallback font that has the glyph it lacks."""
@@ -110,11 +109,10 @@ NO_GLYPH = "\U0010fffd"
 @lru_cache(maxsize=4096)
 def _ink(font: ImageFont.FreeTypeFont, char: str) -> bytes:
     """The glyph as drawn (its box and its pixels), to compare glyphs."""
-    box = font.getbbox(char)
-    width, height = max(1, box[2] - box[0]), max(1, box[3] - box[1])
-    image = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(image).text((-box[0], -box[1]), char, fill=255, font=font)
-    return bytes(box) + image.tobytes() if min(box) >= 0 else repr(box).encode() + image.tobytes()
+    left, top, right, bottom = (int(v) for v in font.getbbox(char))
+    image = Image.new("L", (max(1, right - left), max(1, bottom - top)), 0)
+    ImageDraw.Draw(image).text((-left, -top), char, fill=255, font=font)
+    return repr((left, top, right, bottom)).encode() + image.tobytes()
 
 
 @lru_cache(maxsize=4)
