@@ -22,7 +22,7 @@ from telegram.ext import CommandHandler, ContextTypes
 from ccr.core.errors import CcrError
 from ccr.core.redact import redact
 from ccr.services.screens import Picture, Tail
-from ccr.telegram import render
+from ccr.telegram import render, topics
 
 if TYPE_CHECKING:
     from ccr.telegram.bot import TelegramBot
@@ -100,12 +100,14 @@ class ScreenCommands:
         if msg is None or msg.text is None:
             return
         args = msg.text.split()[1:]
-        if not args:
+        ref = args[0] if args else await self._implied(msg)
+        if ref is None:
             await msg.reply_html("Usage: /screen <code>HANDLE</code> sends the session's pane "
-                                 "as a picture, e.g. <code>/screen laptop:1</code>. "
-                                 "/sessions lists the handles.")
+                                 "as a picture, e.g. <code>/screen laptop:1</code> (or send "
+                                 "/screen as a reply to a notification, or in a session's "
+                                 "topic). /sessions lists the handles.")
             return
-        await self._send_picture(msg.chat_id, args[0], reply_to=msg.message_id,
+        await self._send_picture(msg.chat_id, ref, reply_to=msg.message_id,
                                  thread=_thread(msg))
 
     async def tail(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -113,6 +115,10 @@ class ScreenCommands:
         if msg is None or msg.text is None:
             return
         args = msg.text.split()[1:]
+        if len(args) < 2 and (not args or args[0].isdigit()):
+            implied = await self._implied(msg)
+            if implied is not None:
+                args = [implied, *args]
         if not args or len(args) > 2:
             await msg.reply_html("Usage: /tail <code>HANDLE</code> [<code>N</code>] sends the "
                                  "last N lines of the session's pane (30 when you give none), "
@@ -124,6 +130,21 @@ class ScreenCommands:
             await msg.reply_html("❌ " + render.error_text(exc.to_dict()))
             return
         await msg.reply_html(tail_text(result))
+
+    async def _implied(self, msg: Message) -> str | None:
+        """The session a command without a handle means: the one whose notification it
+        replies to, or the one whose topic it was sent in; None when neither."""
+        replied = msg.reply_to_message
+        if replied is not None and replied.message_id != msg.message_thread_id:
+            session = await self.hub.sessions.for_message(msg.chat_id, replied.message_id)
+            if session is not None:
+                return session.token
+        thread = topics.typed_thread(self.hub, msg)
+        if thread:
+            found = await self.hub.topics.session_for(thread)
+            if found is not None:
+                return found[1].token
+        return None
 
     async def tapped(self, query: CallbackQuery, rest: str) -> str:
         """🖼 Screen: the picture, sent as a reply to the tapped message."""

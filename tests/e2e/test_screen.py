@@ -154,12 +154,21 @@ def test_screen_button_on_a_notification_and_forged_ones(world: World) -> None:
     assert photo["reply_to_message_id"] == note["message_id"], "under the notification"
     check_picture(world, pane, photo)
 
+    # /screen and /tail without a handle, as a reply to the notification: that session.
+    world.botapi.push_text(CHAT, "/screen", reply_to_message_id=note["message_id"])
+    check_picture(world, pane, photo_after(world, 1))
+    world.botapi.push_text(CHAT, "/tail 2", reply_to_message_id=note["message_id"])
+    tail = world.botapi.wait_for_message(lambda m: "last 2 lines" in m["text"])
+    assert f"{RED_WORD} plain green256 reversed\nLAST-ROW" in tail["text"]
+    world.botapi.push_text(CHAT, "/screen")  # no handle, no reply: how to use it
+    world.botapi.wait_for_message(lambda m: m["text"].startswith("Usage: /screen"))
+
     # Forged, foreign or stale taps send nothing.
     assert "not valid" in tap("scr:../../etc")
     assert "not valid" in tap("scr:c0000000000")
     assert "no live session" in tap("scr:zzzz9999")
     assert "not allowed" in tap(f"scr:{token}", chat=STRANGER)
-    assert len(world.botapi.sent_photos()) == 1
+    assert len(world.botapi.sent_photos()) == 2
 
 
 def test_a_killed_session_gets_a_plain_answer(world: World) -> None:
