@@ -50,4 +50,7 @@ async def test_s_saves_the_selected_pane_as_a_png(tmp_path: Path, tmux: Tmux,
         await pilot.press("s")
         await wait_for(pilot, lambda: any((n.title or "") == "No screenshot"
                                           for n in app._notifications), within=20)
+        failed = next(n for n in app._notifications if n.title == "No screenshot")
+        assert ("The pane of laptop:1 is gone" in failed.message
+                or "no live session" in failed.message), failed.message
         assert len(list(folder.iterdir())) == 1
