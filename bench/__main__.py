@@ -14,13 +14,14 @@ from bench import (
     metrics_overhead,
     one_down,
     scale,
+    screen,
 )
 
 BENCHMARKS = {"dispatch": dispatch.main, "command_path": command_path.main,
               "one_down": one_down.main, "metrics_overhead": metrics_overhead.main,
               "load": load.main, "scale": scale.main,
               "history_search": history_search.main, "feedback": feedback.main,
-              "hook": hook.main}
+              "hook": hook.main, "screen": screen.main}
 
 
 def main(argv: list[str] | None = None) -> int:

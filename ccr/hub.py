@@ -41,6 +41,7 @@ from ccr.services.history import HistoryService
 from ccr.services.lifecycle import CommandLifecycle
 from ccr.services.prompting import PromptService
 from ccr.services.recovery import SessionRecovery
+from ccr.services.screens import ScreenService
 from ccr.services.session_control import SessionControl
 from ccr.services.sessions import SessionService
 from ccr.services.topics import TopicService
@@ -130,6 +131,8 @@ class Hub:
                                       clock=clock,
                                       start_timeout_s=settings.commands.start_timeout_s)
         self.history = HistoryService(self.db, clock, settings, log=self.log)
+        self.screens = ScreenService(self.sessions, self.executor, clock=clock)
+        """The pane as a picture or as text (/screen, /tail, the console's `s`)."""
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat
                                    if self.telegram_token else 0)

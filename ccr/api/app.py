@@ -15,6 +15,7 @@ from ccr.api import servers as servers_api
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
+from ccr.api.screen_routes import screen_routes
 from ccr.api.session_routes import session_routes
 from ccr.core.errors import CcrError
 from ccr.services import dead_letters as dlq
@@ -334,6 +335,7 @@ def create_app(hub: Hub) -> FastAPI:
 
     api.include_router(servers_api.router(hub))
     api.include_router(session_routes(hub))
+    api.include_router(screen_routes(hub))
     app.include_router(api)
     return app
 

@@ -82,7 +82,12 @@ def text(p: dict[str, Any], *, preview_chars: int = 600) -> str:
 
 
 def buttons(p: dict[str, Any], *, preview_chars: int = 600) -> list[tuple[str, str]]:
-    """(label, callback data) for the state shown; data is `prefix:command id`."""
+    """(label, callback data) for the state shown; data is `prefix:command id`. Every
+    state offers the session's Screen (ccr.telegram.screen)."""
+    return [*_state_buttons(p, preview_chars), ("🖼 Screen", f"scr:{p.get('command_id', '')}")]
+
+
+def _state_buttons(p: dict[str, Any], preview_chars: int) -> list[tuple[str, str]]:
     state = str(p.get("state", ""))
     cid = str(p.get("command_id", ""))
     if state in ACTIVE:

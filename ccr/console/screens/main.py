@@ -40,7 +40,8 @@ class MainScreen(HubScreen):
     CSS_PATH = "main.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_send", "Type"),
-        Binding("s", "focus_sessions", "Sessions"),
+        Binding("l", "focus_sessions", "Sessions"),
+        Binding("s", "screenshot", "Screenshot"),
         Binding("n", "new_session", "New"),
         Binding("x", "stop_session", "Stop"),
         Binding("ctrl+l", "clear_log", "Clear log", show=False),
@@ -120,6 +121,26 @@ class MainScreen(HubScreen):
 
     def action_clear_log(self) -> None:
         self.query_one(ActivityLog).clear()
+
+    # --- s: the selected session's pane saved as a PNG (ccr.services.screens) -------------
+
+    def action_screenshot(self) -> None:
+        session = self.query_one(SessionsTable).selected
+        if session is None:
+            self.notify("Select a session first (arrow keys in the sessions table).",
+                        severity="warning")
+            return
+        self.save_screenshot(session.token, session.handle)
+
+    @work(group="screenshot")
+    async def save_screenshot(self, token: str, handle: str) -> None:
+        try:
+            path = await self.hub.screens.save(token)
+        except CcrError as exc:
+            self.notify(exc.message, title="No screenshot", severity="error", timeout=10)
+            return
+        what = "Its text (no monospace font on the hub)" if path.suffix == ".txt" else "Saved"
+        self.notify(f"{what}: {path}", title=f"Screenshot of {handle}", timeout=8)
 
     # --- n: start Claude, x: stop it (ccr.services.session_control) -----------------------
 
