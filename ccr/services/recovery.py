@@ -2,9 +2,11 @@
 
 Every `interval` seconds each live session's pane is checked with ONE tmux call per server and
 socket (`list-panes -a`). A pane that is gone marks its session lost; an unreachable server
-marks its sessions unreachable; either is told to the user once. When the pane shows up
-again, or a new pane appears in the same tmux session (it was recreated), the mapping is
-restored and the user is told once more. Unreachable servers are re-checked with backoff.
+marks its sessions unreachable; either is told to the user once. An unreachable session whose
+pane answers again is restored and told once more. A lost one is restored only by its own hook
+(Claude starting again in that tmux session): a pane that merely reappears, or a new one in the
+recreated tmux session, holds a shell until Claude reads input there, and what a person sends
+meanwhile must not be typed into it. Unreachable servers are re-checked with backoff.
 """
 
 from __future__ import annotations
@@ -110,17 +112,12 @@ class SessionRecovery:
         return [c for s in group if (c := self._judge(s, panes)) is not None]
 
     def _judge(self, s: Session, panes: dict[str, str]) -> Change | None:
+        if s.health is SessionHealth.LOST:
+            return None  # only Claude's own hook brings a lost session back
         if s.pane_id in panes:
             if s.health is SessionHealth.OK:
                 return None
             return Change(s, SessionHealth.OK, "its tmux pane answers again")
-        reborn = [p for p, name in panes.items() if s.tmux_session and name == s.tmux_session]
-        if reborn:
-            moved = Session(**{**s.__dict__, "pane_id": sorted(reborn, key=_pane_number)[0]})
-            return Change(moved, SessionHealth.OK,
-                          f"tmux session {s.tmux_session} is back (pane {moved.pane_id})")
-        if s.health is SessionHealth.LOST:
-            return None
         return Change(s, SessionHealth.LOST, f"its tmux pane {s.pane_id} is gone")
 
     def _backoff(self, server_id: str) -> None:
@@ -128,8 +125,3 @@ class SessionRecovery:
         self._failures[server_id] = n
         factor = min(2 ** (n - 1), MAX_BACKOFF_FACTOR)
         self._next_try[server_id] = self.clock() + self.interval * factor - self.interval
-
-
-def _pane_number(pane_id: str) -> int:
-    digits = pane_id.lstrip("%")
-    return int(digits) if digits.isdigit() else 0

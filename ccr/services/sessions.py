@@ -260,6 +260,15 @@ class SessionService:
                     await outbox.hold(conn, held, now + hold)
                 else:
                     held = []
+            elif restored and current is not None:  # no notification says it: tell it alone
+                payload = {"handle": session.handle, "server": session.server_id,
+                           "project": session.project or "", "health": SessionHealth.OK.value,
+                           "reason": "Claude reported from its tmux pane again",
+                           "since": current.lost_at or now}
+                for chat in self.recipients():
+                    await outbox.enqueue(conn, chat_id=chat, kind="session_health",
+                                         payload=payload, now=now, session_id=session.id)
+                    notified += 1
         self._forget(session.id)
         if turn is not None and self.turns is not None:
             self.turns.published(turn)

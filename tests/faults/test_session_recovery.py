@@ -60,10 +60,8 @@ def test_killed_tmux_session_is_told_once_and_restored_when_recreated(
     assert health_messages(w, "laptop:1") == []
 
     # The person starts Claude again in the same tmux session: same handle, new pane.
-    pane, state = w.start_agent("laptop", "work")
-    # The health check may see the tmux session back before Claude reads its input there:
-    # a person would wait for Claude's prompt too.
-    w.tmux.wait_for_text(pane, "ccr stand-in agent")
+    # Told back only once its hook says Claude is there: what is sent then is typed to Claude.
+    _, state = w.start_agent("laptop", "work")
     w.botapi.wait_for_message(
         lambda m: "laptop:2" in m["text"] and ("🟢" in m["text"] or "back again" in m["text"]),
         timeout=10)
@@ -73,6 +71,29 @@ def test_killed_tmux_session_is_told_once_and_restored_when_recreated(
     assert len([t for t in health_messages(w, "laptop:2") if t.startswith("🟢")]) <= 1
     sessions = w.hub.api("GET", "/api/sessions").json()["sessions"]
     assert sorted(s["handle"] for s in sessions) == ["laptop:1", "laptop:2"]
+
+
+def test_a_shell_in_the_recreated_tmux_session_is_not_taken_for_claude(
+        quick_world: World, tmp_path: Path) -> None:
+    w = quick_world
+    w.start_agent("laptop", "keeps-tmux-alive")
+    w.notification_for("laptop:1")
+    w.start_agent("laptop", "work")
+    w.notification_for("laptop:2")
+    w.tmux.crash_session("work")
+    w.botapi.wait_for_message(lambda m: "🔴" in m["text"] and "laptop:2" in m["text"],
+                              timeout=10)
+    # The person opens the tmux session again but has not started Claude in it yet.
+    typed = tmp_path / "typed-into-the-shell"
+    shell = w.tmux.new_session("work", ["sh", "-c", f"cat > {typed}"])
+    time.sleep(INTERVAL * 5)
+    w.botapi.push_text(CHAT, "/cmd laptop:2 rm -rf build")
+    w.botapi.wait_for_message(lambda m: "laptop:2" in m["text"]
+                              and "nothing was typed" in m["text"], timeout=10)
+    time.sleep(INTERVAL * 2)
+    assert not [t for t in health_messages(w, "laptop:2") if t.startswith("🟢")]
+    assert "rm -rf" not in w.tmux.capture(shell)
+    assert not typed.exists() or typed.read_text() == ""
 
 
 def test_unreachable_ssh_server_is_told_once_each_way(quick_ssh_world: World) -> None:
