@@ -10,6 +10,7 @@ error rate moves with the time series, not only with events).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -31,7 +32,7 @@ from ccr.console.screens import (
 )
 from ccr.core.durations import duration
 from ccr.core.errors import CcrError
-from ccr.core.events import CommandChanged
+from ccr.core.events import CommandChanged, Event
 from ccr.core.models import CommandState
 from ccr.core.redact import redact
 from ccr.hub import Hub
@@ -64,6 +65,9 @@ class ConsoleApp(App[CcrError | None]):
         self.hub = hub
         self.start_http = start_http
         self.after_start = after_start
+        self.started = False  # the hub runs and the sessions it knew are shown
+        self.events_posted = self.events_handled = 0
+        self._events: asyncio.Queue[Event] | None = None
         self.main = MainScreen(hub)
         self.views: dict[str, HubScreen] = {
             "main": self.main, "metrics": MetricsScreen(hub), "breakers": BreakersScreen(hub),
@@ -92,13 +96,25 @@ class ConsoleApp(App[CcrError | None]):
                 self.after_start()
             self.main.show_sessions(await self.hub.sessions.live())
             self._refresh_title()
+            self._events = queue
+            self.started = True
             while True:
                 self.post_message(HubEvent(await queue.get()))
+                self.events_posted += 1
 
     def on_hub_stopped(self, message: HubStopped) -> None:
         self.exit(message.error)
 
+    @property
+    def events_settled(self) -> bool:
+        """Every hub event published so far is shown on the mounted screens (tests wait on
+        this rather than on a screen's rows)."""
+        queue = self._events
+        return (self.started and queue is not None and queue.empty()
+                and self.events_handled == self.events_posted)
+
     def on_hub_event(self, message: HubEvent) -> None:
+        self.events_handled += 1
         event = message.event
         for screen in self.views.values():
             if screen.is_mounted:
