@@ -221,6 +221,10 @@ async def until(pilot: Pilot[Any], read: Callable[[], Awaitable[object]], wanted
         await pilot.pause(0.05)
 
 
+async def _pending(hub: Hub) -> int:
+    return (await outbox.counts(hub.db)).get("pending", 0)
+
+
 async def with_dead_letters(pilot: Pilot[Any]) -> None:
     app = app_of(pilot)
     await settled(pilot)
@@ -407,3 +411,63 @@ STATES: dict[str, State] = {
     "stop-session": State(with_stop_question),
 }
 """Every screen state shown in screenshots/, by file name."""
+
+
+# --- the overview ----------------------------------------------------------------------------
+
+PANE_TEXT = [
+    "╭───────────────────────────────────────────────╮",
+    "│ ✻ Welcome to Claude Code                      │",
+    "╰───────────────────────────────────────────────╯",
+    "> run the tests",
+    "● Bash(pytest -q)",
+    "  ⎿  112 passed in 4.21s",
+    "● All 112 tests pass. I changed cart.py to round totals half-even.",
+    "",
+    "> ",
+]
+
+
+def overview_hub(hub: Hub) -> None:
+    quiet_metrics(hub)
+    failing_telegram(hub)
+
+
+async def with_overview(pilot: Pilot[Any]) -> None:
+    """Everything at once: an hour of traffic, an alert, two dead letters, five commands,
+    two sessions, laptop:1's real tmux pane live beside its last exchange."""
+    from ccr.console.screens import OverviewScreen
+    from tests.fixtures.tmux import Tmux
+
+    app = app_of(pilot)
+    await settled(pilot)
+    hub = app.hub
+    feed_series(hub)
+    tmux = Tmux(socket_name=hub.settings.servers[0].tmux_socket)
+    tmux.new_session("work", "sleep 3600")
+    script = "printf '%s\\n' " + " ".join(f"'{line}'" for line in PANE_TEXT[:-1])
+    pane = tmux.run("new-window", "-P", "-F", "#{pane_id}", "-t", "work",
+                    f"{script}; printf '> '; exec sleep 3600").strip()
+    assert pane == "%1", pane  # write_history's laptop:1
+    tmux.wait_for_text(pane, "112 passed")
+    await write_history(hub)
+    await hub.sessions.ingest(hook_event(
+        pane="%1", reply="All 112 tests pass. I changed cart.py to round totals half-even "
+                         "and added a regression test for the 0.005 case."))
+    assert hub.metrics is not None
+    hub.metrics.series.count("ssh_calls", "laptop", 40, at=FROZEN - 60)
+    hub.metrics.series.count("ssh_errors", "laptop", 30, at=FROZEN - 60)
+    await hub.alerts.evaluate()  # the SSH error rate fires
+    await enqueue(hub, 5151, "laptop:2 needs your permission to use Bash")
+    await until(pilot, lambda: _pending(hub), 0)  # every message sent or dead-lettered
+    if app.current_mode != "overview":
+        await pilot.press("0")
+    screen = await screen_settled(pilot, "overview")
+    assert isinstance(screen, OverviewScreen)
+    shown = screen.pane_shown
+    screen.capture()
+    await wait_for(pilot, lambda: screen.pane_shown > shown)
+    await pilot.pause(0.2)
+
+
+STATES["overview"] = State(with_overview, overview_hub)

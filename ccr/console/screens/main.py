@@ -12,6 +12,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
+from ccr.console.screens.attaching import start_attach
 from ccr.console.screens.base import HubScreen
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.screens.new_session import NewSessionScreen
@@ -43,6 +44,7 @@ class MainScreen(HubScreen):
         Binding("s", "focus_sessions", "Sessions"),
         Binding("n", "new_session", "New"),
         Binding("x", "stop_session", "Stop"),
+        Binding("a", "attach", "Attach"),
         Binding("ctrl+l", "clear_log", "Clear log", show=False),
     ]
 
@@ -65,6 +67,11 @@ class MainScreen(HubScreen):
         self.query_one("#send").border_title = "send"
         self.query_one(ServersTable).show(self.hub.server_views())
         self.set_interval(10, self._tick)
+        if getattr(self.app, "started", False):  # first shown after the overview
+            self.run_worker(self._load_sessions(), group="sessions")
+
+    async def _load_sessions(self) -> None:
+        self.show_sessions(await self.hub.sessions.live())
 
     def _tick(self) -> None:
         self.query_one(SessionsTable).tick(self.hub.clock())
@@ -117,6 +124,9 @@ class MainScreen(HubScreen):
 
     def action_focus_sessions(self) -> None:
         self.query_one(SessionsTable).focus()
+
+    def action_attach(self) -> None:
+        start_attach(self, self.hub, self.query_one(SessionsTable).selected)
 
     def action_clear_log(self) -> None:
         self.query_one(ActivityLog).clear()
