@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from textual.command import CommandPalette
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 from ccr.console.app import ConsoleApp
 from ccr.console.screens import OverviewScreen
@@ -36,9 +36,9 @@ async def test_overview_is_the_first_screen_on_a_big_terminal_only(
             await wait_for(pilot, lambda app=app: app.started)
             assert app.current_mode == first
             await pilot.press("0")
-            assert isinstance(app.screen, OverviewScreen)
+            await wait_for(pilot, lambda app=app: isinstance(app.screen, OverviewScreen))
             await pilot.press("1")
-            assert app.current_mode == "main"
+            await wait_for(pilot, lambda app=app: app.current_mode == "main")
 
 
 async def test_overview_shows_the_fleet_and_the_selected_pane_live(
@@ -101,8 +101,17 @@ async def test_the_palette_finds_sessions_servers_and_screens(
             await pilot.press("ctrl+p")
             await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette))
             app.screen.query_one(Input).value = query
-            await wait_for(pilot, lambda: expected in str(
-                app.screen.query_one("CommandList").get_option_at_index(0).prompt))
+            hits = app.screen.query_one(OptionList)
+
+            def first() -> str:
+                return str(hits.get_option_at_index(0).prompt) if hits.option_count else ""
+
+            try:
+                await wait_for(pilot, lambda: expected in first(), within=30)
+            except AssertionError:
+                listed = [str(hits.get_option_at_index(i).prompt)
+                          for i in range(hits.option_count)]
+                raise AssertionError(f"{query!r}: first hit not {expected!r}: {listed}") from None
             await pilot.press("enter")
             await wait_for(pilot, lambda: not isinstance(app.screen, CommandPalette))
 

@@ -211,7 +211,8 @@ class OverviewScreen(OperatorScreen[Snapshot]):
 
     @property
     def selected(self) -> Session | None:
-        return self.query_one(SessionsTable).selected
+        tables = self.query(SessionsTable)
+        return tables.first().selected if tables else None
 
     def capture(self) -> None:
         """The selected session's pane, read through the executor (one capture at a time)."""
@@ -228,13 +229,16 @@ class OverviewScreen(OperatorScreen[Snapshot]):
 
         def shown(text: str) -> None:
             current = self.selected
-            if current is not None and current.id == session.id:
-                self.query_one(PaneView).show_text(session.handle, text)
+            views = self.query(PaneView)  # none while the console closes
+            if views and current is not None and current.id == session.id:
+                views.first().show_text(session.handle, text)
                 self.pane_shown += 1
 
         def failed(error: CcrError) -> None:
-            self.query_one(PaneView).show_note(f"{session.handle}: {error.message}")
-            self.pane_shown += 1
+            views = self.query(PaneView)
+            if views:
+                views.first().show_note(f"{session.handle}: {error.message}")
+                self.pane_shown += 1
 
         self.fetch(read, shown, group="pane", failed=failed)
 

@@ -76,7 +76,7 @@ def command_rows(commands: list[Command], now: float) -> list[tuple[Any, ...]]:
 
 def dead_letter_rows(views: list[dict[str, Any]], now: float) -> list[tuple[Any, ...]]:
     """The newest dead letters first: what, to which chat, why."""
-    newest = sorted(views, key=lambda v: v["created_at"], reverse=True)
+    newest = sorted(views, key=lambda v: (v["created_at"], v["id"]), reverse=True)
     return [(str(v["id"]), ago(now - v["created_at"]) + " ago", v["state"],
              one_line(v["what"], 36), one_line(v["reason"], 40)) for v in newest]
 
