@@ -63,6 +63,19 @@ class Plot(Widget):
         self.span = span
         self.border_title = label
 
+    def _bars(self, out: Text, line: str) -> None:
+        """A row of cells; full cells as the colour's background (drawn as exact boxes in
+        SVG exports, where a font's block glyphs may be narrower than a cell)."""
+        start = 0
+        for i in range(1, len(line) + 1):
+            if i == len(line) or (line[i] == "█") != (line[start] == "█"):
+                chunk = line[start:i]
+                if chunk[0] == "█":
+                    out.append(" " * len(chunk), style=f"on {self.colour}")
+                else:
+                    out.append(chunk, style=self.colour)
+                start = i
+
     def render(self) -> Text:
         rows = max(1, self.content_size.height - 1)  # the last line is the x axis
         values = [p for p in self.points if p is not None]
@@ -77,16 +90,17 @@ class Plot(Widget):
             out.append(mark.rjust(gutter - 1) + " ", style="dim")
             out.append("┤" if mark else "│", style="dim")
             floor = (rows - 1 - r) * 8
-            line = []
+            cells = []
             for v in cols:
                 if v is None:
-                    line.append(" ")
+                    cells.append(" ")
                     continue
                 eighths = round(v / top * rows * 8) if top else 0
                 if v > 0:
                     eighths = max(eighths, 1)  # a small value still shows
-                line.append(BLOCKS[max(0, min(8, eighths - floor))])
-            out.append("".join(line) + "\n", style=self.colour)
+                cells.append(BLOCKS[max(0, min(8, eighths - floor))])
+            self._bars(out, "".join(cells))
+            out.append("\n")
         axis = "└" + "─" * width
         out.append(" " * (gutter - 1) + " " + axis[:1], style="dim")
         right = " now"
