@@ -37,12 +37,15 @@ class Table(DataTable[Any]):
             self.add_column(label, key=label)
 
     def replace(self, rows: list[tuple[Any, ...]]) -> None:
-        """Show `rows`; no repaint when they did not change."""
+        """Show `rows`; no repaint when they did not change. The columns are made anew, so
+        their widths fit what is shown now, not the widest text ever shown."""
         plain = [tuple(str(c) for c in row) for row in rows]
         if plain == self.shown:
             return
         self.shown = plain
-        self.clear()
+        self.clear(columns=True)
+        for label in self.columns_wanted:
+            self.add_column(label, key=label)
         for row in rows:
             self.add_row(*row)
 
