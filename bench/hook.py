@@ -9,8 +9,10 @@ interleaved: every round runs every (hub, event, command) once, in a shuffled or
 
 - hub up: the real hub process (`python -m ccr serve`, no Telegram), as in the tests;
   hub down: a closed port on 127.0.0.1 (refused at once).
-- events: UserPromptSubmit and Stop as Claude Code 2.1.197 sends them (Stop with a
-  1.5 kB last_assistant_message); no TMUX_PANE, so the child does not ask tmux.
+- events: UserPromptSubmit, Stop and PreToolUse as Claude Code 2.1.197 sends them (Stop
+  with a 1.5 kB last_assistant_message; PreToolUse a Bash call, the most frequent event: one
+  per tool call, which the hub shows on the command's live message); no TMUX_PANE, so the
+  child does not ask tmux.
 - commands: `python -c pass` (the yardstick), `python -S -c pass` (the floor: no site),
   the printed command, and, for comparison, `python /path/to/hook.py` (the form for a
   server with only hook.py copied) and `python -m ccr hook` (through the package, with
@@ -48,7 +50,7 @@ if __package__ in (None, ""):  # `python bench/hook.py`
 from bench.stats import percentile, table
 from tests.fixtures.hub import ROOT, SECRET, HubProcess, base_env, free_port, write_config
 
-EVENTS = ("UserPromptSubmit", "Stop")
+EVENTS = ("UserPromptSubmit", "Stop", "PreToolUse")
 HUBS = ("up", "down")
 BASELINE = "python -c pass"
 FLOOR = "python -S -c pass"
@@ -70,6 +72,10 @@ def payload(event: str, work: Path) -> bytes:
     }
     if event == "UserPromptSubmit":
         base["prompt"] = "run the tests and fix what fails, then tell me what you changed"
+    elif event == "PreToolUse":
+        base.update(tool_name="Bash", tool_use_id="toolu_01ABCDEFGHJKLMNPQRSTUVWX",
+                    tool_input={"command": "python -m pytest -q tests/test_cart.py",
+                                "description": "Run the cart tests", "timeout": 120000})
     else:
         base.update(stop_hook_active=False, last_assistant_message=REPLY, background_tasks=[])
     return json.dumps(base).encode()

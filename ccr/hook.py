@@ -21,6 +21,10 @@ A file that another process holds is waited for, which keeps the order; a sent f
 removed. If the hub does not take an event now, it stays spooled and the next run, or
 `ccr hook --flush`, sends it; the hub drops a repeat of an `event_id`.
 
+Claude's steps (PreToolUse, PostToolUse, PostToolUseFailure, SubagentStart) come once per
+tool call, so they are forwarded small: the tool's name, a short subject (`tool_summary`),
+the call's id and whether it failed with the error's first line; never the tool's output.
+
 Settings come from the environment, falling back to a KEY=VALUE file
 (`~/.config/ccr/hook.env`, or the path in CCR_HOOK_ENV), because Claude Code's own
 environment often lacks the user's shell exports:
@@ -54,12 +58,14 @@ TEXT_LIMIT = 16_000
 FIELD_LIMIT = 200  # prompt_id, error, reason, source, tool_name
 TOOL_INPUT_LIMIT = 500
 SPOOL_LIMIT = 1000
+TOOL_EVENTS = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart")
+"""Claude's steps, shown live on a command's message; frequent, so forwarded small."""
 HANDLED = ("Stop", "SubagentStop", "Notification", "UserPromptSubmit", "StopFailure",
-           "SessionStart", "SessionEnd", "PermissionRequest")
+           "SessionStart", "SessionEnd", "PermissionRequest", *TOOL_EVENTS)
 TURN_ENDS = ("Stop", "SubagentStop", "StopFailure")
 KEEP = ("session_id", "cwd", "transcript_path", "permission_mode", "message",
         "notification_type", "title", "agent_type", "agent_id")
-SHORT_FIELDS = ("prompt_id", "reason", "source")
+SHORT_FIELDS = ("prompt_id", "reason", "source", "tool_use_id")
 PATH_TOOLS = ("Edit", "Write", "Read", "MultiEdit", "NotebookEdit")
 NOT_PROMPTS = (
     "<command-name>", "<command-message>", "<command-args>", "<local-command-stdout>",
@@ -315,6 +321,16 @@ def build_event(raw: dict[str, Any], server_id: str) -> dict[str, Any]:
         if isinstance(raw.get(key), str):
             event[key] = raw[key][:FIELD_LIMIT]
     error = raw.get("error")
+    if name == "PostToolUseFailure":  # a tool's own error text, not an API error kind
+        event["tool_failed"] = True
+        if isinstance(error, str) and error.strip():
+            event["tool_error"] = _cap(error.strip().split("\n", 1)[0], FIELD_LIMIT)
+        error = None
+    elif name == "PostToolUse":  # never the tool_response itself: only whether it failed
+        response = raw.get("tool_response")
+        if isinstance(response, dict) and (response.get("is_error") is True
+                                           or response.get("interrupted") is True):
+            event["tool_failed"] = True
     if isinstance(error, dict):  # not seen, but the field's shape is not documented
         error = error.get("type") or error.get("kind") or error.get("code")
     if isinstance(error, str) and error:
@@ -900,6 +916,8 @@ def settings_snippet(command: str) -> dict[str, Any]:
         "Stop": entry(10), "SubagentStop": entry(10), "Notification": entry(10, matcher=True),
         "UserPromptSubmit": entry(5), "StopFailure": entry(10), "SessionStart": entry(10),
         "SessionEnd": entry(5), "PermissionRequest": entry(10, matcher=True),
+        "PreToolUse": entry(5, matcher=True), "PostToolUse": entry(5, matcher=True),
+        "PostToolUseFailure": entry(5, matcher=True), "SubagentStart": entry(5, matcher=True),
     }}
 
 

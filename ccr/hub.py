@@ -41,6 +41,7 @@ from ccr.services.history import HistoryService
 from ccr.services.lifecycle import CommandLifecycle
 from ccr.services.prompting import PromptService
 from ccr.services.recovery import SessionRecovery
+from ccr.services.screens import ScreenService
 from ccr.services.session_control import SessionControl
 from ccr.services.sessions import SessionService
 from ccr.services.topics import TopicService
@@ -130,6 +131,8 @@ class Hub:
                                       clock=clock,
                                       start_timeout_s=settings.commands.start_timeout_s)
         self.history = HistoryService(self.db, clock, settings, log=self.log)
+        self.screens = ScreenService(self.sessions, self.executor, clock=clock)
+        """The pane as a picture or as text (/screen, /tail, the console's `s`)."""
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat
                                    if self.telegram_token else 0)
@@ -161,6 +164,7 @@ class Hub:
         self.sessions.hold_for = self.prompts.hold_for
         self.sessions.on_waiting = self.prompts.on_waiting
         self.commands.on_outbox = self.lifecycle.on_outbox = self.delivery.wake
+        self.lifecycle.activity.on_outbox = self.delivery.wake
         self.sessions.degraded = self.degraded
         tr = settings.tracing
         self.tracing = Tracing(enabled=tr.enabled, otlp_endpoint=tr.otlp_endpoint,
@@ -318,6 +322,7 @@ class Hub:
     async def stop(self) -> None:
         """Stop in reverse order; in-flight commands get a moment to finish."""
         self.ready = False
+        self.lifecycle.activity.close()
         if self.telegram is not None:
             await self.telegram.stop()
         if self._http is not None:

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -190,6 +191,7 @@ class BotApiStandIn:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.callback_answers: list[dict[str, Any]] = []
         self.documents: list[dict[str, Any]] = []
+        self.photos: list[dict[str, Any]] = []
         self.topics: dict[tuple[int, int], dict[str, Any]] = {}
         """Forum topics by (chat id, message_thread_id): name, state (open/closed/deleted)."""
         self._faults: list[Fault] = []
@@ -451,6 +453,57 @@ class BotApiStandIn:
             self.documents.append({"chat_id": chat_id, "params": p})
             self._cond.notify_all()
             return doc
+
+    def _m_sendPhoto(self, p: dict[str, Any]) -> Any:
+        """A photo upload, refused as Telegram does: not an image, or outside its limits
+        (width + height at most 10,000, sides at most 20:1, caption at most 1,024)."""
+        chat_id = int(p["chat_id"])
+        photo = p.get("photo")
+        content = photo.get("content") if isinstance(photo, dict) else None
+        if not isinstance(content, bytes) or content[:8] != b"\x89PNG\r\n\x1a\n":
+            raise _BadRequest("IMAGE_PROCESS_FAILED")
+        width, height = struct.unpack(">II", content[16:24])
+        if width + height > 10000 or max(width, height) > 20 * max(1, min(width, height)):
+            raise _BadRequest("PHOTO_INVALID_DIMENSIONS")
+        if len(str(p.get("caption", ""))) > 1024:
+            raise _BadRequest("message caption is too long")
+        with self._cond:
+            msg = {"message_id": self._new_message_id(), "date": int(time.time()),
+                   "chat": _chat(chat_id), "from": _user(BOT_ID, bot=True),
+                   "photo": [{"file_id": f"p{len(self.photos)}", "width": width,
+                              "height": height, "file_unique_id": f"q{len(self.photos)}"}],
+                   "caption": p.get("caption", ""), **self._thread_fields(chat_id, p)}
+            reply = _json_param(p.get("reply_parameters"))
+            self.photos.append({
+                "chat_id": chat_id, "message_id": msg["message_id"],
+                "caption": p.get("caption", ""), "filename": photo.get("filename"),
+                "content": content, "width": width, "height": height,
+                "at": time.monotonic(), "reply_to_message_id": int(reply["message_id"])
+                if isinstance(reply, dict) and reply.get("message_id") else None})
+            self._cond.notify_all()
+            return msg
+
+    def sent_photos(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        """The bot's photos, oldest first: chat_id, caption, filename, content (the PNG's
+        bytes as uploaded), width, height, reply_to_message_id."""
+        with self._cond:
+            return [dict(ph) for ph in self.photos if chat_id is None or ph["chat_id"] == chat_id]
+
+    def wait_for_photo(self, predicate: Callable[[dict[str, Any]], bool] = lambda _: True,
+                       timeout: float = 15.0) -> dict[str, Any]:
+        """The first photo the bot sent that satisfies `predicate`."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for ph in self.photos:
+                    if predicate(ph):
+                        return dict(ph)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    texts = "\n---\n".join(m["text"] for m in self.messages[-5:])
+                    raise AssertionError(f"no matching photo in {timeout} s; the last "
+                                         f"messages:\n{texts}")
+                self._cond.wait(min(left, 0.2))
 
     # --- forum topics (the bot is an admin with "Manage topics") ---------------------------
 

@@ -15,6 +15,7 @@ from ccr.api import servers as servers_api
 from ccr.api.auth import verify_bearer, verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
+from ccr.api.screen_routes import screen_routes
 from ccr.api.session_routes import session_routes
 from ccr.core.errors import CcrError
 from ccr.services import dead_letters as dlq
@@ -149,6 +150,16 @@ def create_app(hub: Hub) -> FastAPI:
     async def commands(limit: int = 20) -> JSONResponse:
         recent = await hub.commands.recent(max(1, min(limit, 500)))
         return JSONResponse({"commands": [hub.command_view(c) for c in recent]})
+
+    @api.get("/commands/{command_id}")
+    async def command_show(command_id: str) -> JSONResponse:
+        """One command, with Claude's steps (`activity`: now, recent, summary)."""
+        command = await hub.commands.get(command_id[:64])
+        if command is None:
+            return _error(404, "command_not_found", f"no command {command_id[:64]!r}")
+        return JSONResponse({"command": {**hub.command_view(command),
+                                         "activity": await hub.lifecycle.activity.view(
+                                             command.id)}})
 
     @api.post("/commands")
     async def send(request: Request) -> JSONResponse:
@@ -324,6 +335,7 @@ def create_app(hub: Hub) -> FastAPI:
 
     api.include_router(servers_api.router(hub))
     api.include_router(session_routes(hub))
+    api.include_router(screen_routes(hub))
     app.include_router(api)
     return app
 

@@ -54,9 +54,16 @@ class HookPayload(BaseModel):
     source: str | None = Field(None, max_length=_WORD)
     tool_name: str | None = Field(None, max_length=200)
     tool_input: ToolInput = None
+    tool_use_id: str | None = Field(None, max_length=200)
+    tool_failed: bool = False
+    tool_error: Annotated[str | None, _clip(_SHORT)] = None
+    agent_type: str | None = Field(None, max_length=200)
+    agent_id: str | None = Field(None, max_length=200)
 
     def to_event(self, now: float) -> HookEvent:
         kind: EventKind = classify(self.hook_event_name, self.notification_type, self.message)
+        if kind is EventKind.TOOL_DONE and self.tool_failed:  # interrupted, or is_error
+            kind = EventKind.TOOL_FAILED
         return HookEvent(
             event_id=self.event_id, server_id=self.server_id, kind=kind,
             hook_event_name=self.hook_event_name, claude_session_id=self.session_id,
@@ -67,6 +74,9 @@ class HookPayload(BaseModel):
             prompt_id=self.prompt_id or None, error=self.error or None,
             reason=self.reason or None, source=self.source or None,
             tool_name=self.tool_name or None, tool_input=self.tool_input or None,
+            tool_use_id=self.tool_use_id or None, agent_type=self.agent_type or None,
+            agent_id=self.agent_id or None,
+            tool_error=(self.tool_error or "failed") if self.tool_failed else None,
         )
 
 

@@ -46,5 +46,15 @@ class HubClient:
             raise CcrError("internal", detail=f"hub answered {resp.status_code}") from None
         return data
 
+    def fetch(self, path: str, **kwargs: Any) -> httpx.Response:
+        """A GET whose body may be other than JSON (a PNG); errors as for `request`."""
+        try:
+            resp = self._client.get(path, **kwargs)
+        except httpx.HTTPError:
+            raise CcrError("hub_unreachable", url=self.url) from None
+        if resp.status_code == 401:
+            raise CcrError("api_unauthorized", env=self.settings.hub.api_token_env)
+        return resp
+
     def close(self) -> None:
         self._client.close()

@@ -7,6 +7,7 @@ import time
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -69,6 +70,8 @@ def show_detail(data: dict[str, Any]) -> None:
     if c["error"]:
         out.print(f"\n[bold red]Error[/] {c['error_code'] or ''}")
         out.print(Text(c["error"]))
+    if data.get("activity"):
+        out.print(f"\n[bold]Claude's steps[/] {escape(data['activity'])}", highlight=False)
     out.print("\n[bold]Claude's reply[/]")
     out.print(Text(c["reply"]) if c["reply"] else Text("(none)", style="dim"))
     steps = Table("state", "at", "detail", title="Transitions", title_justify="left",

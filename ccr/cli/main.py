@@ -16,6 +16,7 @@ from rich.table import Table
 from ccr.cli import alerts as alerts_cli
 from ccr.cli import dlq as dlq_cli
 from ccr.cli import history as history_cli
+from ccr.cli import screen as screen_cli
 from ccr.cli import servers as servers_cli
 from ccr.cli import service as service_cli
 from ccr.cli import session_control as session_cli
@@ -39,6 +40,7 @@ app.command(name="history")(history_cli.history)
 app.add_typer(service_cli.app, name="service")
 app.add_typer(servers_cli.app, name="servers")
 session_cli.register(app)
+screen_cli.register(app)
 
 
 @app.command()

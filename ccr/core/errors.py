@@ -439,6 +439,20 @@ CATALOG: dict[str, Explanation] = {
             "brings the session back. Then tap Retry.",
         ),
     ),
+    # The pane as a picture or as text (ccr.services.screens).
+    "screen_gone": Explanation(
+        "The pane of {handle} is gone (its tmux session ended), so there is no screen to "
+        "show.",
+        (
+            "Send /sessions for the live sessions.",
+            "Start Claude there again (/restart {handle}, or /new {server} DIR); its first "
+            "message registers the session.",
+        ),
+    ),
+    "tail_lines_invalid": Explanation(
+        "'{lines}' is not a number of lines: give a whole number from 1 to {limit}.",
+        ("For example `/tail laptop:1 50` (30 lines when you give none).",),
+    ),
     "internal": Explanation(
         "Something went wrong inside ccr ({detail}).",
         ("Try again.", "If it keeps happening, run `ccr doctor` and check the hub's log."),

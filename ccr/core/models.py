@@ -18,6 +18,10 @@ class EventKind(StrEnum):
     SESSION_START = "session_start"  # SessionStart: startup, resume, /clear, compaction
     SESSION_END = "session_end"  # SessionEnd: Claude Code exited (or /clear)
     PERMISSION = "permission"  # PermissionRequest: a permission dialog is shown
+    TOOL_START = "tool_start"  # PreToolUse: Claude is about to run a tool
+    TOOL_DONE = "tool_done"  # PostToolUse: the tool ran
+    TOOL_FAILED = "tool_failed"  # PostToolUseFailure: the tool failed
+    SUBAGENT_START = "subagent_start"  # SubagentStart: a Task/Agent subagent began
 
 
 class SessionHealth(StrEnum):
@@ -164,3 +168,10 @@ class HookEvent:
     tool_name: str | None = None
     tool_input: str | None = None
     """PermissionRequest (and tool events): the tool and a short form of its input."""
+    tool_use_id: str | None = None
+    """Tool events: Claude Code's id of one tool call (its Pre and Post events share it)."""
+    tool_error: str | None = None
+    """PostToolUseFailure: the first line of the tool's error."""
+    agent_type: str | None = None
+    agent_id: str | None = None
+    """SubagentStart/SubagentStop: which subagent."""

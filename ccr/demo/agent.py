@@ -14,14 +14,16 @@ Like Claude Code 2.1.197 it trims trailing whitespace from the prompt it submits
 backslash right before the Enter for a line break, and shows a paste of more than 800
 characters as ``[Pasted text #N]`` instead of its text.
 
-``/sleep N`` answers after N seconds. ``/permission`` shows Claude Code's Bash permission
+``/sleep N`` answers after N seconds. ``/steps N`` works through N tool calls first (Read, a
+failing Bash, Edit, Bash, in turn), firing PreToolUse and PostToolUse (or PostToolUseFailure)
+for each as Claude Code does, then answers. ``/permission`` shows Claude Code's Bash permission
 dialog and ``/ask`` its AskUserQuestion menu instead of the input line (drawn line for line as
-the real client draws them): a digit (or Enter on the highlighted option, moved
-with the arrows) answers and the turn ends with a Stop; 3 or Esc refuses and, as in the real
-client, the turn ends without a Stop. Typed text does not reach the input while a dialog is
-shown. As in the real client, PermissionRequest fires when the dialog shows and the
-permission Notification once no key was pressed for ``--permission-idle-s`` (6 s). ``/fail
-KIND`` ends the turn in an API error (auth, rate, server) with a StopFailure instead of a Stop.
+the real client draws them): a digit (or Enter on the highlighted option, moved with the
+arrows) answers and the turn ends with a Stop; 3 or Esc refuses and, as in the real client, the
+turn ends without a Stop. Typed text does not reach the input while a dialog is shown. As in
+the real client, PermissionRequest fires when the dialog shows and the permission Notification
+once no key was pressed for ``--permission-idle-s`` (6 s). ``/fail KIND`` ends the turn in an
+API error (auth, rate, server) with a StopFailure instead of a Stop.
 Hook events carry the real fields: a ``prompt_id`` per turn, SessionStart at start and
 SessionEnd at exit; the idle Notification at start (``--no-greet`` drops it) is the stand-in's
 own, so a test learns of the session before its first prompt.
@@ -709,12 +711,38 @@ class Agent:
             if 0 <= seconds <= 3600:
                 kind, reply = "sleep", f"slept {words[1]} s"
                 delay += seconds
+        elif len(words) == 2 and words[0] == "/steps" and words[1].isdigit():
+            count = min(int(words[1]), 200)
+            self.work(count)
+            reply = f"Did {count} steps."
         elif text.strip() in ("/permission", "/ask"):
             kind, reply = text.strip()[1:], ""
         elif len(words) == 2 and words[0] == "/fail" and words[1] in FAILURES:
             kind, reply = "fail", words[1]
         self.turn = Turn(text=text, due=time.monotonic() + delay, kind=kind, reply=reply)
         self.draw()
+
+    STEPS = (("Read", {"file_path": "README.md"}, None),
+             ("Bash", {"command": "pytest -q", "description": "Run the tests"}, "Exit code 1"),
+             ("Edit", {"file_path": "cart.py", "old_string": "a", "new_string": "b"}, None),
+             ("Bash", {"command": "pytest -q", "description": "Run the tests"}, None))
+
+    def work(self, count: int) -> None:
+        """Claude's tool calls of a turn: their hooks, as the real client fires them."""
+        for n in range(count):
+            tool, tool_input, error = self.STEPS[n % len(self.STEPS)]
+            if "file_path" in tool_input:
+                tool_input = {**tool_input, "file_path": str(Path(self.cwd) /
+                                                             tool_input["file_path"])}
+            call = {"tool_name": tool, "tool_input": tool_input,
+                    "tool_use_id": "toolu_" + uuid.uuid4().hex[:24]}
+            self.hooks.fire(self.event("PreToolUse", **call))
+            if error is None:
+                self.hooks.fire(self.event("PostToolUse", **call, tool_response={
+                    "stdout": "3 passed", "stderr": "", "interrupted": False}))
+            else:
+                self.hooks.fire(self.event("PostToolUseFailure", **call, error=error,
+                                           is_interrupt=False))
 
     def finish(self) -> None:
         """The answer is ready: show it (or a dialog), write the transcript, fire the hooks."""

@@ -28,6 +28,7 @@ from ccr.remote.echo import echoed_and_quiet, start_watch, stop_watch
 from ccr.remote.leftovers import Leftovers, Pane
 from ccr.remote.local import LocalTransport
 from ccr.remote.pool import SshPool
+from ccr.remote.screen import PaneScreen, last_lines, parse_screen, screen_args, tail_args
 from ccr.remote.ssh import SshTransport
 from ccr.remote.transport import ProgramOutput, Transport
 from ccr.remote.windows import (
@@ -342,6 +343,42 @@ class Executor:
         while rows and not rows[-1].strip():
             rows.pop()
         return "\n".join(rows[-lines:])
+
+    async def screen(self, session: Session) -> PaneScreen:
+        """The session's pane as it is now, with its colours and size (ccr.remote.screen).
+        A pane that is gone, dead or now in another tmux session raises `screen_gone`."""
+        server, sock, transport = self._where(session)
+        assert session.pane_id is not None
+        async with self._guard(server.id):
+            try:
+                out = await self._call(transport, screen_args(sock, session.pane_id))
+            except RemoteError as exc:
+                raise self._gone_or(exc, session) from None
+        return self._same_pane(parse_screen(out), session)
+
+    async def tail(self, session: Session, lines: int) -> str:
+        """The last `lines` lines of the session's pane (history included), as plain text."""
+        server, sock, transport = self._where(session)
+        assert session.pane_id is not None
+        async with self._guard(server.id):
+            try:
+                out = await self._call(transport, tail_args(sock, session.pane_id, lines))
+            except RemoteError as exc:
+                raise self._gone_or(exc, session) from None
+        return last_lines(self._same_pane(parse_screen(out), session).ansi, lines)
+
+    @staticmethod
+    def _same_pane(shot: PaneScreen | None, session: Session) -> PaneScreen:
+        """The capture, unless the pane died or tmux reused its id in another session."""
+        if shot is None or shot.dead or (session.tmux_session and
+                                         shot.session_name != session.tmux_session):
+            raise RemoteError("screen_gone", handle=session.handle, server=session.server_id)
+        return shot
+
+    def _gone_or(self, exc: RemoteError, session: Session) -> RemoteError:
+        if exc.code == "pane_gone":
+            return RemoteError("screen_gone", handle=session.handle, server=session.server_id)
+        return self._for_session(exc, session, False)
 
     def _where(self, session: Session) -> tuple[LocalServer | SshServer, list[str], Transport]:
         server = self.servers.get(session.server_id)

@@ -11,8 +11,10 @@ from typing import Any
 
 import aiosqlite
 
+from ccr.core import activity as steps_view
 from ccr.core.errors import CLAUDE_CODES
 from ccr.core.models import Command
+from ccr.store import activity as activity_rows
 from ccr.store import commands as rows
 from ccr.store import outbox
 from ccr.store import topics as topic_rows
@@ -21,10 +23,12 @@ TEXT_CHARS = 300
 REPLY_CHARS = 3500
 
 
-def view(command: Command, *, now: float, screen: str | None = None) -> dict[str, Any]:
+def view(command: Command, *, now: float, screen: str | None = None,
+         activity: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the live message shows, as plain data (rendered by the Telegram face)."""
     reply = command.reply or ""
     return {
+        "activity": activity or {},
         "command_id": command.id,
         "handle": command.handle,
         "text": command.text[:TEXT_CHARS],
@@ -47,6 +51,12 @@ def view(command: Command, *, now: float, screen: str | None = None) -> dict[str
     }
 
 
+async def activity(conn: aiosqlite.Connection, command_id: str) -> dict[str, Any]:
+    """Claude's steps for the command: the one running now, the last few, the summary."""
+    return steps_view.view(await activity_rows.steps(conn, command_id),
+                           await activity_rows.summary(conn, command_id))
+
+
 async def show(conn: aiosqlite.Connection, command: Command, *, now: float,
                screen: str | None = None) -> int | None:
     """Queue the command's current state for its live message; the message's outbox row,
@@ -58,7 +68,8 @@ async def show(conn: aiosqlite.Connection, command: Command, *, now: float,
     thread = await topic_rows.command_thread(conn, command.id) if first else None
     card = await outbox.live_message(
         conn, card_id=command.card_outbox_id, chat_id=command.chat_id,
-        payload=view(command, now=now, screen=screen), now=now,
+        payload=view(command, now=now, screen=screen,
+                     activity=await activity(conn, command.id)), now=now,
         session_id=command.session_id, command_id=command.id, reply_to=reply_to,
         thread_id=thread)
     if first:

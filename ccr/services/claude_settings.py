@@ -78,6 +78,18 @@ def _key(item: tuple[str, str, dict[str, Any]]) -> str:
     return json.dumps(item, sort_keys=True)
 
 
+ACTIVITY_EVENTS = frozenset({"PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart"})
+"""The events that bring Claude's steps to a command's live message (added in a later ccr)."""
+
+
+def why_missing(events: list[str]) -> str:
+    """What a person loses when ccr's entries for `events` are missing, in plain words."""
+    if events and set(events) <= ACTIVITY_EVENTS:
+        return ("installed by an older ccr, before the command's message showed what Claude is "
+                "doing: until you install again it only says \"still working\"")
+    return "those events never reach the hub"
+
+
 def has_ours(settings: Settings) -> bool:
     """Does the file hold any ccr hook at all?"""
     return bool(_ours(settings))

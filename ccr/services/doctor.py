@@ -18,7 +18,7 @@ from ccr.core.config import LocalServer, Settings, SshServer
 from ccr.core.errors import CcrError
 from ccr.remote.executor import Executor
 from ccr.remote.forward import hook_path
-from ccr.services.claude_settings import is_ccr_command
+from ccr.services.claude_settings import is_ccr_command, why_missing
 
 
 @dataclass(frozen=True)
@@ -172,8 +172,8 @@ def claude_checks(server: LocalServer | SshServer, probe: ClaudeProbe,
         return [version, Check(f"{name} Claude hooks", False if installed else None,
                                f"none of ccr's hooks in {path}", fix)]
     return [version, Check(f"{name} Claude hooks", None,
-                           f"missing in {path}: {', '.join(missing)} (those events never "
-                           "reach the hub)", fix)]
+                           f"missing in {path}: {', '.join(missing)} ({why_missing(missing)})",
+                           fix)]
 
 
 async def _claude(executor: Executor, server: LocalServer | SshServer,

@@ -18,9 +18,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ccr.core.activity import summary_line
 from ccr.core.errors import CcrError
 from ccr.core.models import FINAL_STATES, Command, CommandState
 from ccr.core.redact import redact
+from ccr.store import activity as activity_rows
 from ccr.store import history as store
 from ccr.store import retention
 from ccr.store.db import Database
@@ -149,6 +151,8 @@ class HistoryPage:
 class HistoryDetail:
     command: Command
     transitions: tuple[tuple[str, float, str | None], ...]
+    activity: str = ""
+    """Claude's steps in one line ("12 steps: 5 Bash, 4 Edit, 3 Read"); '' when none."""
 
 
 def masked(c: Command) -> Command:
@@ -188,12 +192,14 @@ class HistoryService:
     async def detail(self, command_id: str) -> HistoryDetail:
         async with self.db.reading() as conn:
             found = await store.detail(conn, command_id)
+            summary = await activity_rows.summary(conn, command_id) if found else None
         if found is None:
             raise CcrError("command_not_found", command=command_id[:40],
                            days=f"{self.settings.commands.history_days:g}")
         command, steps = found
         return HistoryDetail(masked(command), tuple(
-            (state, at, redact(why) if why else why) for state, at, why in steps))
+            (state, at, redact(why) if why else why) for state, at, why in steps),
+            redact(summary_line(summary)))
 
     async def purge(self) -> int:
         """Delete finished commands older than [commands] history_days; how many."""
@@ -242,4 +248,5 @@ def view(c: Command) -> dict[str, object]:
 def detail_view(d: HistoryDetail) -> dict[str, object]:
     return {"command": view(d.command),
             "transitions": [{"state": s, "at": at, "detail": why}
-                            for s, at, why in d.transitions]}
+                            for s, at, why in d.transitions],
+            "activity": d.activity}

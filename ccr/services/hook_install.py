@@ -290,7 +290,8 @@ async def inspect(machine: Machine, layout: Layout, source: HookSource, *, serve
     if gaps:
         found.append(Finding("Claude Code settings", False,
                              f"ccr's entries missing for {', '.join(gaps)} in "
-                             f"{layout.settings_path}", again))
+                             f"{layout.settings_path} ({claude_settings.why_missing(gaps)})",
+                             again))
     else:
         found.append(Finding("Claude Code settings", True,
                              f"ccr's entries present in {layout.settings_path}"))

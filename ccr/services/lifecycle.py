@@ -22,6 +22,7 @@ from ccr.core.events import CommandChanged, EventBus, HubLog
 from ccr.core.models import Command, CommandState, EventKind, HookEvent, Session
 from ccr.remote.executor import Executor
 from ccr.services import cards
+from ccr.services.activity import STEP_KINDS, ActivityService
 from ccr.services.sessions import SESSION_END_REASONS, SessionService, ends_session
 from ccr.store import commands as rows
 from ccr.store import outbox
@@ -42,6 +43,8 @@ class HookOutcome:
 
     changed: list[Command] = field(default_factory=list)
     quiet_chats: set[int] = field(default_factory=set)
+    stepped: set[str] = field(default_factory=set)
+    """Commands with a new step of Claude's (their message shows it, coalesced)."""
 
 
 class CommandLifecycle:
@@ -60,13 +63,18 @@ class CommandLifecycle:
         self.on_outbox: Callable[[], None] = lambda: None
         self._screens: dict[str, str] = {}
         self._checked: set[str] = set()
+        self.activity = ActivityService(db, bus, clock=clock, rich=self.rich)
 
     # --- from hook events (inside the ingest's transaction) -------------------------------
 
     async def on_hook(self, conn: aiosqlite.Connection, event: HookEvent, session: Session,
                       now: float) -> HookOutcome:
         out = HookOutcome()
-        if event.kind is EventKind.PROMPT and event.last_prompt:
+        if event.kind in STEP_KINDS:
+            stepped = await self.activity.record(conn, event, session, now)
+            if stepped is not None:
+                out.stepped.add(stepped)
+        elif event.kind is EventKind.PROMPT and event.last_prompt:
             received = await rows.mark_received(
                 conn, session.id, event.last_prompt, now,
                 uncertain_since=now - self.settings.timeout_s, prompt_id=event.prompt_id)
@@ -201,11 +209,15 @@ class CommandLifecycle:
             self.bus.publish(CommandChanged(command))
         if outcome.changed:
             self.on_outbox()
+        for command_id in outcome.stepped:
+            self.activity.changed(command_id)
 
     async def _show(self, conn: aiosqlite.Connection, command: Command, now: float) -> bool:
         if not self.rich:
             return False
         card = await cards.show(conn, command, now=now, screen=self._screens.get(command.id))
+        if card is not None:
+            self.activity.shown(command.id, final=command.state.final)
         return card is not None
 
     # --- over time ------------------------------------------------------------------------

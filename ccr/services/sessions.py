@@ -55,9 +55,16 @@ _BY_NAME = {
     "SessionStart": EventKind.SESSION_START,
     "SessionEnd": EventKind.SESSION_END,
     "PermissionRequest": EventKind.PERMISSION,
+    "PreToolUse": EventKind.TOOL_START,
+    "PostToolUse": EventKind.TOOL_DONE,
+    "PostToolUseFailure": EventKind.TOOL_FAILED,
+    "SubagentStart": EventKind.SUBAGENT_START,
 }
+TOOL_KINDS = frozenset({EventKind.TOOL_START, EventKind.TOOL_DONE, EventKind.TOOL_FAILED,
+                        EventKind.SUBAGENT_START})
+"""Claude's steps: shown on the running command's live message (ccr.services.activity)."""
 QUIET = frozenset({EventKind.PROMPT, EventKind.SESSION_START, EventKind.SESSION_END,
-                   EventKind.PERMISSION})
+                   EventKind.PERMISSION, *TOOL_KINDS})
 """Kinds that tell the hub something without a notification of their own: a prompt arrived
 (the command's message shows it), a session started or ended (/sessions shows it), a
 permission dialog opened (its Notification, read from the pane, brings the buttons)."""
@@ -105,6 +112,14 @@ def summary(event: HookEvent) -> str:
         return f"Claude Code ended ({event.reason or 'other'})"
     if event.kind is EventKind.PERMISSION:
         return f"Claude asks to use {event.tool_name or 'a tool'}"
+    if event.kind is EventKind.TOOL_START:
+        return f"Claude uses {event.tool_name or 'a tool'}"
+    if event.kind is EventKind.TOOL_DONE:
+        return f"{event.tool_name or 'a tool'} ran"
+    if event.kind is EventKind.TOOL_FAILED:
+        return f"{event.tool_name or 'a tool'} failed"
+    if event.kind is EventKind.SUBAGENT_START:
+        return f"a subagent started ({event.agent_type or 'agent'})"
     return event.message or "Claude needs your attention"
 
 

@@ -264,4 +264,39 @@ MIGRATIONS: list[str] = [
         at REAL NOT NULL
     );
     """,
+    # 12: Claude's steps while a command runs (tool calls from its PreToolUse/PostToolUse
+    # hooks), shown live on the command's message; the steps go when the command finishes,
+    # its one-row summary stays as long as the command does
+    """
+    CREATE TABLE command_steps (
+        command_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        tool_use_id TEXT,
+        tool TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'running',
+        error TEXT,
+        started_at REAL NOT NULL,
+        ended_at REAL,
+        PRIMARY KEY (command_id, seq)
+    );
+    CREATE INDEX command_steps_by_call ON command_steps (command_id, tool_use_id);
+    CREATE TABLE command_activity (
+        command_id TEXT PRIMARY KEY,
+        steps INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        counts TEXT NOT NULL DEFAULT '{}',
+        updated_at REAL NOT NULL
+    );
+    CREATE TRIGGER command_steps_pruned AFTER UPDATE OF state ON commands
+    WHEN new.state IN ('completed', 'failed', 'timeout', 'cancelled')
+    BEGIN
+        DELETE FROM command_steps WHERE command_id = new.id;
+    END;
+    CREATE TRIGGER command_activity_purged AFTER DELETE ON commands
+    BEGIN
+        DELETE FROM command_steps WHERE command_id = old.id;
+        DELETE FROM command_activity WHERE command_id = old.id;
+    END;
+    """,
 ]

@@ -40,6 +40,7 @@ from ccr.telegram import (
     drafts,
     history,
     render,
+    screen,
     session_control,
     topics,
 )
@@ -83,6 +84,7 @@ class TelegramBot:
         command_buttons.register(self)
         drafts.register(self)
         session_control.register(self)
+        screen.register(self)
         self.buttons["p"] = PromptButtons(hub, self.app.bot).tap
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None

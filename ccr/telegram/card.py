@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ccr.core.durations import duration
-from ccr.telegram import richtext
+from ccr.telegram import activity_text, richtext
 from ccr.telegram.render import LIMIT, clip, esc, scrub, u16len
 
 ICONS = {"pending": "🕓", "dispatching": "⌨️", "executing": "✓", "completed": "✅",
@@ -49,7 +49,7 @@ def text(p: dict[str, Any], *, preview_chars: int = 600) -> str:
     alias = str(p.get("alias") or "")
     line = (f"<code>{esc(alias)}</code> → <code>{esc(said)}</code>" if alias
             else f"<code>{esc(said)}</code>")
-    parts = [head, line]
+    parts = [head, line, *activity_text.lines(p, running=state in ACTIVE)]
     screen = str(p.get("screen") or "")
     if state == "executing" and not p.get("received_at") and screen:
         parts.append("⚠️ Claude has not confirmed it yet. The pane shows:\n"
@@ -82,7 +82,12 @@ def text(p: dict[str, Any], *, preview_chars: int = 600) -> str:
 
 
 def buttons(p: dict[str, Any], *, preview_chars: int = 600) -> list[tuple[str, str]]:
-    """(label, callback data) for the state shown; data is `prefix:command id`."""
+    """(label, callback data) for the state shown; data is `prefix:command id`. Every
+    state offers the session's Screen (ccr.telegram.screen)."""
+    return [*_state_buttons(p, preview_chars), ("🖼 Screen", f"scr:{p.get('command_id', '')}")]
+
+
+def _state_buttons(p: dict[str, Any], preview_chars: int) -> list[tuple[str, str]]:
     state = str(p.get("state", ""))
     cid = str(p.get("command_id", ""))
     if state in ACTIVE:

@@ -163,7 +163,12 @@ def buttons(kind: str, payload: dict[str, Any]) -> list[list[tuple[str, str]]]:
         row = alert_buttons(payload)
         return [row] if row else []
     if kind == "notification":
-        return prompt_buttons(payload) if payload.get("prompt_id") else session_buttons(payload)
+        if not payload.get("prompt_id"):
+            return session_buttons(payload)
+        rows = prompt_buttons(payload)
+        if rows and payload.get("answerable", True) and TOKEN.match(str(payload.get("token"))):
+            rows.append([("🖼 Screen", f"scr:{payload['token']}")])  # the dialog itself
+        return rows
     return []
 
 
@@ -171,11 +176,13 @@ TOKEN = re.compile(r"^[a-z0-9]{8}$")
 
 
 def session_buttons(p: dict[str, Any]) -> list[list[tuple[str, str]]]:
-    """Stop and Clear under a session's notification (ccr.telegram.session_control)."""
+    """Stop, Clear and Screen under a session's notification (ccr.telegram.session_control,
+    ccr.telegram.screen)."""
     token = str(p.get("token") or "")
     if not p.get("answerable", True) or not TOKEN.match(token):
         return []
-    return [[("⏹ Stop", f"ss:{token}"), ("🧹 Clear", f"sc:{token}")]]
+    return [[("⏹ Stop", f"ss:{token}"), ("🧹 Clear", f"sc:{token}"),
+             ("🖼 Screen", f"scr:{token}")]]
 
 
 def command_result(p: dict[str, Any]) -> str:
@@ -273,6 +280,9 @@ HELP = (
     "• /history lists recent commands; filter with a server, a handle, "
     "<code>state:failed</code> or words, e.g. <code>/history laptop tests</code>.\n"
     "• /sessions lists live sessions by server.\n"
+    "• /screen <code>HANDLE</code> sends the session's pane as a picture (colours kept); "
+    "/tail <code>HANDLE N</code> sends its last N lines as text (30 when you give none). "
+    "As a reply to a notification, or in a session's topic, no handle is needed.\n"
     "• /new <code>SERVER DIR</code> starts Claude there in a new tmux window (DIR absolute or "
     "from the home directory; without DIR, buttons offer the directories used before). "
     "/stop <code>HANDLE</code> ends it (after you confirm), /clear <code>HANDLE</code> starts "

@@ -10,6 +10,7 @@ from ccr.console.screens import HistoryScreen
 from ccr.console.widgets.history import CommandDetail, HistoryTable
 from ccr.core.events import CommandChanged
 from ccr.core.models import CommandState
+from ccr.store import activity
 from ccr.store import commands as rows
 from tests.console.conftest import FROZEN, make_hub, wait_for
 from tests.console.states import HISTORY, settled, write_history
@@ -39,11 +40,19 @@ async def test_history_filters_opens_detail_and_follows_events(tmp_path: Path, t
         await pilot.press("enter")
         await wait_for(pilot, lambda: table.row_count == 1)
         assert [(r[1], r[2]) for r in cell_texts(table)] == [("laptop:2", "failed")]
+        failed = await hub.db.fetchone("SELECT id FROM commands WHERE state = 'failed'")
+        assert failed is not None
+        async with hub.db.transaction() as conn:  # Claude's steps, as its tool hooks left them
+            await activity.started(conn, failed["id"], tool="Read", subject="deploy.md",
+                                   tool_use_id="t1", now=FROZEN)
+            await activity.ended(conn, failed["id"], tool="Bash", subject="make deploy",
+                                 tool_use_id="t2", error="Exit code 2", now=FROZEN)
         await pilot.press("enter")  # the table has the focus back: open the command
         detail = screen.query_one(CommandDetail)
         await wait_for(pilot, lambda: detail.detail is not None)
         shown = detail.render().plain
         assert "deploy to staging" in shown and "pane_gone" in shown
+        assert "Claude's steps 2 steps: 1 Bash, 1 Read · 1 failed" in shown
         steps = shown.split("Transitions", 1)[1]
         assert [line.split()[2] for line in steps.strip().splitlines()] == \
             ["pending", "executing", "failed"]

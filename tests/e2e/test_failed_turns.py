@@ -66,7 +66,7 @@ def test_a_logged_out_claude_fails_the_command_with_retry_and_alerts_the_admin(
         assert "💬 Claude: Invalid API key · Fix external API key" in text
         assert "Claude on laptop is logged out: run `claude /login` on laptop." in text
         assert "1. On that machine, run `claude /login`" in text
-        assert [b[:2] for b in buttons(failed)] == ["r:", "h:"]
+        assert [b[:2] for b in buttons(failed)] == ["r:", "h:", "sc"]
         assert buttons(failed)[1] == "h:claude_logged_out"
         # The admins (this chat is one) are alerted once, with an Acknowledge button.
         alert = w.botapi.wait_for_message(lambda m: "Alert #1" in m["text"])

@@ -58,7 +58,8 @@ def answer_and_check(world: World, handle: str, pane: str, state: Path) -> dict[
     assert COMMAND in msg["text"] and "Bash command" in msg["text"]
     labels = [label for label, _ in buttons(msg)]
     assert labels[0] == "Yes" and labels[1].startswith("Yes, and always allow access to")
-    assert labels[2] == "No" and labels[3] == "⎋ Esc" and len(labels) == 4
+    assert labels[2] == "No" and labels[3] == "⎋ Esc" and labels[4] == "🖼 Screen"
+    assert len(labels) == 5
     data = buttons(msg)[0][1]
     assert data.startswith("p:") and data.endswith(":1")
 
@@ -119,7 +120,8 @@ def test_permission_dialog_answered_with_a_tap(world: World) -> None:
     plain = world.botapi.wait_for_message(
         lambda m: "permission to use Write" in m["text"])
     assert "Reply to this message" in plain["text"]
-    assert [data[:3] for _, data in buttons(plain)] == ["ss:", "sc:"], "Stop and Clear only"
+    assert [data[:3] for _, data in buttons(plain)] == ["ss:", "sc:", "scr"], \
+        "Stop, Clear and Screen only"
     assert "laptop:1" in plain["text"]
 
 

@@ -175,7 +175,7 @@ def test_new_starts_claude_in_the_directory_and_names_the_session(fleet: Fleet) 
     assert start["cwd"] == str(project.resolve()) and "--continue" not in start["argv"]
     assert panes(fleet.tmux)[start["pane"]] == "ccr", "in the server's tmux_session"
     assert fleet.live() == ["laptop:1"]
-    assert [label for label, _ in buttons(done)] == ["⏹ Stop", "🧹 Clear"]
+    assert [label for label, _ in buttons(done)] == ["⏹ Stop", "🧹 Clear", "🖼 Screen"]
 
     # A relative directory starts at the home directory; a second window joins the session.
     (fleet.home / "notes").mkdir()
@@ -293,7 +293,7 @@ def test_notification_buttons_and_forged_taps(fleet: Fleet) -> None:
     [start] = starts(fleet.workdir, "laptop")
     note = fleet.message(lambda m: "Claude is waiting" in m["text"] and "laptop:1" in m["text"])
     data = dict(buttons(note))
-    assert set(data) == {"⏹ Stop", "🧹 Clear"}
+    assert set(data) == {"⏹ Stop", "🧹 Clear", "🖼 Screen"}
     token = data["⏹ Stop"].split(":", 1)[1]
 
     # Forged or foreign taps change nothing.

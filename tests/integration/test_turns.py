@@ -171,7 +171,7 @@ async def test_a_failed_turn_fails_its_command_with_claudes_words_and_a_retry(
     assert "Claude on kr4 is logged out: run `claude /login` on kr4." in text
     assert "1. On that machine, run `claude /login`" in text
     labels = [label for label, _ in card_face.buttons(shown)]
-    assert labels == ["🔁 Retry", "❓ Help"]
+    assert labels == ["🔁 Retry", "❓ Help", "🖼 Screen"]
 
 
 @pytest.mark.parametrize(("kind", "code", "words"), [

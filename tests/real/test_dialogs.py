@@ -59,7 +59,7 @@ def test_permission_dialog_as_buttons_yes_runs_the_tool(anywhere: Real) -> None:
     assert "Bash command" in msg["text"] and "touch yes.txt" in msg["text"]
     labels = [label for label, _ in buttons(msg)]
     assert labels[0] == "Yes" and labels[1].startswith("Yes, and") and labels[2] == "No"
-    assert labels[3] == "⎋ Esc" and len(labels) == 4
+    assert labels[3] == "⎋ Esc" and labels[4] == "🖼 Screen" and len(labels) == 5
     assert "Chose 1. Yes" in tap(w, msg, "Yes")
     wait_until(lambda: (claude.project / "yes.txt").exists(), 15, message="the tool to run")
     done = w.botapi.wait_for_message(lambda m: "The tool said: made it" in m["text"]

@@ -58,6 +58,18 @@ def test_a_settings_file_with_some_of_the_events_names_the_missing_ones() -> Non
     assert "`ccr hook --print-settings`" in hooks.fix and "on this machine" in hooks.fix
 
 
+def test_an_install_from_before_live_activity_is_named_in_plain_words() -> None:
+    data = json.loads(printed())
+    for event in ("PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart"):
+        data["hooks"].pop(event)
+    probe = ClaudeProbe("/home/ana", "2.1.197 (Claude Code)", json.dumps(data))
+    _, hooks = claude_checks(LOCAL, probe, WANTED)
+    assert hooks.ok is None
+    assert "PreToolUse" in hooks.detail and "PostToolUseFailure" in hooks.detail
+    assert "installed by an older ccr" in hooks.detail
+    assert "what Claude is doing" in hooks.detail and "--print-settings" in hooks.fix
+
+
 def test_all_hooks_present_is_a_pass() -> None:
     probe = ClaudeProbe("/home/ana", "2.1.197 (Claude Code)", printed())
     _, hooks = claude_checks(REMOTE, probe, WANTED)

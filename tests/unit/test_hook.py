@@ -318,15 +318,16 @@ def test_failed_turns_sessions_and_permission_requests_are_forwarded(tmp_path: P
          "tool_input": {"sql": "select 1", "rows": 5}},
         {"hook_event_name": "PermissionRequest", "tool_name": "Write",
          "tool_input": {"content": "x" * 2000}},
-        {"hook_event_name": "PreToolUse", "tool_name": "Bash", "tool_input": {"command": "ls"}},
+        {"hook_event_name": "SubagentStart", "agent_type": "Explore", "agent_id": "a-1"},
     ]
     for event in runs:
         proc, _ = run_printed({**base, **event}, env)
         assert proc.returncode == 0 and proc.stdout == b""
     events = spooled(tmp_path)
     names = [e["hook_event_name"] for e in events]
-    assert names == [r["hook_event_name"] for r in runs[:-1]]  # PreToolUse is not subscribed
-    prompt, failure, start, end, bash, edit, mcp, write = events
+    assert names == [r["hook_event_name"] for r in runs]
+    prompt, failure, start, end, bash, edit, mcp, write, agent = events
+    assert (agent["agent_type"], agent["agent_id"]) == ("Explore", "a-1")
     assert prompt["prompt_id"] == "p-1" and prompt["last_prompt"] == "deploy it"
     assert failure["error"] == "authentication_failed" and failure["prompt_id"] == "p-1"
     assert failure["last_reply"] == "Invalid API key · Fix external API key"
@@ -339,6 +340,37 @@ def test_failed_turns_sessions_and_permission_requests_are_forwarded(tmp_path: P
     assert len(str(write["tool_input"])) == 500 and str(write["tool_input"]).endswith("…")
     for event in (start, end, bash):
         assert "error" not in event and "last_reply" in event and event["last_reply"] is None
+
+
+def test_tool_steps_are_forwarded_small_and_never_their_output(tmp_path: Path) -> None:
+    """PreToolUse/PostToolUse/PostToolUseFailure reach the hub with the tool, its subject,
+    the call's id and whether it failed; never the tool's output, and nothing on stdout (a
+    PreToolUse hook's output could steer Claude)."""
+    env = hook_env(tmp_path, "http://127.0.0.1:9")
+    base = {"session_id": "s1", "cwd": "/p", "transcript_path": "/nope.jsonl",
+            "prompt_id": "p-1", "tool_name": "Bash",
+            "tool_input": {"command": "pytest -q", "description": "run the tests"}}
+    runs: list[dict[str, object]] = [
+        {"hook_event_name": "PreToolUse", "tool_use_id": "toolu_01"},
+        {"hook_event_name": "PostToolUse", "tool_use_id": "toolu_01",
+         "tool_response": {"stdout": "SECRET OUTPUT " * 500, "stderr": "", "interrupted": False}},
+        {"hook_event_name": "PostToolUseFailure", "tool_use_id": "toolu_02",
+         "error": "Exit code 1\n" + "E   assert 1 == 2\n" * 100, "is_interrupt": False},
+        {"hook_event_name": "PostToolUse", "tool_use_id": "toolu_03",
+         "tool_response": {"stdout": "", "interrupted": True}},
+    ]
+    for event in runs:
+        proc, _ = run_printed({**base, **event}, env)
+        assert proc.returncode == 0 and proc.stdout == b"" and proc.stderr == b""
+    pre, post, failed, interrupted = spooled(tmp_path)
+    assert (pre["tool_name"], pre["tool_input"], pre["tool_use_id"]) == (
+        "Bash", "pytest -q", "toolu_01")
+    assert pre["prompt_id"] == "p-1" and "tool_failed" not in pre
+    assert post["tool_use_id"] == "toolu_01" and "tool_failed" not in post
+    assert "SECRET OUTPUT" not in json.dumps(post) and "tool_response" not in post
+    assert failed["tool_failed"] is True and failed["tool_error"] == "Exit code 1"
+    assert "error" not in failed  # that field is a StopFailure's API error kind
+    assert interrupted["tool_failed"] is True
 
 
 def test_tool_summary_shapes() -> None:

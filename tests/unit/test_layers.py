@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PKG = ROOT / "ccr"
 
 CORE = {"core"}
-INFRASTRUCTURE = {"store", "remote", "reliability", "telemetry"}
+INFRASTRUCTURE = {"store", "remote", "reliability", "telemetry", "imaging"}
 SERVICES = {"services"}
 FACES = {"api", "cli", "console", "telegram"}
 STANDALONE = {"ccr.hook", "ccr.demo.agent"}

@@ -47,12 +47,13 @@ def test_question_context_and_options_are_shown_escaped_and_redacted() -> None:
 
 def test_one_button_per_option_and_esc() -> None:
     rows = render.buttons("notification", prompt_payload())
-    assert [len(r) for r in rows] == [1, 1, 1, 1]
+    assert [len(r) for r in rows] == [1, 1, 1, 1, 1]
     labels = [r[0][0] for r in rows]
     data = [r[0][1] for r in rows]
     assert labels[0] == "Yes" and labels[2].startswith("No, and tell") and labels[3] == "⎋ Esc"
+    assert labels[4] == "🖼 Screen", "the dialog itself, as a picture"
     assert all(render.u16len(label) <= render.BUTTON_CHARS for label in labels)
-    assert data == ["p:7:1", "p:7:2", "p:7:3", "p:7:esc"]
+    assert data == ["p:7:1", "p:7:2", "p:7:3", "p:7:esc", "scr:abcd2345"]
     assert all(len(d.encode()) <= 64 for d in data)
 
 
@@ -65,8 +66,8 @@ def test_answered_shows_the_choice_and_no_buttons() -> None:
 
 
 def test_plain_notifications_and_alerts_keep_their_buttons() -> None:
-    assert render.buttons("notification", base()) == [  # the session's Stop and Clear
-        [("⏹ Stop", "ss:abcd2345"), ("🧹 Clear", "sc:abcd2345")]]
+    assert render.buttons("notification", base()) == [  # the session's Stop, Clear, Screen
+        [("⏹ Stop", "ss:abcd2345"), ("🧹 Clear", "sc:abcd2345"), ("🖼 Screen", "scr:abcd2345")]]
     assert render.buttons("alert", {"id": 3, "state": "firing"}) == [
         [("🔕 Acknowledge", "ack:3")]]
 

@@ -43,11 +43,25 @@ def test_merge_keeps_the_persons_entries_and_is_idempotent() -> None:
     merged, changed = cs.merge(PERSONS, SNIPPET)
     assert changed and merged["model"] == "opus"
     assert merged["hooks"]["Stop"][0] == PERSONS["hooks"]["Stop"][0]
-    assert merged["hooks"]["PreToolUse"] == PERSONS["hooks"]["PreToolUse"]
+    assert merged["hooks"]["PreToolUse"][0] == PERSONS["hooks"]["PreToolUse"][0]
     assert cs.missing(merged, SNIPPET) == []
     again, changed = cs.merge(merged, SNIPPET)
     assert not changed and again == merged
     assert PERSONS["hooks"]["Stop"] == [{"hooks": [{"type": "command", "command": "notify done"}]}]
+
+
+def test_an_install_from_before_live_activity_lacks_the_tool_events_until_merged() -> None:
+    """An install made before ccr showed Claude's steps has no tool hooks: the check names
+    them, and installing again adds them (matcher "" so every tool is seen)."""
+    tool_events = ("PreToolUse", "PostToolUse", "PostToolUseFailure", "SubagentStart")
+    older = {"hooks": {e: g for e, g in SNIPPET["hooks"].items() if e not in tool_events}}
+    old, _ = cs.merge(PERSONS, older)
+    assert cs.missing(old, SNIPPET) == sorted(tool_events)
+    new, changed = cs.merge(old, SNIPPET)
+    assert changed and cs.missing(new, SNIPPET) == []
+    for event in tool_events:
+        ours = [g for g in new["hooks"][event] if cs.is_ccr_command(g["hooks"][0]["command"])]
+        assert ours and ours[0]["matcher"] == ""
 
 
 def test_merge_replaces_a_stale_ccr_entry_instead_of_doubling_it() -> None:

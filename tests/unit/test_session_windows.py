@@ -88,7 +88,8 @@ def test_tail_keeps_the_last_lines_without_blank_runs() -> None:
 def test_session_buttons_on_plain_notifications_only() -> None:
     plain = {"token": "abcd2345", "answerable": True}
     assert render.session_buttons(plain) == [[("⏹ Stop", "ss:abcd2345"),
-                                              ("🧹 Clear", "sc:abcd2345")]]
+                                              ("🧹 Clear", "sc:abcd2345"),
+                                              ("🖼 Screen", "scr:abcd2345")]]
     assert render.session_buttons({**plain, "answerable": False}) == []
     assert render.session_buttons({**plain, "token": "<b>x</b>"}) == []
     assert render.buttons("notification", {**plain, "prompt_id": 7, "options": []}) == []

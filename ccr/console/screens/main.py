@@ -16,6 +16,7 @@ from ccr.console.screens.attaching import start_attach
 from ccr.console.screens.base import HubScreen
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.screens.new_session import NewSessionScreen
+from ccr.console.screens.screenshot import save_screenshot
 from ccr.console.widgets.main import (
     ActivityLog,
     SendBar,
@@ -41,7 +42,8 @@ class MainScreen(HubScreen):
     CSS_PATH = "main.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_send", "Type"),
-        Binding("s", "focus_sessions", "Sessions"),
+        Binding("l", "focus_sessions", "Sessions"),
+        Binding("s", "screenshot", "Screenshot"),
         Binding("n", "new_session", "New"),
         Binding("x", "stop_session", "Stop"),
         Binding("a", "attach", "Attach"),
@@ -130,6 +132,11 @@ class MainScreen(HubScreen):
 
     def action_clear_log(self) -> None:
         self.query_one(ActivityLog).clear()
+
+    # --- s: the selected session's pane saved as a PNG (ccr.services.screens) -------------
+
+    def action_screenshot(self) -> None:
+        save_screenshot(self, self.hub, self.query_one(SessionsTable).selected)
 
     # --- n: start Claude, x: stop it (ccr.services.session_control) -----------------------
 

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Header
 
 from ccr.console.screens.attaching import start_attach
 from ccr.console.screens.base import OperatorScreen
+from ccr.console.screens.screenshot import save_screenshot
 from ccr.console.widgets.main import SessionDetail, SessionsTable
 from ccr.console.widgets.metrics.pane import percent, seconds
 from ccr.console.widgets.overview import (
@@ -76,11 +77,12 @@ class Snapshot:
 
 
 class OverviewScreen(OperatorScreen[Snapshot]):
-    """Everything at once; `a` attaches to the selected session's pane."""
+    """Everything at once; `a` attaches to the selected session's pane, `s` saves it as a PNG."""
 
     CSS_PATH: ClassVar[list[str | PurePath]] = ["operator.tcss", "overview.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "attach", "Attach"),
+        Binding("s", "screenshot", "Screenshot"),
         Binding("r", "reload", "Refresh", show=False),
     ]
     reload_on = (CommandChanged, AlertFired, AlertAcknowledged, AlertResolved, DeadLettered,
@@ -248,3 +250,6 @@ class OverviewScreen(OperatorScreen[Snapshot]):
 
     def action_attach(self) -> None:
         start_attach(self, self.hub, self.selected)
+
+    def action_screenshot(self) -> None:
+        save_screenshot(self, self.hub, self.selected)

@@ -41,6 +41,9 @@ class CommandDetail(Widget):
         if c.error_text:
             out.append(f"\n\nError {c.error_code or ''}\n", style="bold red")
             out.append(c.error_text, style="red")
+        if d.activity:
+            out.append("\n\nClaude's steps ", style="bold")
+            out.append(d.activity)
         out.append("\n\nClaude's reply\n", style="bold")
         out.append(c.reply or "(none)", style="" if c.reply else "dim")
         out.append("\n\nTransitions", style="bold")

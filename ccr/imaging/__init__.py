@@ -1,0 +1,1 @@
+"""Pictures of panes: a pane's ANSI screen drawn as a PNG with a monospace font."""
