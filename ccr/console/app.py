@@ -99,7 +99,7 @@ class ConsoleApp(App[CcrError | None]):
     def on_mount(self) -> None:
         self.sub_title = "starting…"
         self.set_interval(HEALTH_REFRESH_S, self._refresh_title)
-        self.run_hub()
+        self.call_after_refresh(self.run_hub)  # the first screen is painted before the hub starts
 
     @work(exclusive=True, group="hub")
     async def run_hub(self) -> None:
