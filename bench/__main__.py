@@ -6,6 +6,7 @@ import sys
 
 from bench import (
     command_path,
+    console_start,
     dispatch,
     feedback,
     history_search,
@@ -14,14 +15,13 @@ from bench import (
     metrics_overhead,
     one_down,
     scale,
-    screen,
 )
 
 BENCHMARKS = {"dispatch": dispatch.main, "command_path": command_path.main,
               "one_down": one_down.main, "metrics_overhead": metrics_overhead.main,
               "load": load.main, "scale": scale.main,
               "history_search": history_search.main, "feedback": feedback.main,
-              "hook": hook.main, "screen": screen.main}
+              "hook": hook.main, "console_start": console_start.main}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-
-from ccr.api.app import create_app
 from ccr.core import redact, views
 from ccr.core.config import LocalServer, Settings, SshServer
 from ccr.core.errors import CcrError, ConfigError
@@ -56,15 +54,10 @@ from ccr.telemetry.health import Health, assess
 from ccr.telemetry.metrics import Metrics, from_store, keep_snapshots
 from ccr.telemetry.tracing import Tracing
 
+if TYPE_CHECKING:
+    from ccr.api.http_server import QuietServer
+
 PROBE_INTERVAL_S = 60.0
-
-
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the hub decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 class _NoTelegram:
@@ -199,7 +192,7 @@ class Hub:
                            add=self.add_server, remove=self.remove_server, clock=clock)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._daemons: set[asyncio.Task[Any]] = set()
-        self._http: _QuietServer | None = None
+        self._http: QuietServer | None = None
         self._stopping = asyncio.Event()
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -244,9 +237,9 @@ class Hub:
             if http:
                 self._write_token_file()
         if sock is not None:
-            config = uvicorn.Config(create_app(self), log_level="warning", access_log=False,
-                                    lifespan="off", timeout_graceful_shutdown=2)
-            self._http = _QuietServer(config)
+            # imported in a thread: the console keeps painting while FastAPI loads
+            server = await asyncio.to_thread(importlib.import_module, "ccr.api.http_server")
+            self._http = server.http_server(self)
             self.spawn(self._http.serve(sockets=[sock]), "http")
         if self.telegram_token and self.settings.telegram.allowed_chats:
             await self._start_telegram(self.telegram_token)

@@ -3,7 +3,8 @@
 Run: python scripts/screenshots.py
 It drives the real console on a real hub (temporary data, private tmux socket) through every
 state in tests/console/states.py (the snapshot tests' states): the main screen and each
-operator screen, at 80x24 and at 200x60.
+operator screen and the overview, at 80x24 and at 200x60 (at 200x60 the console opens
+on the overview; the main screen's states switch to it with `1`).
 """
 
 from __future__ import annotations
@@ -46,18 +47,18 @@ def main() -> None:
     time.tzset()
     os.environ.setdefault("CCR_SHARED_SECRET", "screenshots")
     (ROOT / "screenshots").mkdir(exist_ok=True)
-    tmux = Tmux()
-    try:
-        for name in STATES:
-            for suffix, size in SIZES.items():
+    for name in STATES:
+        for suffix, size in SIZES.items():
+            tmux = Tmux()  # a fresh tmux server per state, as in the snapshot tests
+            try:
                 with tempfile.TemporaryDirectory() as tmp:
                     final = asyncio.run(shoot(name, suffix, size, Path(tmp), tmux))
-                    if shutil.which("rsvg-convert"):
-                        subprocess.run(["rsvg-convert", str(final), "-o",
-                                        str(final.with_suffix(".png"))], check=True)
-                    print(final.relative_to(ROOT))
-    finally:
-        tmux.kill_server()
+            finally:
+                tmux.kill_server()
+            if shutil.which("rsvg-convert"):
+                subprocess.run(["rsvg-convert", str(final), "-o",
+                                str(final.with_suffix(".png"))], check=True)
+            print(final.relative_to(ROOT))
 
 
 if __name__ == "__main__":

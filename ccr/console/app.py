@@ -10,15 +10,17 @@ error rate moves with the time series, not only with events).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
 
 from ccr.console.messages import HubEvent, HubStopped
+from ccr.console.palette import ConsoleCommands
 from ccr.console.screens import (
     AlertsScreen,
     BreakersScreen,
@@ -27,11 +29,13 @@ from ccr.console.screens import (
     HubScreen,
     MainScreen,
     MetricsScreen,
+    OverviewScreen,
     TracesScreen,
 )
+from ccr.console.screens.overview import WIDE
 from ccr.core.durations import duration
 from ccr.core.errors import CcrError
-from ccr.core.events import CommandChanged
+from ccr.core.events import CommandChanged, Event
 from ccr.core.models import CommandState
 from ccr.core.redact import redact
 from ccr.hub import Hub
@@ -46,9 +50,10 @@ class ConsoleApp(App[CcrError | None]):
 
     TITLE = "ccr"
     DEFAULT_MODE = "main"
-    ENABLE_COMMAND_PALETTE = False  # every action has a key in the footer
+    COMMANDS: ClassVar[set[Any]] = {ConsoleCommands}  # ctrl+p: sessions, servers, actions
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        Binding("0", "show('overview')", "Overview"),
         Binding("1", "show('main')", "Main"),
         Binding("2", "show('metrics')", "Metrics"),
         Binding("3", "show('breakers')", "Breakers"),
@@ -64,19 +69,37 @@ class ConsoleApp(App[CcrError | None]):
         self.hub = hub
         self.start_http = start_http
         self.after_start = after_start
+        self.started = False  # the hub runs and the sessions it knew are shown
+        self.events_posted = self.events_handled = 0
+        self._events: asyncio.Queue[Event] | None = None
         self.main = MainScreen(hub)
+        self.overview = OverviewScreen(hub)
         self.views: dict[str, HubScreen] = {
-            "main": self.main, "metrics": MetricsScreen(hub), "breakers": BreakersScreen(hub),
+            "overview": self.overview, "main": self.main, "metrics": MetricsScreen(hub),
+            "breakers": BreakersScreen(hub),
             "dead_letters": DeadLettersScreen(hub), "alerts": AlertsScreen(hub),
             "traces": TracesScreen(hub), "history": HistoryScreen(hub),
         }
         for name, screen in self.views.items():
             self.add_mode(name, lambda screen=screen: screen)  # type: ignore[misc]
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Compose) and self.first_mode() == "overview":
+            # The first screen, chosen once the terminal's size is known and before any
+            # screen is mounted (DEFAULT_MODE is read earlier, in App.__init__).
+            self._screen_stacks = {"overview": []}
+            self._current_mode = "overview"
+        await super().on_event(event)
+
+    def first_mode(self) -> str:
+        """The overview on a terminal of at least 160x45, the main screen on a smaller one."""
+        wide = self.size.width >= WIDE[0] and self.size.height >= WIDE[1]
+        return "overview" if wide else "main"
+
     def on_mount(self) -> None:
         self.sub_title = "starting…"
         self.set_interval(HEALTH_REFRESH_S, self._refresh_title)
-        self.run_hub()
+        self.call_after_refresh(self.run_hub)  # the first screen is painted before the hub starts
 
     @work(exclusive=True, group="hub")
     async def run_hub(self) -> None:
@@ -90,15 +113,30 @@ class ConsoleApp(App[CcrError | None]):
             self._refresh_title()
             if self.after_start is not None:
                 self.after_start()
-            self.main.show_sessions(await self.hub.sessions.live())
+            if self.main.is_mounted:
+                self.main.show_sessions(await self.hub.sessions.live())
+            if self.overview.is_mounted:
+                self.overview.reload()
             self._refresh_title()
+            self._events = queue
+            self.started = True
             while True:
                 self.post_message(HubEvent(await queue.get()))
+                self.events_posted += 1
 
     def on_hub_stopped(self, message: HubStopped) -> None:
         self.exit(message.error)
 
+    @property
+    def events_settled(self) -> bool:
+        """Every hub event published so far is shown on the mounted screens (tests wait on
+        this rather than on a screen's rows)."""
+        queue = self._events
+        return (self.started and queue is not None and queue.empty()
+                and self.events_handled == self.events_posted)
+
     def on_hub_event(self, message: HubEvent) -> None:
+        self.events_handled += 1
         event = message.event
         for screen in self.views.values():
             if screen.is_mounted:
@@ -126,7 +164,8 @@ class ConsoleApp(App[CcrError | None]):
         views = self.hub.server_views()
         down = set(self.hub.unavailable())  # a server behind an open breaker is not "up"
         up = sum(v["state"] == "up" and v["id"] not in down for v in views)
-        sessions = self.main.session_count if self.main.is_mounted else 0
+        sessions = max((v.session_count for v in (self.main, self.overview) if v.is_mounted),
+                       default=0)
         telegram = "Telegram on" if self.hub.telegram is not None else "Telegram off"
         where = self.hub.settings.hub.url if self.start_http else "API off"
         self.sub_title = (f"{level.name} · {where} · {up}/{len(views)} servers up · "

@@ -6,6 +6,7 @@ first moment, like a Telegram sender that fails) and then drives the running app
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 from textual.pilot import Pilot
 
 from ccr.console.app import ConsoleApp
+from ccr.console.screens.base import OperatorScreen
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.widgets.alerts import AlertsTable
 from ccr.console.widgets.deadletters import DeadLettersTable
-from ccr.console.widgets.traces import TracesTable
+from ccr.console.widgets.traces import TracesTable, TraceTimeline
 from ccr.hub import Hub
 from ccr.services.delivery import SendFailed
 from ccr.store import outbox
@@ -47,11 +49,45 @@ def app_of(pilot: Pilot[Any]) -> ConsoleApp:
     return app
 
 
-async def settled(pilot: Pilot[Any]) -> None:
+async def events_shown(pilot: Pilot[Any]) -> None:
+    """Every hub event published so far has reached the screens (no row counting)."""
     app = app_of(pilot)
-    await wait_for(pilot, lambda: app.hub.ready)
-    await wait_for(pilot, lambda: app.hub.server_state["laptop"][0] != "unknown")
+    await wait_for(pilot, lambda: app.events_settled)
     await pilot.pause(0.1)
+
+
+async def screen_settled(pilot: Pilot[Any], name: str) -> OperatorScreen[Any]:
+    """Switched to screen `name`: wait until it shows everything the hub holds now (a
+    re-read asked for after the data was written has been shown)."""
+    app = app_of(pilot)
+    screen = app.views[name]
+    await wait_for(pilot, lambda: app.screen is screen and screen.is_mounted)
+    assert isinstance(screen, OperatorScreen)
+    seq = screen.reload_and_settle()
+    await wait_for(pilot, lambda: screen.settled >= seq)
+    await focused(pilot)
+    await events_shown(pilot)
+    return screen
+
+
+async def focused(pilot: Pilot[Any]) -> None:
+    """The screen's first widget has focus (a focused table draws its cursor row another
+    colour), unless nothing on it can take focus."""
+    app = app_of(pilot)
+    await wait_for(pilot, lambda: app.screen.focused is not None or not app.screen.focus_chain)
+
+
+async def settled(pilot: Pilot[Any], *, main: bool = True) -> None:
+    """The hub runs, its first probe is in, and (with `main`) the main screen is shown: on a
+    terminal of 160x45 or more the console opens on the overview."""
+    app = app_of(pilot)
+    await wait_for(pilot, lambda: app.started)
+    if main and app.current_mode != "main":
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.current_mode == "main" and app.main.is_mounted)
+    await wait_for(pilot, lambda: app.hub.server_state["laptop"][0] != "unknown")
+    await focused(pilot)
+    await events_shown(pilot)
 
 
 async def with_sessions(pilot: Pilot[Any]) -> None:
@@ -64,7 +100,7 @@ async def with_sessions(pilot: Pilot[Any]) -> None:
         pane="%2", name="Notification", cwd="/srv/api", ntype="permission_prompt",
         message="Claude needs your permission to use Bash", prompt="deploy to staging",
         reply=None or ""))
-    await pilot.pause(0.2)
+    await events_shown(pilot)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -98,7 +134,7 @@ async def with_metrics(pilot: Pilot[Any]) -> None:
     await settled(pilot)
     feed_series(app.hub)
     await pilot.press("2")
-    await pilot.pause(0.3)
+    await screen_settled(pilot, "metrics")
 
 
 # --- breakers --------------------------------------------------------------------------------
@@ -127,7 +163,7 @@ async def with_open_breaker(pilot: Pilot[Any]) -> None:
     for _ in range(5):
         await board.failure("laptop", "Cannot reach laptop: tmux server not running")
     await pilot.press("3")
-    await pilot.pause(0.3)
+    await screen_settled(pilot, "breakers")
 
 
 # --- alerts --------------------------------------------------------------------------------
@@ -154,11 +190,11 @@ async def with_alerts(pilot: Pilot[Any]) -> None:
     await hub.alerts.evaluate()  # alert 2: breaker_open (if the hub's own pass did not yet)
     await hub.alerts.acknowledge(1, by="ana")
     await pilot.press("5")
-    table = app.views["alerts"].query_one(AlertsTable)
-    await wait_for(pilot, lambda: [a["state"] for a in table.alerts.values()]
-                   == ["acknowledged", "firing"])
+    screen = await screen_settled(pilot, "alerts")
+    table = screen.query_one(AlertsTable)
+    assert [a["state"] for a in table.alerts.values()] == ["acknowledged", "firing"]
     table.move_cursor(row=1)  # the firing one, shown in full below
-    await pilot.pause(0.3)
+    await pilot.pause(0.2)
 
 
 # --- dead letters ----------------------------------------------------------------------------
@@ -176,16 +212,30 @@ async def enqueue(hub: Hub, chat: int, text: str) -> int:
     return item
 
 
+async def _queued(hub: Hub) -> int:
+    return sum(e.state == "queued" for e in await hub.dlq.list())
+
+
+async def until(pilot: Pilot[Any], read: Callable[[], Awaitable[object]], wanted: object,
+                within: float = 10.0) -> None:
+    """Wait until an async read of the hub gives `wanted`."""
+    deadline = time.monotonic() + within
+    while await read() != wanted:
+        if time.monotonic() > deadline:
+            raise AssertionError("the hub did not reach the state wanted")
+        await pilot.pause(0.05)
+
+
 async def with_dead_letters(pilot: Pilot[Any]) -> None:
     app = app_of(pilot)
     await settled(pilot)
     await enqueue(app.hub, 4242, "laptop:1 finished: All 112 tests pass.")
     await enqueue(app.hub, 5151, "laptop:2 needs your permission to use Bash")
+    # Both tries spent, both back in the queue (before that one may show "sending now").
+    await until(pilot, lambda: _queued(app.hub), 2)
     await pilot.press("4")
-    table = app.views["dead_letters"].query_one(DeadLettersTable)
-    # Both rows, each settled in the queue (a loaded machine can show one still "sending now").
-    await wait_for(pilot, lambda: table.row_count == 2 and all(
-        e["state"] == "queued" for e in table.entries.values()))
+    screen = await screen_settled(pilot, "dead_letters")
+    table = screen.query_one(DeadLettersTable)
     await wait_for(pilot, lambda: table.has_focus)  # the cursor row is drawn focused
     await pilot.pause(0.2)
 
@@ -213,6 +263,12 @@ def _span(trace: str, n: int, parent: int | None, name: str, component: str, sta
                    ended_at=FROZEN - start + took, status=status, attributes=attrs)
 
 
+def keep_old_spans(hub: Hub) -> None:
+    """The states' spans are dated by the frozen clock, the tracing purge goes by the wall
+    clock: without this it drops them a few seconds in, and the screen shows an empty list."""
+    hub.tracing.retention_s = 100 * 365 * 86400.0
+
+
 async def write_traces(hub: Hub) -> None:
     """Two stored flows: a notification that reached Telegram, a command whose SSH failed."""
     await spans.write(hub.db, [
@@ -235,17 +291,14 @@ async def with_traces(pilot: Pilot[Any]) -> None:
     await settled(pilot)
     await write_traces(app.hub)
     await pilot.press("6")
-    table = app.views["traces"].query_one(TracesTable)
-    for _ in range(15):  # under load a reload can take a while; another one cancels it
-        if table.row_count == 2:
-            break
-        await pilot.press("r")
-        for _ in range(40):
-            if table.row_count == 2:
-                break
-            await pilot.pause(0.05)
-    await wait_for(pilot, lambda: table.row_count == 2)
-    await pilot.pause(0.4)  # the newest, the command's trace: its failed spans in red
+    screen = await screen_settled(pilot, "traces")
+    table = screen.query_one(TracesTable)
+    assert table.row_count == 2
+    await wait_for(pilot, lambda: table.has_focus)  # the cursor row is drawn focused
+    timeline = screen.query_one(TraceTimeline)
+    # The newest, the command's trace, opens below: its failed spans in red.
+    await wait_for(pilot, lambda: timeline.timeline is not None)
+    await pilot.pause(0.2)
 
 
 # --- history ---------------------------------------------------------------------------------
@@ -292,9 +345,10 @@ async def with_history(pilot: Pilot[Any]) -> None:
     await settled(pilot)
     await write_history(app.hub)
     await pilot.press("7")
-    screen = app.views["history"]
+    screen = await screen_settled(pilot, "history")
     table = screen.query_one(HistoryTable)
-    await wait_for(pilot, lambda: table.row_count == len(HISTORY))
+    assert table.row_count == len(HISTORY)
+    await wait_for(pilot, lambda: table.has_focus)
     table.move_cursor(row=1)
     await pilot.press("enter")
     detail = screen.query_one(CommandDetail)
@@ -316,7 +370,10 @@ async def with_new_session_dialog(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: isinstance(app.screen, NewSessionScreen))
     await wait_for(pilot, lambda: "/home/ana/shop" in str(
         app.screen.query_one("#recent").render()))
-    app.screen.query_one("#dir", Input).value = "~/src/shop"
+    box = app.screen.query_one("#dir", Input)
+    box.value = "~/src/shop"
+    await wait_for(pilot, lambda: box.has_focus)
+    box.cursor_blink = False  # the cursor drawn steadily, not caught mid-blink
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.3)
 
@@ -349,9 +406,71 @@ STATES: dict[str, State] = {
     "dead-letters": State(with_dead_letters, failing_telegram),
     "dead-letters-retry": State(with_retry_question, failing_telegram),
     "alerts": State(with_alerts, quiet_metrics),
-    "traces": State(with_traces),
+    "traces": State(with_traces, keep_old_spans),
     "history": State(with_history),
     "new-session": State(with_new_session_dialog),
     "stop-session": State(with_stop_question),
 }
 """Every screen state shown in screenshots/, by file name."""
+
+
+# --- the overview ----------------------------------------------------------------------------
+
+PANE_TEXT = [
+    "╭───────────────────────────────────────────────╮",
+    "│ ✻ Welcome to Claude Code                      │",
+    "╰───────────────────────────────────────────────╯",
+    "> run the tests",
+    "● Bash(pytest -q)",
+    "  ⎿  112 passed in 4.21s",
+    "● All 112 tests pass. I changed cart.py to round totals half-even.",
+    "",
+    "> ",
+]
+
+
+def overview_hub(hub: Hub) -> None:
+    quiet_metrics(hub)
+    failing_telegram(hub)
+
+
+async def with_overview(pilot: Pilot[Any]) -> None:
+    """Everything at once: an hour of traffic, an alert, two dead letters, five commands,
+    two sessions, laptop:1's real tmux pane live beside its last exchange."""
+    from ccr.console.screens import OverviewScreen
+    from tests.fixtures.tmux import Tmux
+
+    app = app_of(pilot)
+    await settled(pilot, main=False)
+    hub = app.hub
+    feed_series(hub)
+    tmux = Tmux(socket_name=hub.settings.servers[0].tmux_socket)
+    tmux.new_session("work", "sleep 3600")
+    script = "printf '%s\\n' " + " ".join(f"'{line}'" for line in PANE_TEXT[:-1])
+    pane = tmux.run("new-window", "-P", "-F", "#{pane_id}", "-t", "work",
+                    f"{script}; printf '> '; exec sleep 3600").strip()
+    assert pane == "%1", pane  # write_history's laptop:1
+    tmux.wait_for_text(pane, "112 passed")
+    await write_history(hub)
+    await hub.sessions.ingest(hook_event(
+        pane="%1", reply="All 112 tests pass. I changed cart.py to round totals half-even "
+                         "and added a regression test for the 0.005 case."))
+    assert hub.metrics is not None
+    hub.metrics.series.count("ssh_calls", "laptop", 40, at=FROZEN - 60)
+    hub.metrics.series.count("ssh_errors", "laptop", 30, at=FROZEN - 60)
+    await hub.alerts.evaluate()  # the SSH error rate fires
+    # laptop:2's command message (its live card for chat 4242) is dead-lettered first ...
+    await until(pilot, lambda: _queued(hub), 1)
+    await enqueue(hub, 5151, "laptop:2 needs your permission to use Bash")
+    await until(pilot, lambda: _queued(hub), 2)  # ... then the notification
+    if app.current_mode != "overview":
+        await pilot.press("0")
+    screen = await screen_settled(pilot, "overview")
+    assert isinstance(screen, OverviewScreen)
+    shown = screen.pane_shown
+    screen.capture()
+    await wait_for(pilot, lambda: screen.pane_shown > shown)
+    await pilot.pause(0.2)
+
+
+STATES["overview"] = State(with_overview, overview_hub)

@@ -54,3 +54,26 @@ async def test_s_saves_the_selected_pane_as_a_png(tmp_path: Path, tmux: Tmux,
         assert ("The pane of laptop:1 is gone" in failed.message
                 or "no live session" in failed.message), failed.message
         assert len(list(folder.iterdir())) == 1
+
+
+async def test_s_on_the_overview_saves_its_selected_pane(tmp_path: Path, tmux: Tmux,
+                                                         frozen_env: None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    assert find_font() is not None, "scripts/test installs fonts-dejavu-core"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    pane = tmux.new_session("work", "printf 'SHOT-ME\\n'; exec sleep 600", width=60, height=10)
+    tmux.wait_for_text(pane, "SHOT-ME")
+    app = ConsoleApp(make_hub(tmp_path, tmux, frozen=False), start_http=False)
+    async with app.run_test(size=(200, 60)) as pilot:  # big enough: the overview comes first
+        await wait_for(pilot, lambda: app.hub.ready)
+        assert app.screen.__class__.__name__ == "OverviewScreen"
+        await app.hub.sessions.ingest(hook_event(pane=pane))
+        table = app.screen.query_one(SessionsTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: any((n.title or "") == "Screenshot of laptop:1"
+                                          for n in app._notifications), within=20)
+        [saved] = list((tmp_path / "share" / "ccr" / "screenshots").iterdir())
+        assert saved.suffix == ".png" and Image.open(saved).format == "PNG"

@@ -58,3 +58,10 @@ def test_operator_screen_200x60(snap_compare: Any, tmp_path: Path, tmux: Tmux,
 def test_session_dialogs_80x24(snap_compare: Any, tmp_path: Path, tmux: Tmux,
                                frozen_env: None, state: str) -> None:
     assert snap(snap_compare, tmp_path, tmux, state, (80, 24))
+
+
+@pytest.mark.parametrize("size", [(200, 60), (80, 24)], ids=["200x60", "80x24"])
+def test_overview(snap_compare: Any, tmp_path: Path, tmux: Tmux, frozen_env: None,
+                  size: tuple[int, int]) -> None:
+    """The first screen on a big terminal; on a small one it is reached by `0` and stacks."""
+    assert snap(snap_compare, tmp_path, tmux, "overview", size)

@@ -9,8 +9,9 @@ from ccr.console.screens.history import HistoryScreen
 from ccr.console.screens.main import MainScreen
 from ccr.console.screens.metrics import MetricsScreen
 from ccr.console.screens.new_session import NewSessionScreen
+from ccr.console.screens.overview import OverviewScreen
 from ccr.console.screens.traces import TracesScreen
 
 __all__ = ["AlertsScreen", "BreakersScreen", "ConfirmScreen", "DeadLettersScreen",
            "HistoryScreen", "HubScreen", "MainScreen", "MetricsScreen", "NewSessionScreen",
-           "OperatorScreen", "TracesScreen"]
+           "OperatorScreen", "OverviewScreen", "TracesScreen"]

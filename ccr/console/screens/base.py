@@ -2,7 +2,9 @@
 
 An operator screen says only what it shows; `OperatorScreen` does the rest: re-read on being
 shown, on the hub events it names (at once or after a settle time) and on a timer that runs
-only while the screen is shown, each read in a worker that a newer one replaces.
+only while the screen is shown. One read runs at a time: a re-read asked for meanwhile runs
+right after it (never cancelling it, so a busy hub cannot starve the screen), and `settled`
+counts the reads shown, so a test or a tool can wait for "what I just wrote is on screen".
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ class OperatorScreen(HubScreen, Generic[T]):
     """Seconds between calls of `tick` while the screen is shown (None: no timer)."""
     _ticker: Timer | None = None
     _reload_timer: Timer | None = None
+    requested: int = 0
+    """Re-reads asked for so far (each `reload` call counts one)."""
+    settled: int = 0
+    """The newest re-read whose result is on screen: `settled >= n` means everything the
+    hub held when re-read `n` was asked for is shown (see `reload_and_settle`)."""
+    _loading: bool = False
+    _again: bool = False
 
     async def load(self) -> T:
         """Read what the screen shows (runs in a worker)."""
@@ -64,9 +73,42 @@ class OperatorScreen(HubScreen, Generic[T]):
         """Put what `load` read on the screen."""
 
     def reload(self) -> None:
-        """Re-read what the screen shows: `load` in a worker (a newer read replaces one
-        still running), then `show` unless the screen went away meanwhile."""
-        self.fetch(self.load, self.show, group="reload", failed=self.load_failed)
+        """Re-read what the screen shows: `load` in a worker, then `show` unless the screen
+        went away meanwhile. Asked while a read runs, it runs once more right after it."""
+        self.requested += 1
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        self.run_worker(self._read_and_show(self.requested), group="reload")
+
+    async def _read_and_show(self, seq: int) -> None:
+        try:
+            try:
+                data = await self.load()
+            except CcrError as exc:
+                if self.is_attached:
+                    self.load_failed(exc)
+            else:
+                if self.is_attached:
+                    self.show(data)
+            self.settled = max(self.settled, seq)
+        finally:
+            self._loading = False
+        if self._again and self.is_attached:
+            self._again = False
+            self.reload()
+
+    def mark_settled(self) -> None:
+        """For a screen whose `reload` shows in-memory state at once: it is shown now."""
+        self.requested += 1
+        self.settled = self.requested
+
+    def reload_and_settle(self) -> int:
+        """Ask for a re-read and return its number: once `settled` reaches it, the screen
+        shows everything the hub held at this call."""
+        self.reload()
+        return self.requested
 
     def load_failed(self, error: CcrError) -> None:
         """`load` raised a CcrError: say so (the screen keeps what it showed)."""

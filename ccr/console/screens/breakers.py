@@ -55,13 +55,13 @@ class BreakersScreen(OperatorScreen[None]):
         """Breaker states and pool figures are in memory: shown at once, no worker."""
         self._show_pool()
         board = self.hub.breakers
-        if board is None:
-            return
-        states = board.states()
-        now = self.hub.clock()
-        table = self.query_one(BreakersTable)
-        for server in self.hub.settings.servers:
-            table.show(states.get(server.id) or BreakerRecord(server.id), now)
+        if board is not None:
+            states = board.states()
+            now = self.hub.clock()
+            table = self.query_one(BreakersTable)
+            for server in self.hub.settings.servers:
+                table.show(states.get(server.id) or BreakerRecord(server.id), now)
+        self.mark_settled()
 
     def hub_event(self, event: Event) -> None:
         board = self.hub.breakers

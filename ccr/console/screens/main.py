@@ -12,9 +12,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header
 
+from ccr.console.screens.attaching import start_attach
 from ccr.console.screens.base import HubScreen
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.console.screens.new_session import NewSessionScreen
+from ccr.console.screens.screenshot import save_screenshot
 from ccr.console.widgets.main import (
     ActivityLog,
     SendBar,
@@ -44,6 +46,7 @@ class MainScreen(HubScreen):
         Binding("s", "screenshot", "Screenshot"),
         Binding("n", "new_session", "New"),
         Binding("x", "stop_session", "Stop"),
+        Binding("a", "attach", "Attach"),
         Binding("ctrl+l", "clear_log", "Clear log", show=False),
     ]
 
@@ -66,6 +69,11 @@ class MainScreen(HubScreen):
         self.query_one("#send").border_title = "send"
         self.query_one(ServersTable).show(self.hub.server_views())
         self.set_interval(10, self._tick)
+        if getattr(self.app, "started", False):  # first shown after the overview
+            self.run_worker(self._load_sessions(), group="sessions")
+
+    async def _load_sessions(self) -> None:
+        self.show_sessions(await self.hub.sessions.live())
 
     def _tick(self) -> None:
         self.query_one(SessionsTable).tick(self.hub.clock())
@@ -119,28 +127,16 @@ class MainScreen(HubScreen):
     def action_focus_sessions(self) -> None:
         self.query_one(SessionsTable).focus()
 
+    def action_attach(self) -> None:
+        start_attach(self, self.hub, self.query_one(SessionsTable).selected)
+
     def action_clear_log(self) -> None:
         self.query_one(ActivityLog).clear()
 
     # --- s: the selected session's pane saved as a PNG (ccr.services.screens) -------------
 
     def action_screenshot(self) -> None:
-        session = self.query_one(SessionsTable).selected
-        if session is None:
-            self.notify("Select a session first (arrow keys in the sessions table).",
-                        severity="warning")
-            return
-        self.save_screenshot(session.token, session.handle)
-
-    @work(group="screenshot")
-    async def save_screenshot(self, token: str, handle: str) -> None:
-        try:
-            path = await self.hub.screens.save(token)
-        except CcrError as exc:
-            self.notify(exc.message, title="No screenshot", severity="error", timeout=10)
-            return
-        what = "Its text (no monospace font on the hub)" if path.suffix == ".txt" else "Saved"
-        self.notify(f"{what}: {path}", title=f"Screenshot of {handle}", timeout=8)
+        save_screenshot(self, self.hub, self.query_one(SessionsTable).selected)
 
     # --- n: start Claude, x: stop it (ccr.services.session_control) -----------------------
 

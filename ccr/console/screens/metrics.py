@@ -55,6 +55,7 @@ class MetricsScreen(OperatorScreen[None]):
         """The series is in memory: shown at once, no worker."""
         metrics = self.hub.metrics
         if metrics is None:
+            self.mark_settled()
             return
         source = metrics.series
         for pane in self.query(ServerMetrics):
@@ -72,3 +73,4 @@ class MetricsScreen(OperatorScreen[None]):
         summary = self.query_one("#summary", Static)
         if str(summary.render()) != text:
             summary.update(text)
+        self.mark_settled()

@@ -65,6 +65,7 @@ class TracesScreen(OperatorScreen[list[dict[str, Any]]]):
         else:
             self.query_one(TracesTable).border_title = (
                 "recent traces: tracing is off ([tracing] enabled = false)")
+            self.mark_settled()
 
     async def load(self) -> list[dict[str, Any]]:
         return await self.hub.tracing.recent(RECENT)
