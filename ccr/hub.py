@@ -237,9 +237,9 @@ class Hub:
             if http:
                 self._write_token_file()
         if sock is not None:
-            # imported in a thread: the console keeps painting while FastAPI loads
+            # imported and built in threads: the console keeps painting meanwhile
             server = await asyncio.to_thread(importlib.import_module, "ccr.api.http_server")
-            self._http = server.http_server(self)
+            self._http = await asyncio.to_thread(server.http_server, self)  # routes: ~0.2 s
             self.spawn(self._http.serve(sockets=[sock]), "http")
         if self.telegram_token and self.settings.telegram.allowed_chats:
             await self._start_telegram(self.telegram_token)

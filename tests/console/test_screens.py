@@ -3,6 +3,7 @@ works (metrics, breakers, dead letters with retry, alerts with ack, traces with 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.widgets import Sparkline
@@ -263,7 +264,8 @@ async def test_traces_list_and_timeline_with_error_spans(tmp_path: Path, tmux: T
         table = screen.query_one(TracesTable)
         # The send's child span can end (and show as the trace's name) before its
         # root outbox.deliver is written: wait for the finished trace, not a row count.
-        for _ in range(50):
+        deadline = time.monotonic() + 30  # spans are written in batches: slow under load
+        while time.monotonic() < deadline:
             if {"outbox.deliver", "ingest"} <= {row[2] for row in cell_texts(table)}:
                 break
             await pilot.press("r")
