@@ -19,8 +19,7 @@ from typing import Protocol
 from ccr.core.errors import InputError
 from ccr.core.models import Session
 from ccr.core.redact import redact
-from ccr.imaging.fonts import MISSING_HINT, find_font
-from ccr.imaging.pane_image import pane_font, render_png
+from ccr.imaging.fonts import MISSING_HINT, FontFiles, find_font
 from ccr.remote.screen import PaneScreen
 
 TAIL_DEFAULT = 30
@@ -103,8 +102,7 @@ class ScreenService:
             text = redact("\n".join(_plain(shot.rows)).rstrip())
             return Picture(session, shot.width, shot.height, taken, None, text, MISSING_HINT)
         started = time.perf_counter()
-        png = await asyncio.to_thread(render_png, shot.rows, shot.width, shot.height,
-                                      pane_font(files))
+        png = await asyncio.to_thread(_draw, shot.rows, shot.width, shot.height, files)
         return Picture(session, shot.width, shot.height, taken, png, "",
                        render_s=time.perf_counter() - started)
 
@@ -136,3 +134,10 @@ def _plain(rows: list[str]) -> list[str]:
     from rich.text import Text
 
     return [Text.from_ansi(row, end="").plain.rstrip() for row in rows]
+
+
+def _draw(rows: list[str], width: int, height: int, files: FontFiles) -> bytes:
+    """Draw in a worker thread; Pillow is imported there, on the first picture, not at start."""
+    from ccr.imaging.pane_image import pane_font, render_png
+
+    return render_png(rows, width, height, pane_font(files))
