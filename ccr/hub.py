@@ -136,7 +136,7 @@ class Hub:
                                       start_timeout_s=settings.commands.start_timeout_s)
         self.history = HistoryService(self.db, clock, settings, log=self.log)
         self.audit = AuditService(self.db, keep_days=settings.audit.keep_days, clock=clock,
-                                  log=self.log)
+                                  log=self.log, bus=self.bus)
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat
                                    if self.telegram_token else 0)

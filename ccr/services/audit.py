@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from ccr.core.errors import CcrError
+from ccr.core.events import AuditRecorded, EventBus
 from ccr.core.redact import redact
 from ccr.store import audit as rows
 from ccr.store import retention
@@ -78,8 +79,10 @@ class AuditService:
     """Appends entries, lists them, deletes those past `[audit] keep_days`."""
 
     def __init__(self, db: Database, *, keep_days: float, clock: Callable[[], float] = time.time,
-                 log: Callable[[str, str], None] | None = None) -> None:
+                 log: Callable[[str, str], None] | None = None,
+                 bus: EventBus | None = None) -> None:
         self.db = db
+        self.bus = bus
         self.keep_days = keep_days
         self.clock = clock
         self._log = log
@@ -93,7 +96,10 @@ class AuditService:
                       actor_name=_clip(actor.name)[:100], action=action[:40], what=_clip(what),
                       server=server, session=session, outcome=_clip(outcome), refused=refused,
                       trace_id=trace_id)
-        return await rows.append(self.db, entry, key)
+        added = await rows.append(self.db, entry, key)
+        if added and self.bus is not None:
+            self.bus.publish(AuditRecorded(entry.action, entry.actor, refused))
+        return added
 
     async def refused(self, actor: Actor, action: str, what: str, error: CcrError, *,
                       key: str | None = None) -> bool:
@@ -156,7 +162,7 @@ class AuditService:
 
 def who(entry: Entry) -> str:
     """The actor as people read it: `telegram:123 (Ann Lee)`, `console`, `api:grafana`."""
-    if entry.actor_name and entry.actor_name != entry.actor:
+    if entry.actor_name and entry.actor_name not in (entry.actor, entry.actor.partition(":")[2]):
         return f"{entry.actor} ({entry.actor_name})"
     return entry.actor
 
