@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ccr.api import access, audit_routes
 from ccr.api import servers as servers_api
-from ccr.api.auth import verify_bearer, verify_signature
+from ccr.api.auth import verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
 from ccr.api.session_routes import session_routes
@@ -67,7 +67,8 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="ccr hub", version="0.1.0", docs_url=None, redoc_url=None)
 
     def authorized(request: Request) -> bool:
-        return verify_bearer(hub.api_token, request.headers.get("authorization"))
+        """Any known token, whatever its role (reading /metrics is an observer's)."""
+        return access.identify(hub, request.headers.get("authorization")) is not None
 
     async def require_token(request: Request) -> AsyncIterator[None]:
         """The caller's token names a role (ccr.api.access): 401 without one, 403 for a

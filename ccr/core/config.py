@@ -197,8 +197,8 @@ class MetricsSettings(_Strict):
     enabled: bool = True
     """false: no metrics, no time series, /metrics answers 404 (a rollback switch)."""
     require_token: bool = False
-    """true: GET /metrics needs the API token as a bearer token, like the API. The exposition
-    holds no secret, token or message text, only counts and timings per configured server."""
+    """true: GET /metrics needs an API token (any role) as a bearer token, like the API. The
+    exposition holds no secret, token or message text, only counts and timings per server."""
     snapshot_interval_s: float = Field(60.0, ge=0, le=3600)
     """How often the time series' figures are stored in SQLite; 0: never."""
     snapshot_keep_hours: float = Field(24.0, gt=0, le=24 * 30)

@@ -34,7 +34,7 @@ def classify(update: Update) -> tuple[str, str] | None:
     if query is not None:
         data = query.data or ""
         return roles.BUTTONS.get(data.partition(":")[0], "forged button"), f"button {data}"
-    msg = update.message
+    msg = update.effective_message  # an edited message is handled too: checked the same
     if msg is None or msg.text is None:
         return None
     text = msg.text

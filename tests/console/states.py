@@ -384,6 +384,9 @@ async def with_audit(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: table.row_count == len(AUDIT))
     table.focus()
     await wait_for(pilot, lambda: table.has_focus)  # the cursor row is drawn focused
+    table.move_cursor(row=1)  # a refused attempt, shown in full below
+    detail = app.views["audit"].query_one("#audit-detail")
+    await wait_for(pilot, lambda: "grafana" in str(detail.render()))
     await pilot.pause(0.2)
 
 

@@ -38,6 +38,7 @@ def with_roles(fleet: Fleet) -> Fleet:
         f"admins = [{ADMIN}]\noperators = [{OPERATOR}]\nobservers = [{OBSERVER}]", 1)
     text += ('\n[api]\ntokens = [{ name = "grafana", env = "CCR_TOKEN_GRAFANA", '
              'role = "observer" }, { name = "ci", env = "CCR_TOKEN_CI", role = "operator" }]\n')
+    text += "\n[metrics]\nrequire_token = true\n"
     config.write_text(text)
     fleet.hub.env.update(CCR_TOKEN_GRAFANA=GRAFANA, CCR_TOKEN_CI=CI)
     return fleet
@@ -59,6 +60,13 @@ def say(team: Fleet, user: int, text: str, reply_to: int | None = None) -> dict[
     msg = team.message(lambda m: m["message_id"] not in seen)
     msg["update_id"] = update
     return msg
+
+
+def say_edit(team: Fleet, user: int, message_id: int, text: str) -> dict[str, Any]:
+    """`user` edits an earlier message of theirs into `text`; the bot's answer."""
+    seen = {m["message_id"] for m in team.botapi.sent_messages()}
+    team.botapi.push_edit(CHAT, message_id, text, user_id=user)
+    return team.message(lambda m: m["message_id"] not in seen)
 
 
 def tap(team: Fleet, user: int, message_id: int, data: str) -> str:
@@ -103,6 +111,8 @@ def test_each_role_does_what_it_may_and_every_action_is_audited_once(team: Fleet
     assert "Nothing was done" in refused["text"]
     refused = say(team, OBSERVER, "observer reply", reply_to=started["message_id"])
     assert "may not type into a session" in refused["text"]
+    edited = say_edit(team, OBSERVER, refused["message_id"], "/cmd laptop:1 observer edit")
+    assert "may not type into a session" in edited["text"]
     assert len(prompts(agent)) == 1
     assert "observer" not in team.tmux.capture(pane)
 
@@ -138,7 +148,8 @@ def test_each_role_does_what_it_may_and_every_action_is_audited_once(team: Fleet
         ("new", False), ("cmd", False), ("dlq", True), ("audit", True), ("alerts.ack", True),
         ("stop", False)]
     assert by(rows, f"telegram:{OBSERVER}") == [
-        ("new", True), ("cmd", True), ("text", True), ("stop", True), ("choice", True)]
+        ("new", True), ("cmd", True), ("text", True), ("cmd", True), ("stop", True),
+        ("choice", True)]
     [cmd] = [r for r in rows if r["action"] == "cmd" and not r["refused"]]
     assert cmd["face"] == "telegram" and cmd["session"] == "laptop:1"
     assert cmd["server"] == "laptop" and cmd["outcome"].startswith("accepted as c")
@@ -172,6 +183,8 @@ def test_api_tokens_have_roles_and_their_calls_are_audited(team: Fleet) -> None:
     assert "'grafana' may not type into a session" in error["message"]
     assert error["steps"]
     assert api(team, "not-a-token", "GET", "/api/sessions").status_code == 401
+    assert api(team, GRAFANA, "GET", "/metrics").status_code == 200  # a scraper's token
+    assert httpx.get(f"{team.hub.url}/metrics", timeout=30).status_code == 401
 
     # Operator token: starts and stops Claude, but admins' routes answer 403.
     started = api(team, CI, "POST", "/api/sessions", json={"server": "laptop", "dir": "~/shop"})

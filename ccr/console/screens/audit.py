@@ -11,11 +11,12 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.audit import AuditTable
 from ccr.core.events import AuditRecorded
+from ccr.services import audit
 from ccr.store.audit import Entry
 
 SHOWN = 500
@@ -40,6 +41,7 @@ class AuditScreen(OperatorScreen[list[Entry]]):
         yield AuditTable(id="audit")
         yield Static("No audit entries yet: nothing has been changed.", id="audit-empty",
                      classes="empty")
+        yield Static("", id="audit-detail", markup=False)
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -55,3 +57,19 @@ class AuditScreen(OperatorScreen[list[Entry]]):
         table.border_title = (f"audit log ({len(data)} entries"
                               + (f", {refused} refused" if refused else "") + ")")
         self.query_one("#audit-empty").display = not data
+        self._detail(table.cursor_key)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._detail(event.row_key.value)
+
+    def _detail(self, key: str | None) -> None:
+        """The highlighted entry in full under the table (its columns may be cut)."""
+        table = self.query_one(AuditTable)
+        entry = next((e for e in table.entries if str(e.id) == key), None)
+        pane = self.query_one("#audit-detail", Static)
+        pane.display = entry is not None
+        if entry is not None:
+            trace = f" · trace {entry.trace_id[:12]}" if entry.trace_id else ""
+            pane.update(f"{audit.who(entry)} via {entry.face} · {entry.action} on "
+                        f"{audit.where(entry)}{trace}\nwhat: {entry.what}\n"
+                        f"outcome: {entry.outcome}")
