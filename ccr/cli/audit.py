@@ -41,8 +41,11 @@ def audit(config: ConfigOpt = None, as_json: JsonOpt = False,
     if not rows:
         out.print("No audit entries" + (f" in the last {since}." if since else "."))
         return
-    table = Table("when", "who", "face", "action", "where", "outcome", "what", "trace",
-                  title="Audit log, newest first", title_justify="left")
+    table = Table(title="Audit log, newest first", title_justify="left")
+    for name in ("when", "who", "face", "action", "where"):
+        table.add_column(name, no_wrap=True)  # ids and names stay whole, greppable
+    for name in ("outcome", "what", "trace"):
+        table.add_column(name)
     for e in rows:
         outcome = escape(e["outcome"])
         table.add_row(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(e["at"])),

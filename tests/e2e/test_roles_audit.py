@@ -230,6 +230,12 @@ def test_api_tokens_have_roles_and_their_calls_are_audited(team: Fleet) -> None:
     assert new["session"] == "laptop:1" and new["outcome"] == "ok (201)" and new["trace_id"]
     assert rows[0]["outcome"] == "0 dead letter(s) purged"
     assert GRAFANA not in json.dumps(rows) and CI not in json.dumps(rows)
+    team.hub.env["COLUMNS"] = "200"  # a terminal's width (a pipe gets 80)
+    table = team.hub.ccr("audit", "--since", "1h", "--who", "grafana")
+    assert table.returncode == 0 and "api:grafana" in table.stdout
+    assert "refused" in table.stdout and "api:ci" not in table.stdout
+    wrong = team.hub.ccr("audit", "--since", "soon")
+    assert wrong.returncode == 1 and "'soon' is not a duration" in wrong.stderr
 
 
 def team_admin_token() -> str:
