@@ -24,6 +24,7 @@ from ccr.core.config import LocalServer, Settings, SshServer
 from ccr.core.errors import CcrError, ConfigError
 from ccr.core.events import EventBus, HubLog, ServerStateChanged
 from ccr.core.models import Command, Session
+from ccr.core.roles import named_tokens
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy
 from ccr.reliability.retry import policies, telegram_policy
@@ -31,6 +32,7 @@ from ccr.remote.executor import Executor, tmux_target
 from ccr.remote.forward import HookForwards
 from ccr.remote.pool import SshPool
 from ccr.remote.replace import BreakerGate
+from ccr.services.audit import AuditService
 from ccr.services.cache import ServerConfigCache, SessionCache
 from ccr.services.commands import CommandService
 from ccr.services.dead_letters import DeadLetterQueue
@@ -101,7 +103,10 @@ class Hub:
         self.shared_secret = secret
         self.api_token = settings.secret(settings.hub.api_token_env) or ""
         self.telegram_token = settings.secret(settings.telegram.token_env)
-        redact.configure((self.shared_secret, self.api_token, self.telegram_token))
+        self.api_tokens = named_tokens(settings)
+        """[api] tokens: (name, value, role) of each whose variable is set."""
+        redact.configure((self.shared_secret, self.api_token, self.telegram_token,
+                          *(value for _, value, _ in self.api_tokens)))
         logsink.redact_python_logging()
         richtext.configure(rich=settings.commands.rich_messages)
         self.pool = SshPool(settings.pool, connect_timeout=settings.executor.connect_timeout_s,
@@ -133,6 +138,8 @@ class Hub:
         self.history = HistoryService(self.db, clock, settings, log=self.log)
         self.screens = ScreenService(self.sessions, self.executor, clock=clock)
         """The pane as a picture or as text (/screen, /tail, the console's `s`)."""
+        self.audit = AuditService(self.db, keep_days=settings.audit.keep_days, clock=clock,
+                                  log=self.log, bus=self.bus)
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat
                                    if self.telegram_token else 0)
@@ -256,6 +263,7 @@ class Hub:
         self.spawn(self.delivery.run(), "delivery", daemon=True)
         self.spawn(self.dlq.run(), "dead-letters", daemon=True)
         self.spawn(self.history.run(), "history-purge", daemon=True)
+        self.spawn(self.audit.run(), "audit-purge", daemon=True)
         await self.commands.recover()
         self.spawn(self.lifecycle.watch(), "command-watch", daemon=True)
         self.spawn(self._watch_servers(), "servers", daemon=True)
