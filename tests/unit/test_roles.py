@@ -82,3 +82,20 @@ def test_each_role_is_refused_exactly_what_is_above_it() -> None:
 
 def test_every_button_prefix_names_a_known_action() -> None:
     assert set(BUTTONS.values()) <= set(ACTIONS)
+
+
+def test_every_button_the_bot_offers_is_in_the_role_table() -> None:
+    """A button added without its line in BUTTONS would fall to UNKNOWN (operators only), so an
+    observer's tap of a read-only button (🖼 Screen) would be refused: each callback-data
+    prefix written in ccr/telegram must be listed."""
+    import re
+    from pathlib import Path
+
+    import ccr.telegram
+
+    made = re.compile(r'(?:callback_data=|, |= )f?"([a-z]{1,4}):')
+    offered = {prefix for path in Path(ccr.telegram.__file__).parent.glob("*.py")
+               for prefix in made.findall(path.read_text())}
+    assert {"scr", "p", "ack", "hi"} <= offered  # the scan sees the buttons
+    assert offered <= set(BUTTONS), sorted(offered - set(BUTTONS))
+    assert BUTTONS["scr"] == "screen" and refusal(Role.OBSERVER, BUTTONS["scr"]) is None
