@@ -123,8 +123,17 @@ def test_each_role_does_what_it_may_and_every_action_is_audited_once(team: Fleet
     assert "may not press a choice" in forged
     assert team.live() == ["laptop:1"]
 
-    # Reading is every role's: the observer's /sessions lists the session.
+    # Reading is every role's: the observer's /sessions lists the session, and the pane is
+    # theirs to see (🖼 Screen, /screen, /tail), none of which types anything.
     assert "laptop:1" in say(team, OBSERVER, "/sessions")["text"]
+    [screen_data] = [d for label, d in buttons(started) if "Screen" in label]
+    assert "Screen of laptop:1" in tap(team, OBSERVER, started["message_id"], screen_data)
+    wait_until(lambda: len(team.botapi.sent_photos(CHAT)) == 1, 20, message="the tap's photo")
+    team.botapi.push_text(CHAT, "/screen laptop:1", user_id=OBSERVER)
+    wait_until(lambda: len(team.botapi.sent_photos(CHAT)) == 2, 20, message="/screen's photo")
+    assert "laptop:1" in team.botapi.sent_photos(CHAT)[1]["caption"]
+    assert "last 5 lines" in say(team, OBSERVER, "/tail laptop:1 5")["text"]
+    assert len(prompts(agent)) == 1
 
     # Admin-only things are refused to the operator.
     assert "may not read dead letters" in say(team, OPERATOR, "/dlq")["text"]
@@ -189,6 +198,14 @@ def test_api_tokens_have_roles_and_their_calls_are_audited(team: Fleet) -> None:
     # Operator token: starts and stops Claude, but admins' routes answer 403.
     started = api(team, CI, "POST", "/api/sessions", json={"server": "laptop", "dir": "~/shop"})
     assert started.status_code == 201, started.text
+    # The observer token reads the pane (picture and text) and a command, but may not press Esc.
+    png = api(team, GRAFANA, "GET", "/api/sessions/laptop:1/screen.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG"), png.text[:200]
+    tail = api(team, GRAFANA, "GET", "/api/sessions/laptop:1/tail", params={"lines": "5"})
+    assert tail.status_code == 200 and tail.json()["lines"] == 5
+    assert api(team, GRAFANA, "GET", "/api/commands/c0000000000").status_code == 404
+    esc = api(team, GRAFANA, "POST", "/api/sessions/laptop:1/esc")
+    assert esc.status_code == 403 and "may not press Escape" in esc.json()["error"]["message"]
     for method, path in (("GET", "/api/dlq"), ("POST", "/api/dlq/retry"),
                          ("DELETE", "/api/dlq"), ("POST", "/api/alerts/1/ack"),
                          ("GET", "/api/audit"), ("POST", "/api/servers/sync")):
@@ -218,6 +235,7 @@ def test_api_tokens_have_roles_and_their_calls_are_audited(team: Fleet) -> None:
     assert mine == [
         ("api", "api:grafana", "cmd", True),
         ("api", "api:ci", "new", False),
+        ("api", "api:grafana", "esc", True),
         *[("api", "api:ci", action, True) for action in (
             "dlq", "dlq.retry", "dlq.purge", "alerts.ack", "audit", "servers")],
         ("api", "api:ci", "stop", False),
