@@ -73,7 +73,7 @@ class HubSettings(_Strict):
     @property
     def url(self) -> str:
         host = self.host
-        if host in ("0.0.0.0", "::", ""):
+        if host in ("0.0.0.0", "::", ""):  # nosec B104: maps a wildcard listen address to loopback; binds nothing
             host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
