@@ -73,7 +73,7 @@ class Warnings:
             return False
         try:
             screen = await self.screens.capture(session, lines=60)
-        except CcrError:
+        except (CcrError, OSError, TimeoutError):
             return False  # the pane is gone or the server unreachable: not busy as far as seen
         digest = hashlib.sha256(screen.encode()).hexdigest()
         before = self._seen.get(session_id)

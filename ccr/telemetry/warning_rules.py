@@ -81,13 +81,13 @@ def conditions(stuck: Sequence[StuckCommand] | None, silent: Sequence[SilentServ
             f"{len(cmds)} command(s) on {which} have run for {_min(longest)} with no hook "
             f"event from Claude (threshold {cfg.stuck_after_min:g} min): it may wait on a "
             f"dialog or hang. Look with /screen {cmds[0].handle}; Cancel or /stop it if so."))
-    for s in silent or ():
-        if s.busy and s.quiet_s >= cfg.hooks_silent_after_min * 60:
+    for q in silent or ():
+        if q.busy and q.quiet_s >= cfg.hooks_silent_after_min * 60:
             out.append(WarningCondition(
-                "hooks_silent", s.server, s.quiet_s,
-                f"No hook event from {s.server} for {_min(s.quiet_s)} while Claude works in "
-                f"{', '.join(s.busy)}: its hook does not reach the hub, so replies and "
-                f"dialogs there go unseen. Run `ccr servers test {s.server}`."))
+                "hooks_silent", q.server, q.quiet_s,
+                f"No hook event from {q.server} for {_min(q.quiet_s)} while Claude works in "
+                f"{', '.join(q.busy)}: its hook does not reach the hub, so replies and "
+                f"dialogs there go unseen. Run `ccr servers test {q.server}`."))
     if exposed:
         files = "; ".join(f"{e.path} (mode {e.mode:04o}, holds {', '.join(e.holds)})"
                           for e in exposed)
