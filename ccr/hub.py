@@ -44,9 +44,11 @@ from ccr.services.lifecycle import CommandLifecycle
 from ccr.services.prompting import PromptService
 from ccr.services.recovery import SessionRecovery
 from ccr.services.screens import ScreenService
+from ccr.services.secret_files import readable_secrets
 from ccr.services.session_control import SessionControl
 from ccr.services.sessions import SessionService
 from ccr.services.topics import TopicService
+from ccr.services.warnings import Warnings
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
@@ -204,6 +206,8 @@ class Hub:
         self.sessions.on_claude_state = self.alerts.wake
         self.fleet = Fleet(self.db, config_file=config_file, current=settings.server,
                            add=self.add_server, remove=self.remove_server, clock=clock)
+        self.warnings = Warnings(self.db, settings, clock=clock, screens=self.executor,
+                                 session=self.sessions.get, last_hook=self.fleet.last_hook)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._daemons: set[asyncio.Task[Any]] = set()
         self._http: _QuietServer | None = None
@@ -287,6 +291,8 @@ class Hub:
                                     f"[pool] max_total = {self.settings.pool.max_total} leaves "
                                     "little room for commands: set it to at least "
                                     f"{pinned * 2}")
+        for exposed in await asyncio.to_thread(readable_secrets, self.settings):
+            self.log("warning", f"{exposed.describe()}: {exposed.fix}")
         self.ready = True
         self.log("info", f"hub listening on {self.settings.hub.url}" if http
                  else "hub started (API off)")
@@ -428,7 +434,12 @@ class Hub:
                        error_rates=rates if self.metrics is not None else None,
                        ssh_p95=p95s if self.metrics is not None else None,
                        dlq_size=await alert_rules.dlq_size(self.db),
-                       claude_failures=await alert_rules.claude_failures(self.db))
+                       claude_failures=await alert_rules.claude_failures(self.db),
+                       **await self._warning_figures())
+
+    async def _warning_figures(self) -> dict[str, Any]:
+        stuck, silent = await self.warnings.figures()
+        return {"stuck": stuck, "silent": silent, "exposed": await self.warnings.exposed()}
 
     def health(self) -> Health:
         """GREEN / YELLOW / RED per server and overall (ccr.telemetry.health)."""

@@ -73,7 +73,7 @@ class HubSettings(_Strict):
     @property
     def url(self) -> str:
         host = self.host
-        if host in ("0.0.0.0", "::", ""):
+        if host in ("0.0.0.0", "::", ""):  # nosec B104: maps a wildcard listen address to loopback; binds nothing
             host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
@@ -391,6 +391,18 @@ class AlertSettings(_Strict):
     claude_cooldown_s: float = Field(3600.0, ge=0, le=86400)
     """Claude Code logged out or refused for billing on a server (a StopFailure with
     `authentication_failed` / `billing_error`, until a later Stop) fires an alert (1 h)."""
+    stuck_after_min: float = Field(20.0, gt=0, le=1440)
+    """A command still running with no hook event from its Claude for this long fires
+    `command_stuck` (per server; any hook event of that session counts as activity)."""
+    stuck_cooldown_s: float = Field(3600.0, ge=0, le=86400)
+    hooks_silent_after_min: float = Field(10.0, gt=0, le=1440)
+    """No hook event from a server for this long while one of its live panes is busy (a
+    command runs there and the screen keeps changing or shows Claude's working line) fires
+    `hooks_silent`: the hook there is likely broken."""
+    hooks_silent_cooldown_s: float = Field(1800.0, ge=0, le=86400)
+    secret_file_cooldown_s: float = Field(3600.0, ge=0, le=86400)
+    """A file holding the shared secret, the API token or the bot token that others may read
+    (checked at start and every `interval_s`) fires `secret_file_readable`."""
     health_yellow_error_rate: float = Field(0.05, ge=0, le=1)
     """Health: at or above this error rate a server (or the hub) is not GREEN."""
     health_red_error_rate: float = Field(0.30, ge=0, le=1)

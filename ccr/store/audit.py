@@ -58,7 +58,7 @@ async def recent(db: Database, *, since: float, who: str | None = None,
                  limit: int = 200) -> list[Entry]:
     """Entries at or after `since`, newest first; `who` matches part of the actor or its
     name, or the whole face (case-insensitive)."""
-    sql = f"SELECT id, {_COLUMNS} FROM audit WHERE at >= ?"
+    sql = f"SELECT id, {_COLUMNS} FROM audit WHERE at >= ?"  # nosec B608: only the constant column list is formatted in; values are bound
     params: list[object] = [since]
     if who:
         sql += (" AND (instr(lower(actor), ?) > 0 OR instr(lower(actor_name), ?) > 0"
