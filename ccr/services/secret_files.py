@@ -3,8 +3,9 @@
 Looked at: the systemd secrets files (`ccr service install`), this machine's hook.env (the
 local server's hook reads it) and the hub's data_dir/api-token. A file counts when it holds
 the secret's value as the hub knows it, or a non-empty `NAME=` line for one of the secret
-variables the config names. Used by the `secret_file_readable` alert (at start and every
-evaluation) and by `ccr doctor`; the fix is `chmod 600 FILE`.
+variables the config names (named `[api] tokens` included). Used by the
+`secret_file_readable` alert (at start and every evaluation) and by `ccr doctor`; the fix is
+`chmod 600 FILE`.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def candidates(settings: Settings) -> list[Path]:
 
 
 def secret_names(settings: Settings) -> list[str]:
+    """The shared secret, the admin API token, the bot token and each `[api] tokens` one."""
     return [settings.hub.shared_secret_env, settings.hub.api_token_env,
-            settings.telegram.token_env]
+            settings.telegram.token_env, *(t.env for t in settings.api.tokens)]
 
 
 def _holds(text: str, names: list[str], values: dict[str, str | None]) -> tuple[str, ...]:

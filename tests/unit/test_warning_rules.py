@@ -83,3 +83,23 @@ def _config(tmp_path: Path) -> Path:
     path = tmp_path / "ccr.toml"
     path.write_text(f'[hub]\ndata_dir = "{tmp_path / "d"}"\n')
     return path
+
+
+def test_a_named_api_tokens_file_counts_too(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An observer token from `[api] tokens` opens the API's reads: a file others can read
+    holding it is as much a leak as one holding the admin token."""
+    monkeypatch.setenv("CCR_TOKEN_GRAFANA", "grafana-token-value-0123")
+    config = _config(tmp_path)
+    config.write_text(config.read_text() + '[api]\ntokens = [{ name = "grafana", '
+                      'env = "CCR_TOKEN_GRAFANA", role = "observer" }]\n')
+    settings = load_settings(config)
+    by_value = tmp_path / "grafana.env"
+    by_value.write_text("TOKEN=grafana-token-value-0123\n")
+    by_name = tmp_path / "service.env"
+    by_name.write_text("CCR_TOKEN_GRAFANA=other\n")
+    for p in (by_value, by_name):
+        p.chmod(0o640)
+    found = readable_secrets(settings, [by_value, by_name])
+    assert [(f.path.name, f.holds) for f in found] == [
+        ("grafana.env", ("CCR_TOKEN_GRAFANA",)), ("service.env", ("CCR_TOKEN_GRAFANA",))]
