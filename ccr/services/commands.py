@@ -125,7 +125,7 @@ class CommandService:
                                      now=now, reply_to=reply_to, thread_id=thread_id)
         audit.note(server=session.server_id if session else None,
                    session=session.handle if session else None,
-                   trace_id=command.trace_id if command else (error and error.trace_id),
+                   trace_id=command.trace_id if command else (error.trace_id if error else None),
                    outcome=f"accepted as {command.id}" if command
                    else f"failed: {error.code}" if error else None, what=body)
         if accepted is not None:
