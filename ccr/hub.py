@@ -22,6 +22,7 @@ from ccr.core.config import LocalServer, Settings, SshServer
 from ccr.core.errors import CcrError, ConfigError
 from ccr.core.events import EventBus, HubLog, ServerStateChanged
 from ccr.core.models import Command, Session
+from ccr.core.roles import named_tokens
 from ccr.reliability.board import build_board, load_board, probe_due
 from ccr.reliability.breaker import BreakerPolicy
 from ccr.reliability.retry import policies, telegram_policy
@@ -29,6 +30,7 @@ from ccr.remote.executor import Executor, tmux_target
 from ccr.remote.forward import HookForwards
 from ccr.remote.pool import SshPool
 from ccr.remote.replace import BreakerGate
+from ccr.services.audit import AuditService
 from ccr.services.cache import ServerConfigCache, SessionCache
 from ccr.services.commands import CommandService
 from ccr.services.dead_letters import DeadLetterQueue
@@ -40,9 +42,11 @@ from ccr.services.lifecycle import CommandLifecycle
 from ccr.services.prompting import PromptService
 from ccr.services.recovery import SessionRecovery
 from ccr.services.screens import ScreenService
+from ccr.services.secret_files import readable_secrets
 from ccr.services.session_control import SessionControl
 from ccr.services.sessions import SessionService
 from ccr.services.topics import TopicService
+from ccr.services.warnings import Warnings
 from ccr.store.db import Database
 from ccr.store.deadletters import Schedule
 from ccr.store.outbox import OutboxItem
@@ -94,7 +98,10 @@ class Hub:
         self.shared_secret = secret
         self.api_token = settings.secret(settings.hub.api_token_env) or ""
         self.telegram_token = settings.secret(settings.telegram.token_env)
-        redact.configure((self.shared_secret, self.api_token, self.telegram_token))
+        self.api_tokens = named_tokens(settings)
+        """[api] tokens: (name, value, role) of each whose variable is set."""
+        redact.configure((self.shared_secret, self.api_token, self.telegram_token,
+                          *(value for _, value, _ in self.api_tokens)))
         logsink.redact_python_logging()
         richtext.configure(rich=settings.commands.rich_messages)
         self.pool = SshPool(settings.pool, connect_timeout=settings.executor.connect_timeout_s,
@@ -126,6 +133,8 @@ class Hub:
         self.history = HistoryService(self.db, clock, settings, log=self.log)
         self.screens = ScreenService(self.sessions, self.executor, clock=clock)
         """The pane as a picture or as text (/screen, /tail, the console's `s`)."""
+        self.audit = AuditService(self.db, keep_days=settings.audit.keep_days, clock=clock,
+                                  log=self.log, bus=self.bus)
         self.topics = TopicService(self.db, self.bus, self.sessions, clock=clock, log=self.log,
                                    chat_id=settings.telegram.topics_chat
                                    if self.telegram_token else 0)
@@ -190,6 +199,8 @@ class Hub:
         self.sessions.on_claude_state = self.alerts.wake
         self.fleet = Fleet(self.db, config_file=config_file, current=settings.server,
                            add=self.add_server, remove=self.remove_server, clock=clock)
+        self.warnings = Warnings(self.db, settings, clock=clock, screens=self.executor,
+                                 session=self.sessions.get, last_hook=self.fleet.last_hook)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._daemons: set[asyncio.Task[Any]] = set()
         self._http: QuietServer | None = None
@@ -249,6 +260,7 @@ class Hub:
         self.spawn(self.delivery.run(), "delivery", daemon=True)
         self.spawn(self.dlq.run(), "dead-letters", daemon=True)
         self.spawn(self.history.run(), "history-purge", daemon=True)
+        self.spawn(self.audit.run(), "audit-purge", daemon=True)
         await self.commands.recover()
         self.spawn(self.lifecycle.watch(), "command-watch", daemon=True)
         self.spawn(self._watch_servers(), "servers", daemon=True)
@@ -272,6 +284,8 @@ class Hub:
                                     f"[pool] max_total = {self.settings.pool.max_total} leaves "
                                     "little room for commands: set it to at least "
                                     f"{pinned * 2}")
+        for exposed in await asyncio.to_thread(readable_secrets, self.settings):
+            self.log("warning", f"{exposed.describe()}: {exposed.fix}")
         self.ready = True
         self.log("info", f"hub listening on {self.settings.hub.url}" if http
                  else "hub started (API off)")
@@ -413,7 +427,12 @@ class Hub:
                        error_rates=rates if self.metrics is not None else None,
                        ssh_p95=p95s if self.metrics is not None else None,
                        dlq_size=await alert_rules.dlq_size(self.db),
-                       claude_failures=await alert_rules.claude_failures(self.db))
+                       claude_failures=await alert_rules.claude_failures(self.db),
+                       **await self._warning_figures())
+
+    async def _warning_figures(self) -> dict[str, Any]:
+        stuck, silent = await self.warnings.figures()
+        return {"stuck": stuck, "silent": silent, "exposed": await self.warnings.exposed()}
 
     def health(self) -> Health:
         """GREEN / YELLOW / RED per server and overall (ccr.telemetry.health)."""

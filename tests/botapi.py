@@ -261,6 +261,19 @@ class BotApiStandIn:
             self._user_messages[message["message_id"]] = message
             return self._push({"message": message})
 
+    def push_edit(self, chat_id: int, message_id: int, text: str, *,
+                  user_id: int | None = None) -> int:
+        """A user edits their message `message_id` into `text` (an `edited_message` update)."""
+        with self._cond:
+            message: dict[str, Any] = {
+                "message_id": message_id, "date": int(time.time()),
+                "edit_date": int(time.time()), "chat": _chat(chat_id),
+                "from": _user(user_id or chat_id), "text": text}
+            if text.startswith("/"):
+                message["entities"] = [{"type": "bot_command", "offset": 0,
+                                        "length": u16len(text.split(maxsplit=1)[0])}]
+            return self._push({"edited_message": message})
+
     def push_callback(self, chat_id: int, message_id: int, data: str, *,
                       user_id: int | None = None) -> int:
         """A user taps an inline button with `data` under the bot's message `message_id`."""

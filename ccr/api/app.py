@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -11,8 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ccr.api import access, audit_routes
 from ccr.api import servers as servers_api
-from ccr.api.auth import verify_bearer, verify_signature
+from ccr.api.auth import verify_signature
 from ccr.api.payloads import CommandRequest, HookPayload
 from ccr.api.responses import JSONResponse  # redacts every body
 from ccr.api.screen_routes import screen_routes
@@ -66,15 +68,27 @@ def create_app(hub: Hub) -> FastAPI:
     app = FastAPI(title="ccr hub", version="0.1.0", docs_url=None, redoc_url=None)
 
     def authorized(request: Request) -> bool:
-        return verify_bearer(hub.api_token, request.headers.get("authorization"))
+        """Any known token, whatever its role (reading /metrics is an observer's)."""
+        return access.identify(hub, request.headers.get("authorization")) is not None
 
-    def require_token(request: Request) -> None:
-        if not authorized(request):
+    async def require_token(request: Request) -> AsyncIterator[None]:
+        """The caller's token names a role (ccr.api.access): 401 without one, 403 for a
+        route beyond it; what changes something is audited while it runs."""
+        caller = access.identify(hub, request.headers.get("authorization"),
+                                 request.headers.get(access.CLIENT_HEADER))
+        if caller is None:
             raise _Unauthorized
+        async with access.guarded(hub, caller, request.method, request.url.path,
+                                  request.headers):
+            yield
 
     @app.exception_handler(_Unauthorized)
     async def unauthorized(request: Request, exc: _Unauthorized) -> JSONResponse:
         return _error(401, "unauthorized", "missing or wrong API token")
+
+    @app.exception_handler(access.Refused)
+    async def refused(request: Request, exc: access.Refused) -> JSONResponse:
+        return _ccr_error(403, exc.error)
 
     # Every /api/ route needs the API token (the admin credential), checked before anything
     # else about the request.
@@ -272,9 +286,9 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse({"snapshot": hub.metrics.series.snapshot()})
 
     # --- health, time series, alerts -------------------------------------------------------
-    # The API token is the admin credential: whoever holds it may read everything and
-    # acknowledge alerts. Without it (or with a wrong one) every /api route answers 401;
-    # there is no non-admin token, so no /api route answers 403.
+    # The API token is the admin credential; [api] tokens add named ones with a role
+    # (ccr.api.access). Without a known token every /api route answers 401; a route beyond
+    # the token's role answers 403.
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -334,6 +348,7 @@ def create_app(hub: Hub) -> FastAPI:
                              "acknowledged": result.changed})
 
     api.include_router(servers_api.router(hub))
+    api.include_router(audit_routes.router(hub))
     api.include_router(session_routes(hub))
     api.include_router(screen_routes(hub))
     app.include_router(api)

@@ -12,10 +12,15 @@ from typing import Any
 from fastapi.responses import JSONResponse as _JSONResponse
 
 from ccr.core.redact import redact_values
+from ccr.services import audit
 
 
 class JSONResponse(_JSONResponse):
     """FastAPI's JSONResponse with the content redacted before it is encoded."""
 
     def render(self, content: Any) -> bytes:
+        problem = content.get("error") if isinstance(content, dict) else None
+        code = problem.get("code") if isinstance(problem, dict) else None
+        audit.note(outcome=f"failed: {code} ({self.status_code})" if code
+                   else f"ok ({self.status_code})")  # the request being audited, if any
         return super().render(redact_values(content))

@@ -30,7 +30,8 @@ class HubClient:
         self.url = settings.hub.url
         self._client = httpx.Client(
             base_url=self.url, timeout=timeout,
-            headers={"Authorization": f"Bearer {api_token(settings)}"},
+            headers={"Authorization": f"Bearer {api_token(settings)}",
+                     "X-CCR-Client": "cli"},  # the audit log says the CLI acted
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

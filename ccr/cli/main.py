@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from ccr.cli import alerts as alerts_cli
+from ccr.cli import audit as audit_cli
 from ccr.cli import dlq as dlq_cli
 from ccr.cli import history as history_cli
 from ccr.cli import screen as screen_cli
@@ -37,6 +38,7 @@ app.command(name="trace")(trace_cli.trace)
 app.add_typer(alerts_cli.app, name="alerts")
 app.command(name="status")(status_cli.status)
 app.command(name="history")(history_cli.history)
+app.command(name="audit")(audit_cli.audit)
 app.add_typer(service_cli.app, name="service")
 app.add_typer(servers_cli.app, name="servers")
 session_cli.register(app)

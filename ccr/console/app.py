@@ -23,6 +23,7 @@ from ccr.console.messages import HubEvent, HubStopped
 from ccr.console.palette import ConsoleCommands
 from ccr.console.screens import (
     AlertsScreen,
+    AuditScreen,
     BreakersScreen,
     DeadLettersScreen,
     HistoryScreen,
@@ -61,6 +62,7 @@ class ConsoleApp(App[CcrError | None]):
         Binding("5", "show('alerts')", "Alerts"),
         Binding("6", "show('traces')", "Traces"),
         Binding("7", "show('history')", "History"),
+        Binding("8", "show('audit')", "Audit"),
     ]
 
     def __init__(self, hub: Hub, *, start_http: bool = True,
@@ -79,6 +81,7 @@ class ConsoleApp(App[CcrError | None]):
             "breakers": BreakersScreen(hub),
             "dead_letters": DeadLettersScreen(hub), "alerts": AlertsScreen(hub),
             "traces": TracesScreen(hub), "history": HistoryScreen(hub),
+            "audit": AuditScreen(hub),
         }
         for name, screen in self.views.items():
             self.add_mode(name, lambda screen=screen: screen)  # type: ignore[misc]

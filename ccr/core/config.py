@@ -73,7 +73,7 @@ class HubSettings(_Strict):
     @property
     def url(self) -> str:
         host = self.host
-        if host in ("0.0.0.0", "::", ""):
+        if host in ("0.0.0.0", "::", ""):  # nosec B104: maps a wildcard listen address to loopback; binds nothing
             host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
@@ -89,12 +89,27 @@ class TelegramSettings(_Strict):
     allowed_chats: list[int] = Field(default_factory=list)
     """Only these chats are served; notifications go to all of them."""
     admins: list[int] = Field(default_factory=list)
-    """Users allowed admin-only actions."""
+    """Users with the admin role: all an operator does, plus dead letters, alerts, servers
+    and the audit log."""
+    operators: list[int] = Field(default_factory=list)
+    """Users who may type, press choices, cancel, start and stop sessions. Empty: every user
+    in an allowed chat who is not an observer (nor an admin) is an operator."""
+    observers: list[int] = Field(default_factory=list)
+    """Users who get the notifications and may read (/sessions, /history, /screen, /tail,
+    /status) but change nothing."""
     poll_timeout: float = Field(10.0, ge=0, le=50)
     """Long-polling timeout for getUpdates, in seconds."""
     topics_chat: int = 0
     """A forum supergroup (one of allowed_chats) where each session gets its own topic;
     0: off."""
+
+    @field_validator("operators", "observers")
+    @classmethod
+    def _one_role(cls, v: list[int], info: ValidationInfo) -> list[int]:
+        """A user has one role: listed twice would leave which one applies to guesswork."""
+        from ccr.core.roles import overlap
+
+        return overlap(v, info.field_name or "?", info.data)
 
     @field_validator("topics_chat")
     @classmethod
@@ -182,8 +197,8 @@ class MetricsSettings(_Strict):
     enabled: bool = True
     """false: no metrics, no time series, /metrics answers 404 (a rollback switch)."""
     require_token: bool = False
-    """true: GET /metrics needs the API token as a bearer token, like the API. The exposition
-    holds no secret, token or message text, only counts and timings per configured server."""
+    """true: GET /metrics needs an API token (any role) as a bearer token, like the API. The
+    exposition holds no secret, token or message text, only counts and timings per server."""
     snapshot_interval_s: float = Field(60.0, ge=0, le=3600)
     """How often the time series' figures are stored in SQLite; 0: never."""
     snapshot_keep_hours: float = Field(24.0, gt=0, le=24 * 30)
@@ -251,6 +266,8 @@ class Settings(_Strict):
     aliases: dict[str, str] = Field(default_factory=dict)
     """Words that stand for longer texts: `ok = "yes, continue"` types the text for "ok"."""
     servers: list[Server] = Field(default_factory=list)
+    api: ApiSettings = Field(default_factory=lambda: ApiSettings())
+    audit: AuditSettings = Field(default_factory=lambda: AuditSettings())
 
     @field_validator("aliases")
     @classmethod
@@ -264,6 +281,14 @@ class Settings(_Strict):
             if s.id in seen:
                 raise ValueError(f"server id '{s.id}' is used twice")
             seen.add(s.id)
+        return self
+
+    @model_validator(mode="after")
+    def _token_envs(self) -> Settings:
+        for i, token in enumerate(self.api.tokens):
+            if token.env == self.hub.api_token_env:
+                raise ValueError(f"api.tokens[{i}].env: {token.env} is hub.api_token_env, "
+                                 "the admin token's variable; give this token its own")
         return self
 
     def server(self, server_id: str) -> LocalServer | SshServer | None:
@@ -366,6 +391,18 @@ class AlertSettings(_Strict):
     claude_cooldown_s: float = Field(3600.0, ge=0, le=86400)
     """Claude Code logged out or refused for billing on a server (a StopFailure with
     `authentication_failed` / `billing_error`, until a later Stop) fires an alert (1 h)."""
+    stuck_after_min: float = Field(20.0, gt=0, le=1440)
+    """A command still running with no hook event from its Claude for this long fires
+    `command_stuck` (per server; any hook event of that session counts as activity)."""
+    stuck_cooldown_s: float = Field(3600.0, ge=0, le=86400)
+    hooks_silent_after_min: float = Field(10.0, gt=0, le=1440)
+    """No hook event from a server for this long while one of its live panes is busy (a
+    command runs there and the screen keeps changing or shows Claude's working line) fires
+    `hooks_silent`: the hook there is likely broken."""
+    hooks_silent_cooldown_s: float = Field(1800.0, ge=0, le=86400)
+    secret_file_cooldown_s: float = Field(3600.0, ge=0, le=86400)
+    """A file holding the shared secret, the API token or the bot token that others may read
+    (checked at start and every `interval_s`) fires `secret_file_readable`."""
     health_yellow_error_rate: float = Field(0.05, ge=0, le=1)
     """Health: at or above this error rate a server (or the hub) is not GREEN."""
     health_red_error_rate: float = Field(0.30, ge=0, le=1)
@@ -406,3 +443,42 @@ class PoolSettings(_Strict):
     """Upkeep period; a connection is only probed when nothing proved it alive meanwhile."""
     keepalive_s: float = Field(15.0, gt=0, le=3600)
     """SSH keepalive interval; three unanswered ones drop the connection."""
+
+
+class ApiToken(_Strict):
+    """A named API token with a role; its value lives in the environment variable `env`."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    """Shown in the audit log as the actor (e.g. "grafana")."""
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    """Environment variable holding the token (never the token itself)."""
+    role: Literal["observer", "operator", "admin"] = "observer"
+
+
+class ApiSettings(_Strict):
+    """Extra API tokens beside `[hub] api_token_env` (which stays the admin token)."""
+
+    tokens: list[ApiToken] = Field(default_factory=list)
+
+    @field_validator("tokens")
+    @classmethod
+    def _unique(cls, v: list[ApiToken]) -> list[ApiToken]:
+        from ccr.core.roles import ADMIN_TOKEN_NAME
+
+        names: set[str] = set()
+        for t in v:
+            if t.name == ADMIN_TOKEN_NAME or t.name in names:
+                why = "is the admin token's name" if t.name == ADMIN_TOKEN_NAME else "is used twice"
+                raise ValueError(f"token name {t.name!r} {why}; pick another name")
+            names.add(t.name)
+        envs = [t.env for t in v]
+        if len(set(envs)) != len(envs):
+            raise ValueError("two tokens read the same env variable; give each its own")
+        return v
+
+
+class AuditSettings(_Strict):
+    """The audit log: who did what, kept append-only in SQLite (README "Audit log")."""
+
+    keep_days: float = Field(90.0, gt=0, le=3650)
+    """Entries older than this are deleted (checked every hour)."""

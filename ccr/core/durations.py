@@ -26,3 +26,17 @@ def ago(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> float | None:
+    """"90s", "15m", "2h", "7d", "1w" (or a plain number of seconds) in seconds; None when
+    it is not one of those."""
+    text = text.strip().lower()
+    unit = _UNITS.get(text[-1:], 0) if text else 0
+    number = text[:-1] if unit else text
+    if not number or len(number) > 9 or not number.isascii() or not number.isdigit():
+        return None
+    return float(int(number) * (unit or 1))

@@ -232,6 +232,19 @@ CATALOG: dict[str, Explanation] = {
             "Admins are the user ids in [telegram] admins in ccr.toml.",
         ),
     ),
+    "not_allowed": Explanation(
+        "{who} may not {what}: that needs the {needed} role, and yours is {role}. "
+        "Nothing was done.",
+        (
+            "Ask an admin of the hub to do it, or to give you the {needed} role.",
+            "Roles are set in ccr.toml: [telegram] admins/operators/observers, "
+            "[api] tokens.",
+        ),
+    ),
+    "bad_duration": Explanation(
+        "'{text}' is not a duration.",
+        ("Write a number and a unit: 90s, 15m, 2h, 7d or 1w.",),
+    ),
     "trace_not_found": Explanation(
         "There is no trace {ref} (traces are kept 24 h).",
         ("Run `ccr trace` to list recent traces.",

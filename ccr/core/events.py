@@ -194,3 +194,12 @@ class AlertResolved(Event):
     rule: str
     server: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class AuditRecorded(Event):
+    """An entry was added to the audit log (ccr.services.audit)."""
+
+    action: str
+    actor: str
+    refused: bool

@@ -54,7 +54,7 @@ class ForwardState:
 
 def hub_destination(host: str) -> str:
     """The address the hub's ingest is reached at from the hub itself."""
-    if host in ("", "0.0.0.0"):
+    if host in ("", "0.0.0.0"):  # nosec B104: maps a wildcard listen address to loopback; binds nothing
         return "127.0.0.1"
     if host == "::":
         return "::1"

@@ -17,7 +17,7 @@ from ccr.core.errors import CcrError, InputError, NotFoundError, RemoteError
 from ccr.core.events import CommandChanged, EventBus, HubLog
 from ccr.core.models import Command, CommandState, Session
 from ccr.remote.executor import Executor, clean_text
-from ccr.services import cards
+from ccr.services import audit, cards
 from ccr.services.sessions import SessionService
 from ccr.store import commands as rows
 from ccr.store import outbox
@@ -123,6 +123,11 @@ class CommandService:
                 await outbox.enqueue(conn, chat_id=chat_id, kind="command_error",
                                      payload={"error": error.to_dict(), "ref": ref or ""},
                                      now=now, reply_to=reply_to, thread_id=thread_id)
+        audit.note(server=session.server_id if session else None,
+                   session=session.handle if session else None,
+                   trace_id=command.trace_id if command else (error.trace_id if error else None),
+                   outcome=f"accepted as {command.id}" if command
+                   else f"failed: {error.code}" if error else None, what=body)
         if accepted is not None:
             accepted.set()
         if command is None or session is None:

@@ -17,6 +17,7 @@ from ccr.core.errors import NotFoundError
 from ccr.core.events import DeadLetterRetried, DeadLettersPurged, EventBus, HubLog
 from ccr.core.outbox_items import item_summary
 from ccr.core.redact import redact
+from ccr.services import audit
 from ccr.store import deadletters
 from ccr.store.db import Database
 from ccr.store.deadletters import DeadLetter, Schedule
@@ -80,6 +81,8 @@ class DeadLetterQueue:
         if not 0 < entry_id <= MAX_ROW_ID:  # SQLite cannot even look one up
             raise NotFoundError("dlq_not_found", entry=entry_id)
         entry = await self._requeue(entry_id, by_hand=True)
+        audit.note(outcome=f"dead letter {entry_id} " + ("back in line" if entry
+                                                         else "not waiting"))
         if entry is not None:
             return RetryResult(entry, True)
         current = await deadletters.get(self.db, entry_id)
@@ -95,10 +98,12 @@ class DeadLetterQueue:
             done = await self._requeue(entry.id, by_hand=True)
             if done is not None:
                 moved.append(done)
+        audit.note(outcome=f"{len(moved)} dead letter(s) back in line")
         return moved
 
     async def purge(self, *, archived_only: bool) -> int:
         count = await deadletters.purge(self.db, archived_only=archived_only)
+        audit.note(outcome=f"{count} dead letter(s) purged")
         self.bus.publish(DeadLettersPurged(count, archived_only))
         self.bus.publish(HubLog("warning", f"{count} dead letter(s) purged by hand"
                                            + (" (archived only)" if archived_only else "")))

@@ -19,6 +19,7 @@ from ccr.core.errors import CcrError
 from ccr.remote.executor import Executor
 from ccr.remote.forward import hook_path
 from ccr.services.claude_settings import is_ccr_command, why_missing
+from ccr.services.secret_files import readable_secrets
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,16 @@ def _secrets(settings: Settings) -> list[Check]:
                      "set" if has else "not set: the hub makes one per run in data_dir/api-token",
                      "" if has else f"export {env}=... to use the API from other machines"))
     return out
+
+
+def _secret_files(settings: Settings) -> list[Check]:
+    """Each file holding a secret that others on this machine may read, with the fix."""
+    found = readable_secrets(settings)
+    if not found:
+        return [Check("secret files", True, "none readable by others")]
+    return [Check(f"secret file {f.path}", False,
+                  f"mode {f.mode:04o}: others may read the {', '.join(f.holds)} it holds",
+                  f"{f.fix}, then consider changing that secret") for f in found]
 
 
 def _tmux() -> Check:
@@ -300,7 +311,7 @@ async def _hooks(settings: Settings, server: SshServer, hub_up: bool) -> Check:
 async def run_checks(settings: Settings, hook_events: Sequence[str] = ()) -> list[Check]:
     """Every check; `hook_events` are the events ccr's hook subscribes to (what `ccr hook
     --print-settings` prints), looked for in each server's Claude settings."""
-    checks = [*_secrets(settings), _tmux()]
+    checks = [*_secrets(settings), *_secret_files(settings), _tmux()]
     servers, telegram, hub = await asyncio.gather(
         _servers(settings, hook_events), _telegram(settings), _hub(settings))
     reached = {c.name.split()[1] for c in servers if c.ok and c.name.startswith("server ")}

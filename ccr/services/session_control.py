@@ -21,6 +21,7 @@ from ccr.core.events import Event, EventBus, SessionUpdated
 from ccr.core.models import Session
 from ccr.core.redact import redact
 from ccr.remote.executor import Executor
+from ccr.services import audit
 from ccr.services.sessions import SessionService
 from ccr.store import commands as command_rows
 from ccr.store import sessions as rows
@@ -146,6 +147,8 @@ class SessionControl:
         handled before). `accepted` is set either way, so a face may confirm the update."""
         try:
             session = await self.sessions.resolve(ref)
+            audit.note(server=session.server_id, session=session.handle,
+                       trace_id=self.tracing.trace_id())
             if need_dir and not session.project:
                 raise InputError("session_dir_unknown", handle=session.handle,
                                  server=session.server_id)
@@ -172,7 +175,10 @@ class SessionControl:
         try:
             with self.tracing.span("session.start", component="session", server=server_id,
                                    root=True) as span:
+                audit.note(server=server_id, trace_id=self.tracing.trace_id())
                 result = await self._start(server_id, directory, resume, update_id, accepted)
+                audit.note(session=result.session.handle if result.session else None,
+                           outcome=f"failed: {result.error.code}" if result.error else None)
                 if result.error is not None:
                     fail(span, result.error)
                 return result

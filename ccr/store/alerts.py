@@ -49,7 +49,7 @@ def _alert(r: sqlite3.Row) -> Alert:
 async def insert(conn: aiosqlite.Connection, *, rule: str, server: str | None, message: str,
                  value: float | None, now: float) -> Alert:
     async with conn.execute(
-        f"INSERT INTO alerts (rule, server, state, message, value, fired_at, notified_at) "
+        f"INSERT INTO alerts (rule, server, state, message, value, fired_at, notified_at) "  # nosec B608: only the constant column list is formatted in; values are bound
         f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLUMNS}",
         (rule, server or "", FIRING, message, value, now, now),
     ) as cur:
@@ -86,20 +86,20 @@ async def prune(conn: aiosqlite.Connection, now: float) -> None:
 
 
 async def get(db: Database, alert_id: int) -> Alert | None:
-    row = await db.fetchone(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))  # nosec B608: only the constant column list is formatted in; values are bound
     return _alert(row) if row is not None else None
 
 
 async def open_alerts(db: Database) -> list[Alert]:
     """Firing and acknowledged alerts, oldest first."""
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM alerts WHERE state != ? ORDER BY id",
+    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM alerts WHERE state != ? ORDER BY id",  # nosec B608: only the constant column list is formatted in; values are bound
                              (RESOLVED,))
     return [_alert(r) for r in rows]
 
 
 async def recent(db: Database, limit: int = 50) -> list[Alert]:
     """Every state, newest first."""
-    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM alerts ORDER BY id DESC LIMIT ?",
+    rows = await db.fetchall(f"SELECT {_COLUMNS} FROM alerts ORDER BY id DESC LIMIT ?",  # nosec B608: only the constant column list is formatted in; values are bound
                              (limit,))
     return [_alert(r) for r in rows]
 

@@ -62,7 +62,7 @@ async def set_state(conn: aiosqlite.Connection, command_id: str, state: CommandS
         where += f" AND state IN ({', '.join('?' for _ in expect)})"
         args += list(expect)
     cur = await conn.execute(
-        "UPDATE commands SET state = ?, error_code = COALESCE(?, error_code), "
+        "UPDATE commands SET state = ?, error_code = COALESCE(?, error_code), "  # nosec B608: only ? marks are formatted in; values are bound
         "error_text = COALESCE(?, error_text), reply = COALESCE(?, reply), "
         "typed_at = CASE WHEN ? THEN ? ELSE typed_at END, "
         f"finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE {where}",

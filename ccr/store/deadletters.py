@@ -155,7 +155,7 @@ async def requeue(db: Database, entry_id: int, now: float, *,
     return moved, True
 
 
-SQL_DUE = (_SELECT + "WHERE d.state = ? AND d.chat_id IN (SELECT h.chat_id FROM dead_letters h "
+SQL_DUE = (_SELECT + "WHERE d.state = ? AND d.chat_id IN (SELECT h.chat_id FROM dead_letters h "  # nosec B608: only ? marks and constant SQL are formatted in; values are bound
            "WHERE h.state = ? AND h.next_attempt_at <= ? AND h.outbox_id = (SELECT MIN(outbox_id) "
            "FROM dead_letters WHERE state = ? AND chat_id = h.chat_id)) ORDER BY d.outbox_id")
 """The DLQ worker's query, a constant string (cached statement; plan checked in a test)."""
@@ -194,12 +194,12 @@ async def purge(db: Database, *, archived_only: bool) -> int:
     marks = ", ".join("?" for _ in states)
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE outbox SET state = 'failed', "
+            "UPDATE outbox SET state = 'failed', "  # nosec B608: only ? marks and constant SQL are formatted in; values are bound
             "last_error = COALESCE(last_error, '') || ' (dead letter purged by hand)' "
             f"WHERE state = 'dead' AND id IN (SELECT outbox_id FROM dead_letters "
             f"WHERE state IN ({marks}))", states,
         )
-        async with conn.execute(f"DELETE FROM dead_letters WHERE state IN ({marks})",
+        async with conn.execute(f"DELETE FROM dead_letters WHERE state IN ({marks})",  # nosec B608: only ? marks and constant SQL are formatted in; values are bound
                                 states) as cur:
             count = cur.rowcount
     return int(count)

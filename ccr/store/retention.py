@@ -20,3 +20,9 @@ async def purge(conn: aiosqlite.Connection, before: float) -> int:
         cur = await conn.execute(sql, (before,))
         deleted += max(0, cur.rowcount)
     return deleted
+
+
+async def purge_audit(conn: aiosqlite.Connection, before: float) -> int:
+    """Delete audit entries recorded before `before` (`[audit] keep_days`); how many."""
+    cur = await conn.execute("DELETE FROM audit WHERE at < ?", (before,))
+    return max(0, cur.rowcount)

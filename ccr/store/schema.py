@@ -299,4 +299,24 @@ MIGRATIONS: list[str] = [
         DELETE FROM command_activity WHERE command_id = old.id;
     END;
     """,
+    # 13: the audit log: who did what, append-only; `key` makes a redelivered Telegram update
+    # or a repeated API request (Idempotency-Key) record its entry once
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        face TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        actor_name TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL,
+        what TEXT NOT NULL DEFAULT '',
+        server TEXT,
+        session TEXT,
+        outcome TEXT NOT NULL,
+        refused INTEGER NOT NULL DEFAULT 0,
+        trace_id TEXT,
+        key TEXT UNIQUE
+    );
+    CREATE INDEX audit_by_time ON audit (at);
+    """,
 ]

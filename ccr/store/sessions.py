@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 
@@ -13,39 +14,49 @@ TOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 COLUMNS = ("id, server_id, number, token, pane_id, tmux_socket, tmux_session, claude_session_id, "
            "project, last_event, last_prompt, last_reply, created_at, updated_at, expires_at, "
            "health, lost_at, ended_at")
+_COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _checked(fields: dict[str, object]) -> dict[str, object]:
+    """The fields, after checking each name is a plain column name: names are formatted into
+    the SQL (values never are)."""
+    odd = [k for k in fields if not _COLUMN_NAME.fullmatch(k)]
+    if odd:
+        raise ValueError(f"not column names: {odd!r}")
+    return fields
 
 
 # Hot statements as constant strings: sqlite3 caches prepared statements by their SQL text,
 # so each is compiled once per connection. tests/integration/test_query_plans.py checks the
 # plan of each (an index, never a scan of the table).
-SQL_BY_PANE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? "
+SQL_BY_PANE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? "  # nosec B608: only the constant column list is formatted in; values are bound
                "AND expires_at > ? ORDER BY id DESC LIMIT 1")
 SQL_NEXT_NUMBER = "SELECT COALESCE(MAX(number), 0) + 1 FROM sessions WHERE server_id = ?"
 SQL_TOKEN_TAKEN = "SELECT 1 FROM sessions WHERE token = ?"
-SQL_BY_HANDLE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND number = ? "
+SQL_BY_HANDLE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND number = ? "  # nosec B608: only the constant column list is formatted in; values are bound
                  "AND expires_at > ?")
-SQL_BY_TOKEN = f"SELECT {COLUMNS} FROM sessions WHERE token = ? AND expires_at > ?"
-SQL_BY_ID = f"SELECT {COLUMNS} FROM sessions WHERE id = ?"
-SQL_LIVE = (f"SELECT {COLUMNS} FROM sessions INDEXED BY sessions_by_expiry "
+SQL_BY_TOKEN = f"SELECT {COLUMNS} FROM sessions WHERE token = ? AND expires_at > ?"  # nosec B608: only the constant column list is formatted in; values are bound
+SQL_BY_ID = f"SELECT {COLUMNS} FROM sessions WHERE id = ?"  # nosec B608: only the constant column list is formatted in; values are bound
+SQL_LIVE = (f"SELECT {COLUMNS} FROM sessions INDEXED BY sessions_by_expiry "  # nosec B608: only the constant column list is formatted in; values are bound
             "WHERE expires_at > ? ORDER BY server_id, number")
 """Expired rows are kept (handles are never reused), so the planner's favourite, a scan in
 handle order, would read them all; the expiry index reads only live ones, sorted after."""
-SQL_BY_MESSAGE = (f"SELECT {', '.join('s.' + c.strip() for c in COLUMNS.split(','))} "
+SQL_BY_MESSAGE = (f"SELECT {', '.join('s.' + c.strip() for c in COLUMNS.split(','))} "  # nosec B608: only the constant column list is formatted in; values are bound
                   "FROM messages m JOIN sessions s ON s.id = m.session_id "
                   "WHERE m.chat_id = ? AND m.message_id = ?")
-SQL_LOST_IN_TMUX_SESSION = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? "
+SQL_LOST_IN_TMUX_SESSION = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? "  # nosec B608: only the constant column list is formatted in; values are bound
                             "AND tmux_session = ? AND COALESCE(tmux_socket, '') = ? "
                             "AND health != 'ok' AND expires_at > ? ORDER BY id DESC LIMIT 1")
-SQL_SET_HEALTH = ("UPDATE sessions SET health = ?, lost_at = CASE WHEN ? = 'ok' THEN NULL "
+SQL_SET_HEALTH = ("UPDATE sessions SET health = ?, lost_at = CASE WHEN ? = 'ok' THEN NULL "  # nosec B608: only the constant column list is formatted in; values are bound
                   "ELSE COALESCE(lost_at, ?) END, pane_id = COALESCE(?, pane_id), "
                   f"pane_key = COALESCE(?, pane_key) WHERE id = ? RETURNING {COLUMNS}")
-SQL_ENDED_BY_PANE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? "
+SQL_ENDED_BY_PANE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? "  # nosec B608: only the constant column list is formatted in; values are bound
                      "AND expires_at > ? AND ended_at IS NOT NULL ORDER BY id DESC LIMIT 1")
 """The latest session of a pane that ended (its expiry set to the end) after a given time."""
-SQL_END = ("UPDATE sessions SET ended_at = ?, expires_at = MIN(expires_at, ?) WHERE id = ? "
+SQL_END = ("UPDATE sessions SET ended_at = ?, expires_at = MIN(expires_at, ?) WHERE id = ? "  # nosec B608: only the constant column list is formatted in; values are bound
            f"RETURNING {COLUMNS}")
 SQL_REOPEN = "UPDATE sessions SET ended_at = NULL WHERE id = ?"
-SQL_EXTEND = ("UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ? "
+SQL_EXTEND = ("UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ? "  # nosec B608: only the constant column list is formatted in; values are bound
               f"RETURNING {COLUMNS}")
 
 
@@ -89,11 +100,11 @@ async def insert(conn: aiosqlite.Connection, *, server_id: str, key: str, fields
             if await cur.fetchone() is None:
                 break
     cols = ["server_id", "number", "token", "pane_key", "created_at", "updated_at", "expires_at",
-            *fields]
+            *_checked(fields)]
     vals = [server_id, number, token, key, now, now, expires_at, *fields.values()]
     marks = ", ".join("?" for _ in cols)
     async with conn.execute(
-        f"INSERT INTO sessions ({', '.join(cols)}) VALUES ({marks}) RETURNING {COLUMNS}", vals
+        f"INSERT INTO sessions ({', '.join(cols)}) VALUES ({marks}) RETURNING {COLUMNS}", vals  # nosec B608: column names checked by _checked; values are bound
     ) as cur:
         new = await cur.fetchone()
     assert new is not None
@@ -102,9 +113,9 @@ async def insert(conn: aiosqlite.Connection, *, server_id: str, key: str, fields
 
 async def update(conn: aiosqlite.Connection, session_id: int, fields: dict[str, object],
                  now: float, expires_at: float) -> Session:
-    sets = ", ".join(f"{k} = COALESCE(?, {k})" for k in fields)
+    sets = ", ".join(f"{k} = COALESCE(?, {k})" for k in _checked(fields))
     async with conn.execute(
-        f"UPDATE sessions SET {sets}, updated_at = ?, expires_at = ? WHERE id = ? "
+        f"UPDATE sessions SET {sets}, updated_at = ?, expires_at = ? WHERE id = ? "  # nosec B608: column names checked by _checked; values are bound
         f"RETURNING {COLUMNS}",
         (*fields.values(), now, expires_at, session_id),
     ) as cur:
@@ -174,7 +185,7 @@ async def set_health(conn: aiosqlite.Connection, session_id: int, health: Sessio
     return from_row(row)
 
 
-SQL_CLOSE = ("UPDATE sessions SET ended_at = NULL, expires_at = MIN(expires_at, ?) WHERE id = ? "
+SQL_CLOSE = ("UPDATE sessions SET ended_at = NULL, expires_at = MIN(expires_at, ?) WHERE id = ? "  # nosec B608: only the constant column list is formatted in; values are bound
              f"RETURNING {COLUMNS}")
 """Ended from ccr (/stop): final, unlike an `end` (ended_at set), which Claude Code running in
 the same pane again brings back; a stopped session's pane id may be another program's later."""

@@ -51,7 +51,7 @@ def _topic(row: sqlite3.Row) -> Topic:
 
 
 async def get(conn: aiosqlite.Connection, chat_id: int, session_id: int) -> Topic | None:
-    async with conn.execute(f"SELECT {_TOPIC} FROM topics t WHERE t.chat_id = ? "
+    async with conn.execute(f"SELECT {_TOPIC} FROM topics t WHERE t.chat_id = ? "  # nosec B608: only constant column lists are formatted in; values are bound
                             "AND t.session_id = ?", (chat_id, session_id)) as cur:
         row = await cur.fetchone()
     return _topic(row) if row else None
@@ -61,7 +61,7 @@ async def by_thread(conn: aiosqlite.Connection, chat_id: int,
                     thread_id: int) -> tuple[Topic, Session] | None:
     """The topic with this thread id and its session (index topics_by_thread)."""
     async with conn.execute(
-        f"SELECT {_TOPIC}, {_SESSION} FROM topics t JOIN sessions s ON s.id = t.session_id "
+        f"SELECT {_TOPIC}, {_SESSION} FROM topics t JOIN sessions s ON s.id = t.session_id "  # nosec B608: only constant column lists are formatted in; values are bound
         "WHERE t.chat_id = ? AND t.thread_id = ? AND t.state != ?",
         (chat_id, thread_id, CREATING),
     ) as cur:
@@ -121,7 +121,7 @@ async def to_check(conn: aiosqlite.Connection, chat_id: int,
                    now: float) -> list[tuple[Topic, Session]]:
     """Topics that may need a change: every open one, and closed ones of live sessions."""
     async with conn.execute(
-        f"SELECT {_TOPIC}, {_SESSION} FROM topics t JOIN sessions s ON s.id = t.session_id "
+        f"SELECT {_TOPIC}, {_SESSION} FROM topics t JOIN sessions s ON s.id = t.session_id "  # nosec B608: only constant column lists are formatted in; values are bound
         "WHERE t.chat_id = ? AND (t.state = ? OR (t.state = ? AND s.expires_at > ?)) "
         "ORDER BY t.session_id", (chat_id, OPEN, CLOSED, now),
     ) as cur:

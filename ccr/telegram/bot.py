@@ -36,8 +36,10 @@ from ccr.core.errors import CcrError
 from ccr.core.events import AlertAcknowledged, AlertResolved, HubLog
 from ccr.store.outbox import OutboxItem
 from ccr.telegram import (
+    audit_log,
     command_buttons,
     drafts,
+    gate,
     history,
     render,
     screen,
@@ -85,6 +87,7 @@ class TelegramBot:
         drafts.register(self)
         session_control.register(self)
         screen.register(self)
+        audit_log.register(self)
         self.buttons["p"] = PromptButtons(hub, self.app.bot).tap
         self._poller: asyncio.Task[None] | None = None
         self._follower: asyncio.Task[None] | None = None
@@ -135,7 +138,7 @@ class TelegramBot:
                 continue
             for update in updates:
                 try:
-                    await self.app.process_update(update)
+                    await gate.process(self, update)  # the sender's role, then audited
                 except Exception as exc:  # one bad update must not stop the bot
                     self.hub.log("error", f"Telegram update {update.update_id}: {exc!r}")
                 offset = update.update_id + 1

@@ -291,6 +291,9 @@ HELP = (
     "• /dlq (admins) lists messages Telegram did not take; /dlq retry ID|all sends them again.\n"
     "• /status shows the hub's health (GREEN, YELLOW, RED) per server.\n"
     "• /alerts lists active alerts; <code>/alerts ack ID</code> (admins) acknowledges one.\n"
+    "• /audit <code>[2h] [WHO]</code> (admins) shows who did what, newest first.\n"
+    "Observers (<code>[telegram] observers</code>) read; typing, buttons, /new and /stop "
+    "need an operator.\n"
     "• /help shows this.\n\n"
     "Text is typed literally and submitted with Enter; nothing is run by a shell."
 )

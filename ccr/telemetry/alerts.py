@@ -43,6 +43,7 @@ from ccr.store import deadletters, outbox
 from ccr.store.alerts import Alert
 from ccr.store.claude_failures import ClaudeFailure
 from ccr.store.db import Database
+from ccr.telemetry import warning_rules
 
 MAX_ROW_ID = 2**63 - 1
 """The largest id SQLite can store; a larger number names no alert."""
@@ -54,6 +55,7 @@ RULES: dict[str, str] = {
     "ssh_p95": "Slow SSH calls",
     "claude_logged_out": "Claude Code logged out",
     "claude_billing": "Claude Code refused for billing",
+    **warning_rules.RULES,
 }
 """Rule name -> a short title."""
 
@@ -87,6 +89,10 @@ class Figures:
     dlq_size: int | None = None
     claude_failures: Mapping[str, ClaudeFailure] | None = None
     """server -> its StopFailure that needs an admin, until a later Stop; None: not read."""
+    stuck: tuple[warning_rules.StuckCommand, ...] | None = None
+    silent: tuple[warning_rules.SilentServer, ...] | None = None
+    exposed: tuple[warning_rules.ExposedFile, ...] | None = None
+    """The warnings' figures (`ccr.services.warnings`); None: not read."""
 
 
 @dataclass(frozen=True)
@@ -147,10 +153,15 @@ def conditions(fig: Figures, cfg: AlertSettings) -> list[Condition]:
             "dlq_size", None, float(fig.dlq_size),
             f"{fig.dlq_size} undelivered messages wait in the dead-letter queue "
             f"(threshold {cfg.dlq_size}); see /dlq or `ccr dlq list`."))
+    out += [Condition(w.rule, w.server, w.value, w.message)
+            for w in warning_rules.conditions(fig.stuck, fig.silent, fig.exposed, cfg)]
     return out
 
 
 def cooldown_s(rule: str, cfg: AlertSettings) -> float:
+    more = warning_rules.cooldown_s(rule, cfg)
+    if more is not None:
+        return more
     return {"error_rate": cfg.error_rate_cooldown_s, "breaker_open": cfg.breaker_cooldown_s,
             "dlq_size": cfg.dlq_cooldown_s, "ssh_p95": cfg.ssh_p95_cooldown_s,
             "claude_logged_out": cfg.claude_cooldown_s,

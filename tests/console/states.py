@@ -392,6 +392,55 @@ async def with_stop_question(pilot: Pilot[Any]) -> None:
     await pilot.pause(0.3)
 
 
+# --- audit log -------------------------------------------------------------------------------
+
+AUDIT = [  # (seconds before FROZEN, face, actor, name, action, what, session, outcome, refused)
+    (3000, "telegram", "telegram:5001", "Ana Lima", "cmd", "/cmd laptop:1 run the tests",
+     "laptop:1", "accepted as c0a1b2c3d41", False),
+    (2400, "telegram", "telegram:7007", "Max Observer", "choice", "button p:3:1", None,
+     "refused: You may not press a choice in Claude's prompt: that needs the operator role, "
+     "and yours is observer. Nothing was done.", True),
+    (1800, "cli", "api:admin", "admin", "new", "POST /api/sessions", "laptop:2", "ok (201)",
+     False),
+    (1200, "console", "console", "console", "dlq.retry", "retry dead letter 3", None,
+     "dead letter 3 back in line", False),
+    (600, "api", "api:grafana", "grafana", "cmd", "POST /api/commands", None,
+     "refused: The API token 'grafana' may not type into a session: that needs the operator "
+     "role, and yours is observer. Nothing was done.", True),
+    (60, "telegram", "telegram:5001", "Ana Lima", "stop", "/stop laptop:2", "laptop:2",
+     "done", False),
+]
+
+
+async def write_audit(hub: Hub) -> None:
+    """Six entries from every face, two of them refused."""
+    from ccr.store import audit as rows
+    from ccr.store.audit import Entry
+
+    for before, face, actor, name, action, what, session, outcome, refused in AUDIT:
+        await rows.append(hub.db, Entry(
+            at=FROZEN - before, face=face, actor=actor, actor_name=name, action=action,
+            what=what, server=session.split(":")[0] if session else None, session=session,
+            outcome=outcome, refused=refused, trace_id=None), None)
+
+
+async def with_audit(pilot: Pilot[Any]) -> None:
+    from ccr.console.widgets.audit import AuditTable
+
+    app = app_of(pilot)
+    await settled(pilot)
+    await write_audit(app.hub)
+    await pilot.press("8")
+    table = app.views["audit"].query_one(AuditTable)
+    await wait_for(pilot, lambda: table.row_count == len(AUDIT))
+    table.focus()
+    await wait_for(pilot, lambda: table.has_focus)  # the cursor row is drawn focused
+    table.move_cursor(row=1)  # a refused attempt, shown in full below
+    detail = app.views["audit"].query_one("#audit-detail")
+    await wait_for(pilot, lambda: "grafana" in str(detail.render()))
+    await pilot.pause(0.2)
+
+
 @dataclass(frozen=True)
 class State:
     run: Callable[[Pilot[Any]], Awaitable[None]]
@@ -408,6 +457,7 @@ STATES: dict[str, State] = {
     "alerts": State(with_alerts, quiet_metrics),
     "traces": State(with_traces, keep_old_spans),
     "history": State(with_history),
+    "audit": State(with_audit),
     "new-session": State(with_new_session_dialog),
     "stop-session": State(with_stop_question),
 }

@@ -42,13 +42,13 @@ def test_console_small_terminal(snap_compare: Any, tmp_path: Path, tmux: Tmux,
 
 
 @pytest.mark.parametrize("state", ["metrics", "breakers", "dead-letters", "dead-letters-retry",
-                                   "alerts", "traces", "history"])
+                                   "alerts", "traces", "history", "audit"])
 def test_operator_screen_80x24(snap_compare: Any, tmp_path: Path, tmux: Tmux,
                                frozen_env: None, state: str) -> None:
     assert snap(snap_compare, tmp_path, tmux, state, (80, 24))
 
 
-@pytest.mark.parametrize("state", ["metrics", "alerts", "traces", "history"])
+@pytest.mark.parametrize("state", ["metrics", "alerts", "traces", "history", "audit"])
 def test_operator_screen_200x60(snap_compare: Any, tmp_path: Path, tmux: Tmux,
                                 frozen_env: None, state: str) -> None:
     assert snap(snap_compare, tmp_path, tmux, state, (200, 60))

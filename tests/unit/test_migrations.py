@@ -58,3 +58,26 @@ async def test_reopening_an_upgraded_database_changes_nothing(tmp_path: Path) ->
         assert version is not None and version[0] == len(MIGRATIONS)
     journal = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()
     assert journal[0] == "wal"
+
+
+async def test_a_database_with_the_activity_tables_gains_the_audit_log(tmp_path: Path) -> None:
+    """Installs already at 12 (Claude's steps) keep it; the audit log comes as 13, after it."""
+    path = tmp_path / "ccr.db"
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:12]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 12")
+    conn.commit()
+    conn.close()
+    assert "CREATE TABLE command_steps" in MIGRATIONS[11]
+    assert "CREATE TABLE audit" in MIGRATIONS[12]
+    db = Database(path)
+    await db.open()
+    try:
+        version = await db.fetchone("PRAGMA user_version")
+        assert version is not None and version[0] == len(MIGRATIONS) >= 13
+        tables = {r[0] for r in await db.fetchall(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"command_steps", "command_activity", "audit"} <= tables
+    finally:
+        await db.close()

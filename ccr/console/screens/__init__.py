@@ -1,6 +1,7 @@
 """The console's screens, one module each; the app switches between them by number key."""
 
 from ccr.console.screens.alerts import AlertsScreen
+from ccr.console.screens.audit import AuditScreen
 from ccr.console.screens.base import HubScreen, OperatorScreen
 from ccr.console.screens.breakers import BreakersScreen
 from ccr.console.screens.confirm import ConfirmScreen
@@ -12,6 +13,6 @@ from ccr.console.screens.new_session import NewSessionScreen
 from ccr.console.screens.overview import OverviewScreen
 from ccr.console.screens.traces import TracesScreen
 
-__all__ = ["AlertsScreen", "BreakersScreen", "ConfirmScreen", "DeadLettersScreen",
+__all__ = ["AlertsScreen", "AuditScreen", "BreakersScreen", "ConfirmScreen", "DeadLettersScreen",
            "HistoryScreen", "HubScreen", "MainScreen", "MetricsScreen", "NewSessionScreen",
            "OperatorScreen", "OverviewScreen", "TracesScreen"]

@@ -19,6 +19,7 @@ from ccr.console.screens.base import OperatorScreen
 from ccr.console.widgets.alerts import AlertsTable, since, value_text
 from ccr.core.errors import CcrError
 from ccr.core.events import AlertAcknowledged, AlertFired, AlertResolved
+from ccr.services.audit import CONSOLE
 from ccr.telemetry.alerts import RULES, cooldown_s, view
 
 CHANGES = (AlertFired, AlertAcknowledged, AlertResolved)
@@ -110,7 +111,9 @@ class AlertsScreen(OperatorScreen[list[dict[str, Any]]]):
     @work(group="alerts-ack")
     async def acknowledge(self, alert_id: int) -> None:
         try:
-            result = await self.hub.alerts.acknowledge(alert_id, by=ACKED_BY)
+            async with self.hub.audit.acting(CONSOLE, "alerts.ack",
+                                             f"acknowledge alert {alert_id}"):
+                result = await self.hub.alerts.acknowledge(alert_id, by=ACKED_BY)
         except CcrError as exc:
             self.notify(str(exc), title=f"alert {alert_id}", severity="error")
             self.reload()

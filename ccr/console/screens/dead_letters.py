@@ -23,6 +23,7 @@ from ccr.core.events import (
     DeadLetterRetried,
     DeadLettersPurged,
 )
+from ccr.services.audit import CONSOLE
 from ccr.services.dead_letters import view
 
 CHANGES = (DeadLettered, DeadLetterRetried, DeadLetterDelivered, DeadLetterArchived,
@@ -76,7 +77,9 @@ class DeadLettersScreen(OperatorScreen[list[dict[str, Any]]]):
     @work(group="dlq-retry")
     async def retry(self, entry_id: int) -> None:
         try:
-            result = await self.hub.dlq.retry(entry_id)
+            async with self.hub.audit.acting(CONSOLE, "dlq.retry",
+                                             f"retry dead letter {entry_id}"):
+                result = await self.hub.dlq.retry(entry_id)
         except CcrError as exc:
             self.notify(str(exc), title=f"dead letter {entry_id}", severity="error")
             return

@@ -34,6 +34,7 @@ from ccr.core.events import (
     SessionUpdated,
 )
 from ccr.core.models import Session
+from ccr.services.audit import CONSOLE
 
 
 class MainScreen(HubScreen):
@@ -119,7 +120,8 @@ class MainScreen(HubScreen):
 
     @work(group="send")
     async def send_text(self, session_id: int, text: str) -> None:
-        await self.hub.commands.submit(text=text, session_id=session_id, source="console")
+        async with self.hub.audit.acting(CONSOLE, "cmd", text):
+            await self.hub.commands.submit(text=text, session_id=session_id, source="console")
 
     def action_focus_send(self) -> None:
         self.query_one(SendBar).focus()
@@ -157,7 +159,8 @@ class MainScreen(HubScreen):
     @work(group="control")
     async def start_session(self, server: str, directory: str) -> None:
         self.notify(f"Starting Claude on {server} in {directory}…", timeout=3)
-        result = await self.hub.control.start(server, directory)
+        async with self.hub.audit.acting(CONSOLE, "new", f"start on {server} in {directory}"):
+            result = await self.hub.control.start(server, directory)
         if result.session is not None:
             s = result.session
             self.notify(f"{s.project_name} on {s.server_id}, in {result.seconds:.1f} s",
@@ -186,7 +189,8 @@ class MainScreen(HubScreen):
     @work(group="control")
     async def stop_session(self, token: str) -> None:
         try:
-            result = await self.hub.control.stop(token)
+            async with self.hub.audit.acting(CONSOLE, "stop", f"stop {token}"):
+                result = await self.hub.control.stop(token)
         except CcrError as exc:
             self.notify(exc.message, title="Not stopped", severity="error", timeout=10)
             return
