@@ -257,6 +257,7 @@ class Hub:
         elif self.telegram_token:
             self.log("warning", "Telegram token set but [telegram] allowed_chats is empty: "
                                 "the bot is off")
+        self._warn_unreachable_stuck_alert()
         self.spawn(self.delivery.run(), "delivery", daemon=True)
         self.spawn(self.dlq.run(), "dead-letters", daemon=True)
         self.spawn(self.history.run(), "history-purge", daemon=True)
@@ -319,6 +320,16 @@ class Hub:
         self.telegram = bot
         self.sender = bot
         self.delivery.sender = bot
+
+    def _warn_unreachable_stuck_alert(self) -> None:
+        """`command_stuck` can only fire before a command times out: say so when it cannot."""
+        stuck_min = self.settings.alerts.stuck_after_min
+        timeout_s = self.settings.commands.timeout_s
+        if self.settings.alerts.enabled and stuck_min * 60 >= timeout_s:
+            self.log("warning", f"[alerts] stuck_after_min = {stuck_min:g} is not below "
+                                f"[commands] timeout_s = {timeout_s:g} s: a command "
+                                "times out before it could be reported stuck; lower "
+                                "stuck_after_min or raise timeout_s")
 
     def _write_token_file(self) -> None:
         path = self.data_dir / "api-token"
