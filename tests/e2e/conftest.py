@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.fixtures.hub import (
@@ -16,6 +19,7 @@ from tests.fixtures.hub import (
     free_port,
     hook_env,
     prompts,
+    signed_headers,
     wait_until,
     write_config,
 )
@@ -43,6 +47,19 @@ class World:
                                      cwd=self.workdir)
         self.panes[state] = pane
         return pane, state
+
+    def post_hook(self, pane: str, name: str, *, server: str = "laptop",
+                  session_id: str = "claude-e2e", **fields: Any) -> dict[str, Any]:
+        """One hook event from `pane`, signed like `ccr hook` signs it; the hub's answer."""
+        body = json.dumps({
+            "event_id": str(uuid.uuid4()), "server_id": server, "hook_event_name": name,
+            "session_id": session_id, "cwd": str(self.workdir),
+            "tmux": {"pane_id": pane, "socket": self.tmux.socket_path}, **fields,
+        }).encode()
+        resp = httpx.post(f"{self.hub.url}/notify", content=body,
+                          headers=signed_headers(body), timeout=10)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
 
     def notification_for(self, handle: str, timeout: float = 15.0) -> dict[str, Any]:
         return dict(self.botapi.wait_for_message(

@@ -6,33 +6,16 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.e2e.conftest import CHAT, World, make_world
-from tests.fixtures.hub import signed_headers
 from tests.fixtures.tmux import Tmux
 
 
 def buttons(msg: dict[str, Any]) -> list[str]:
     rows = (msg.get("reply_markup") or {}).get("inline_keyboard") or []
     return [b["callback_data"] for row in rows for b in row]
-
-
-def post(w: World, pane: str, name: str, **fields: Any) -> dict[str, Any]:
-    """One hook event for the agent's pane, signed like `ccr hook` signs it."""
-    body = json.dumps({
-        "event_id": str(uuid.uuid4()), "server_id": "laptop", "hook_event_name": name,
-        "session_id": "claude-e2e", "cwd": str(w.workdir),
-        "tmux": {"pane_id": pane, "socket": w.tmux.socket_path}, **fields,
-    }).encode()
-    resp = httpx.post(f"{w.hub.url}/notify", content=body, headers=signed_headers(body),
-                      timeout=10)
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
 
 
 def turn_id(state: Path) -> str:
@@ -57,8 +40,8 @@ def test_a_logged_out_claude_fails_the_command_with_retry_and_alerts_the_admin(
         w.botapi.push_text(CHAT, "/cmd laptop:1 /sleep 600")
         card = w.botapi.wait_for_message(lambda m: "/sleep 600" in m["text"]
                                          and "✓✓" in m["text"])
-        post(w, pane, "StopFailure", error="authentication_failed", prompt_id=turn_id(state),
-             last_prompt="/sleep 600", last_reply="Invalid API key · Fix external API key")
+        w.post_hook(pane, "StopFailure", error="authentication_failed", prompt_id=turn_id(state),
+                    last_prompt="/sleep 600", last_reply="Invalid API key · Fix external API key")
         failed = w.botapi.wait_for_message(
             lambda m: m["message_id"] == card["message_id"] and "stopped on an error" in m["text"])
         text = failed["text"]
@@ -81,15 +64,15 @@ def test_a_logged_out_claude_fails_the_command_with_retry_and_alerts_the_admin(
 
         assert told_apart() == []
         # A second failure on that server within the cooldown alerts nobody again.
-        post(w, pane, "StopFailure", error="authentication_failed",
-             last_reply="Invalid API key · Fix external API key")
+        w.post_hook(pane, "StopFailure", error="authentication_failed",
+                    last_reply="Invalid API key · Fix external API key")
         w.botapi.wait_for_message(lambda m: "stopped on an error" in m["text"]
                                   and m["message_id"] != card["message_id"])
         # Retry types the command again.
         w.botapi.push_callback(CHAT, failed["message_id"], buttons(failed)[0])
         assert w.wait_prompts(state, 2) == ["/sleep 600", "/sleep 600"]
         # Claude answers again on that server (logged in): the alert resolves.
-        post(w, pane, "Stop", last_reply="Done.")
+        w.post_hook(pane, "Stop", last_reply="Done.")
         w.botapi.wait_for_message(lambda m: "Resolved: alert #1" in m["text"], timeout=15)
         assert w.hub.api("GET", "/api/alerts").json()["alerts"] == []
         assert len([m for m in w.botapi.sent_messages(CHAT) if "Alert #" in m["text"]]) == 1
@@ -103,8 +86,8 @@ def test_a_failed_turn_typed_at_the_keyboard_is_told_in_plain_words(
     try:
         pane, _ = w.start_agent("laptop", "keyboard")
         w.notification_for("laptop:1")
-        post(w, pane, "StopFailure", error="rate_limit", last_prompt="refactor the cart",
-             last_reply="API Error: Rate limit reached")
+        w.post_hook(pane, "StopFailure", error="rate_limit", last_prompt="refactor the cart",
+                    last_reply="API Error: Rate limit reached")
         told = w.botapi.wait_for_message(lambda m: "Rate limit reached" in m["text"])
         text = told["text"]
         assert "❌ laptop:1" in text and "Claude stopped on an error" in text
@@ -131,7 +114,7 @@ def test_session_end_closes_its_topic_and_leaves_sessions_until_claude_is_back(
         w.botapi.wait_for_message(lambda m: m["chat_id"] == GROUP and "laptop:1" in m["text"])
         topic = w.botapi.wait_for_topic(lambda t: t["name"].startswith("laptop:1 "))
         thread = topic["message_thread_id"]
-        post(w, pane, "SessionEnd", reason="prompt_input_exit")
+        w.post_hook(pane, "SessionEnd", reason="prompt_input_exit")
         # At once, not at the next health check: off /sessions, its topic closed.
         w.botapi.wait_for_topic(lambda t: t["message_thread_id"] == thread
                                 and t["state"] == "closed", timeout=5)
@@ -145,7 +128,7 @@ def test_session_end_closes_its_topic_and_leaves_sessions_until_claude_is_back(
         time.sleep(0.5)
         assert w.prompts(state) == [], "nothing typed into a pane Claude has left"
         # Claude Code starts again in that pane: the same session and topic are back.
-        post(w, pane, "SessionStart", source="startup")
+        w.post_hook(pane, "SessionStart", source="startup")
         w.botapi.wait_for_topic(lambda t: t["message_thread_id"] == thread
                                 and t["state"] == "open", timeout=5)
         (session,) = w.hub.api("GET", "/api/sessions").json()["sessions"]

@@ -8,18 +8,15 @@ its size is the pane's grid, the red word is red where it was printed)."""
 from __future__ import annotations
 
 import io
-import json
-import uuid
 from typing import Any
 
-import httpx
 import pytest
 from PIL import Image
 
 from ccr.imaging.fonts import find_font
 from ccr.imaging.pane_image import THEME, pane_font, render
 from tests.e2e.conftest import CHAT, STRANGER, World
-from tests.fixtures.hub import signed_headers, wait_until
+from tests.fixtures.hub import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -40,15 +37,8 @@ def font_metrics() -> Any:
 
 def register(w: World, server: str, pane: str) -> dict[str, Any]:
     """The pane's session, as a Stop hook from it makes it; its notification."""
-    body = json.dumps({
-        "event_id": str(uuid.uuid4()), "server_id": server, "hook_event_name": "Stop",
-        "session_id": f"claude-{server}", "cwd": str(w.workdir),
-        "tmux": {"pane_id": pane, "socket": w.tmux.socket_path},
-        "last_assistant_message": "all done",
-    }).encode()
-    resp = httpx.post(f"{w.hub.url}/notify", content=body, headers=signed_headers(body),
-                      timeout=10)
-    assert resp.status_code == 200, resp.text
+    w.post_hook(pane, "Stop", server=server, session_id=f"claude-{server}",
+                last_assistant_message="all done")
     return w.notification_for(f"{server}:1")
 
 

@@ -5,18 +5,15 @@ the stand-in agent and the Bot API stand-in. `ccr doctor` names the readable fil
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import CHAT, World, make_world
 from tests.e2e.test_cli import ccr
-from tests.fixtures.hub import SECRET, base_env, free_port, signed_headers, write_config
+from tests.fixtures.hub import SECRET, base_env, free_port, write_config
 from tests.fixtures.tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -25,18 +22,6 @@ QUIET_S = 3
 """The thresholds of these tests, in seconds (0.05 min)."""
 SETTLE_S = 4.0
 """Evaluations (one a second) a test lets pass before it says no second alert came."""
-
-
-def post(w: World, pane: str, name: str, **fields: Any) -> None:
-    """One hook event for the agent's pane, signed like `ccr hook` signs it."""
-    body = json.dumps({
-        "event_id": str(uuid.uuid4()), "server_id": "laptop", "hook_event_name": name,
-        "session_id": "claude-e2e", "cwd": str(w.workdir),
-        "tmux": {"pane_id": pane, "socket": w.tmux.socket_path}, **fields,
-    }).encode()
-    resp = httpx.post(f"{w.hub.url}/notify", content=body, headers=signed_headers(body),
-                      timeout=10)
-    assert resp.status_code == 200, resp.text
 
 
 def alerts_titled(w: World, title: str) -> list[dict[str, Any]]:
@@ -80,7 +65,7 @@ def test_a_command_without_hook_activity_alerts_once_and_resolves_when_claude_is
         listed = w.hub.api("GET", "/api/alerts").json()["alerts"]
         assert [(a["rule"], a["server"]) for a in listed] == [("command_stuck", "laptop")]
         # Claude is heard again (its turn ends): resolved, once.
-        post(w, pane, "Stop", last_assistant_message="slept at last")
+        w.post_hook(pane, "Stop", last_assistant_message="slept at last")
         w.botapi.wait_for_message(lambda m: "Resolved: alert" in m["text"], timeout=15)
         assert w.hub.api("GET", "/api/alerts").json()["alerts"] == []
         # Stuck again within the cooldown (1 h): nobody is told a second time.
@@ -108,7 +93,7 @@ def test_hooks_silent_while_claude_works_alert_once_and_resolve_when_a_hook_arri
             == ["hooks_silent"]
         assert len(alerts_titled(w, "Command stuck")) == 0, "stuck_after_min is 20 min"
         # A hook from laptop arrives: resolved.
-        post(w, pane, "Stop", last_assistant_message="slept at last")
+        w.post_hook(pane, "Stop", last_assistant_message="slept at last")
         w.botapi.wait_for_message(lambda m: "Resolved: alert" in m["text"], timeout=15)
         assert w.hub.api("GET", "/api/alerts").json()["alerts"] == []
         # Silent again while busy, within the cooldown (30 min): no second alert.
