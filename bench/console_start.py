@@ -4,12 +4,13 @@ dashboard gate: under 2 s).
 Each run is a fresh Python process (`python -m bench.console_start --child KIND`), started
 with a temp HOME holding a real ccr.toml (one local server on a private tmux socket, hub API
 on a free port, Telegram off). The child builds the console as `ccr console` does (the
-CLI imported, the config loaded from that file, a Hub, ConsoleApp) and runs it headless. It
-prints the time of the first frame Textual renders for the terminal (headless, computed and
-dropped), and, once the first screen shows what the hub holds (hub started, the overview's
-first read on screen) and one more refresh has gone out, the time again and exits. The parent
-takes the time just before spawning the process, so imports, config, the hub's start
-(SQLite, migrations, the first probe) and Textual's first paints are all inside the figures.
+CLI imported, the config loaded from that file, ConsoleApp building the Hub after its first
+frame) and runs it headless. It prints the time of the first frame Textual renders for the
+terminal (headless, computed and dropped), and, once the first screen shows what the hub
+holds (hub started, the overview's first read on screen) and one more refresh has gone out,
+the time again, and exits. The parent takes the time just before spawning the process, so
+imports, config, the hub's build and start (SQLite, migrations, the first probe) and
+Textual's first paints are all inside the figures.
 
   overview 200x60   the console at 200x60: its first screen is the overview
   main 80x24        the console at 80x24: its first screen is the main screen
@@ -120,11 +121,16 @@ def child(kind: str, config: str) -> None:
     import ccr.cli.main  # noqa: F401  (`ccr console` loads the CLI first)
     from ccr.console.app import ConsoleApp
     from ccr.core.config import config_path, load_settings
-    from ccr.hub import Hub
 
     mark("imports")
-    hub = Hub(load_settings(config), config_file=config_path(config))
-    app = ConsoleApp(hub)
+    settings = load_settings(config)
+
+    def build() -> Any:  # as `ccr console` builds it: once the first screen is painted
+        from ccr.hub import Hub
+
+        return Hub(settings, config_file=config_path(config))
+
+    app = ConsoleApp(build_hub=build)
     mark_first_frame(app)
 
     def ready() -> bool:

@@ -250,8 +250,9 @@ class Hub:
         if sock is not None:
             # imported and built in threads: the console keeps painting meanwhile
             server = await asyncio.to_thread(importlib.import_module, "ccr.api.http_server")
-            self._http = await asyncio.to_thread(server.http_server, self)  # routes: ~0.2 s
-            self.spawn(self._http.serve(sockets=[sock]), "http")
+            http_server: QuietServer = await asyncio.to_thread(server.http_server, self)
+            self._http = http_server  # its routes took ~0.2 s to build, off the loop
+            self.spawn(http_server.serve(sockets=[sock]), "http")
         if self.telegram_token and self.settings.telegram.allowed_chats:
             await self._start_telegram(self.telegram_token)
         elif self.telegram_token:

@@ -77,14 +77,16 @@ def console(config: ConfigOpt = None) -> None:
     """Run the hub inside the live operator console."""
     from ccr.console.app import ConsoleApp
     from ccr.core.config import config_path
-    from ccr.hub import Hub
 
     settings = settings_or_exit(config)
-    try:
-        hub = Hub(settings, config_file=config_path(config))
-    except CcrError as exc:
-        fail(exc)
-    result = ConsoleApp(hub).run()
+
+    def build() -> Any:
+        """The hub, built once the console shows its first screen (its imports take ~1 s)."""
+        from ccr.hub import Hub
+
+        return Hub(settings, config_file=config_path(config))
+
+    result = ConsoleApp(build_hub=build).run()
     if isinstance(result, CcrError):
         fail(result)
 

@@ -8,9 +8,8 @@ import sys
 import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import httpx
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -19,9 +18,6 @@ from ccr.cli.common import ConfigOpt, JsonOpt, err, fail, out, print_error
 from ccr.core.config import Settings, config_path, load_settings, parse_settings
 from ccr.core.durations import ago
 from ccr.core.errors import CcrError
-from ccr.services import server_checks as checks
-from ccr.services import servers as flows
-from ccr.services.hook_install import HookSource
 
 T = TypeVar("T")
 
@@ -31,6 +27,25 @@ app = typer.Typer(
          "running hub, then proves a test event from the server's hook reaches it.",
     no_args_is_help=True,
 )
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ccr.services.hook_install import HookSource
+
+
+def _flows() -> ModuleType:
+    """ccr.services.servers, imported when a servers command runs (it pulls in asyncssh):
+    `ccr console` and the other commands start without it."""
+    from ccr.services import servers
+
+    return servers
+
+
+def _checks() -> ModuleType:
+    from ccr.services import server_checks
+
+    return server_checks
 
 
 class _Ui:
@@ -74,6 +89,8 @@ class _Hub:
             return parse_settings({})
 
     def running(self) -> bool:
+        import httpx  # only here: ~0.2 s to import
+
         try:
             return httpx.get(f"{self._settings().hub.url}/healthz", timeout=3).status_code == 200
         except httpx.HTTPError:
@@ -101,6 +118,8 @@ def _source() -> HookSource:
     from ccr import hook as hook_module
 
     path = Path(hook_module.__file__).resolve()
+    from ccr.services.hook_install import HookSource
+
     return HookSource(code=path.read_bytes(), local_path=str(path),
                       local_command=hook_module.default_command(),
                       snippet=hook_module.settings_snippet,
@@ -113,7 +132,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run(coro)
     except CcrError as exc:
         fail(exc)
-    except flows.Problem as exc:
+    except _flows().Problem as exc:
         print_error(exc.message, exc.steps)
     except (OSError, ValueError) as exc:
         print_error(f"{type(exc).__name__}: {exc}", ["Run the command again; every step is "
@@ -166,12 +185,12 @@ def add(
     path = config_path(config)
     del yes  # add asks nothing else today; accepted so scripts can pass it everywhere
     try:
-        request = flows.AddRequest(server_id, flows.Target.parse(
+        request = _flows().AddRequest(server_id, _flows().Target.parse(
             target, port=port, identity=identity, known_hosts=known_hosts, hooks_via=hooks_via,
             hooks_port=hooks_port), path, accept_new=accept_new)
     except CcrError as exc:
         fail(exc)
-    proven = _run(flows.add(request, _Ui(interactive=_interactive()), _Hub(path), _source()))
+    proven = _run(_flows().add(request, _Ui(interactive=_interactive()), _Hub(path), _source()))
     if proven:
         out.print(f"\n[bold green]{server_id} is ready.[/] Claude Code sessions started there "
                   "from now on report to the hub (restart running ones: Claude reads its hooks "
@@ -189,7 +208,7 @@ def list_(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """
     path = config_path(config)
     try:
-        found, running = checks.rows(path, _Hub(path))
+        found, running = _checks().rows(path, _Hub(path))
     except CcrError as exc:
         fail(exc)
     if as_json:
@@ -225,7 +244,7 @@ def test(
     entries in Claude Code's settings.json, a test event from the hook), each with its fix.
     """
     path = config_path(config)
-    if not _run(checks.test(path, server_id, _Ui(interactive=False), _Hub(path), _source())):
+    if not _run(_checks().test(path, server_id, _Ui(interactive=False), _Hub(path), _source())):
         raise typer.Exit(1)
 
 
@@ -244,5 +263,5 @@ def remove(
     stay), and the running hub stops serving it.
     """
     path = config_path(config)
-    _run(flows.remove(path, server_id, _Ui(interactive=_interactive()), _Hub(path), _source(),
+    _run(_flows().remove(path, server_id, _Ui(interactive=_interactive()), _Hub(path), _source(),
                       yes=yes))

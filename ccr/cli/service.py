@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.markup import escape
 
@@ -130,6 +129,8 @@ def status(config: ConfigOpt = None, user: UserOpt = False, unit_dir: UnitDirOpt
                   f"{escape(props.get('MainPID', '?'))}, restarts "
                   f"{escape(props.get('NRestarts', '?'))}")
     url = settings.hub.url
+    import httpx  # only here: ~0.2 s to import
+
     try:
         code = httpx.get(f"{url}/healthz", timeout=3).status_code
     except httpx.HTTPError:

@@ -11,8 +11,9 @@ error rate moves with the time series, not only with events).
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
 from textual.app import App
@@ -21,26 +22,34 @@ from textual.content import Content
 
 from ccr.console.messages import HubEvent, HubStopped
 from ccr.console.palette import ConsoleCommands
-from ccr.console.screens import (
-    AlertsScreen,
-    AuditScreen,
-    BreakersScreen,
-    DeadLettersScreen,
-    HistoryScreen,
-    HubScreen,
-    MainScreen,
-    MetricsScreen,
-    OverviewScreen,
-    TracesScreen,
-)
-from ccr.console.screens.overview import WIDE
+from ccr.console.screens.base import HubScreen, OperatorScreen
+from ccr.console.screens.main import MainScreen
+from ccr.console.screens.overview import WIDE, OverviewScreen
 from ccr.core.durations import duration
 from ccr.core.errors import CcrError
 from ccr.core.events import CommandChanged, Event
 from ccr.core.models import CommandState
 from ccr.core.redact import redact
-from ccr.hub import Hub
 from ccr.telemetry.health import Level
+
+if TYPE_CHECKING:
+    from ccr.hub import Hub
+
+SCREENS = {"metrics": "MetricsScreen", "breakers": "BreakersScreen",
+           "dead_letters": "DeadLettersScreen", "alerts": "AlertsScreen",
+           "traces": "TracesScreen", "history": "HistoryScreen", "audit": "AuditScreen"}
+"""The screens built (and their modules imported) when first shown, by mode name."""
+
+
+class Views(dict[str, HubScreen]):
+    """The app's screens by mode name; one not shown yet is built when first asked for."""
+
+    def __missing__(self, name: str) -> HubScreen:
+        cls = getattr(importlib.import_module("ccr.console.screens"), SCREENS[name])
+        screen: HubScreen = cls()
+        self[name] = screen
+        return screen
+
 
 LEVEL_STYLE = {Level.GREEN: "bold green", Level.YELLOW: "bold yellow", Level.RED: "bold red"}
 HEALTH_REFRESH_S = 10.0
@@ -65,26 +74,26 @@ class ConsoleApp(App[CcrError | None]):
         Binding("8", "show('audit')", "Audit"),
     ]
 
-    def __init__(self, hub: Hub, *, start_http: bool = True,
+    def __init__(self, hub: Hub | None = None, *, build_hub: Callable[[], Hub] | None = None,
+                 start_http: bool = True,
                  after_start: Callable[[], None] | None = None) -> None:
+        """`hub`, or `build_hub` to make it after the first screen is painted (`ccr console`:
+        importing the hub and its services takes longer than painting)."""
         super().__init__()
-        self.hub = hub
+        if hub is None and build_hub is None:
+            raise ValueError("ConsoleApp needs a hub or a way to build one")
+        self.hub: Hub | None = hub
+        self._build_hub = build_hub
         self.start_http = start_http
         self.after_start = after_start
         self.started = False  # the hub runs and the sessions it knew are shown
         self.events_posted = self.events_handled = 0
         self._events: asyncio.Queue[Event] | None = None
-        self.main = MainScreen(hub)
-        self.overview = OverviewScreen(hub)
-        self.views: dict[str, HubScreen] = {
-            "overview": self.overview, "main": self.main, "metrics": MetricsScreen(hub),
-            "breakers": BreakersScreen(hub),
-            "dead_letters": DeadLettersScreen(hub), "alerts": AlertsScreen(hub),
-            "traces": TracesScreen(hub), "history": HistoryScreen(hub),
-            "audit": AuditScreen(hub),
-        }
-        for name, screen in self.views.items():
-            self.add_mode(name, lambda screen=screen: screen)  # type: ignore[misc]
+        self.main = MainScreen()
+        self.overview = OverviewScreen()
+        self.views = Views(overview=self.overview, main=self.main)
+        for name in ("overview", "main", *SCREENS):
+            self.add_mode(name, lambda name=name: self.views[name])  # type: ignore[misc]
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Compose) and self.first_mode() == "overview":
@@ -106,10 +115,20 @@ class ConsoleApp(App[CcrError | None]):
 
     @work(exclusive=True, group="hub")
     async def run_hub(self) -> None:
-        """Start the hub, show what exists, then pump its events into the UI."""
-        async with self.hub.bus.subscribe() as queue:
+        """Build the hub if need be, start it, show what exists, then pump its events in."""
+        if self.hub is None:
+            assert self._build_hub is not None
+            # imported in a thread (the screen stays live), built here on the loop
+            await asyncio.to_thread(importlib.import_module, "ccr.hub")
             try:
-                await self.hub.start(http=self.start_http)
+                self.hub = self._build_hub()
+            except CcrError as exc:
+                self.post_message(HubStopped(exc))
+                return
+        hub = self.hub
+        async with hub.bus.subscribe() as queue:
+            try:
+                await hub.start(http=self.start_http)
             except CcrError as exc:
                 self.post_message(HubStopped(exc))
                 return
@@ -117,9 +136,10 @@ class ConsoleApp(App[CcrError | None]):
             if self.after_start is not None:
                 self.after_start()
             if self.main.is_mounted:
-                self.main.show_sessions(await self.hub.sessions.live())
-            if self.overview.is_mounted:
-                self.overview.reload()
+                self.main.hub_started(await hub.sessions.live())
+            for screen in list(self.views.values()):  # shown while the hub was starting
+                if isinstance(screen, OperatorScreen) and screen.is_mounted:
+                    screen.reload()
             self._refresh_title()
             self._events = queue
             self.started = True
@@ -161,16 +181,17 @@ class ConsoleApp(App[CcrError | None]):
                             severity="warning", timeout=10)
 
     def _refresh_title(self) -> None:
-        if not self.hub.ready:
+        hub = self.hub
+        if hub is None or not hub.ready:
             return  # "starting…" until the hub runs
-        level = self.hub.health().level
-        views = self.hub.server_views()
-        down = set(self.hub.unavailable())  # a server behind an open breaker is not "up"
+        level = hub.health().level
+        views = hub.server_views()
+        down = set(hub.unavailable())  # a server behind an open breaker is not "up"
         up = sum(v["state"] == "up" and v["id"] not in down for v in views)
         sessions = max((v.session_count for v in (self.main, self.overview) if v.is_mounted),
                        default=0)
-        telegram = "Telegram on" if self.hub.telegram is not None else "Telegram off"
-        where = self.hub.settings.hub.url if self.start_http else "API off"
+        telegram = "Telegram on" if hub.telegram is not None else "Telegram off"
+        where = hub.settings.hub.url if self.start_http else "API off"
         self.sub_title = (f"{level.name} · {where} · {up}/{len(views)} servers up · "
                           f"{sessions} session(s) · {telegram}")
 
@@ -183,11 +204,17 @@ class ConsoleApp(App[CcrError | None]):
                                 (sep + rest, "dim"))
 
     def action_show(self, name: str) -> None:
-        """Switch to a screen by name ("main", "metrics", "breakers", ...)."""
+        """Switch to a screen by name ("main", "metrics", "breakers", ...). The overview and
+        the main screen show while the hub starts; the others read it as they are built."""
+        if name in SCREENS and (self.hub is None or not self.hub.ready):
+            self.notify("The hub is still starting; this screen opens once it runs.",
+                        severity="warning")
+            return
         self.switch_mode(name)
 
     async def action_quit(self) -> None:
         self.exit(None)
 
     async def on_unmount(self) -> None:
-        await self.hub.stop()
+        if self.hub is not None:
+            await self.hub.stop()

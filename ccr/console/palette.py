@@ -57,7 +57,11 @@ class ConsoleCommands(Provider):
     async def startup(self) -> None:
         """Read the live sessions once per opening of the palette."""
         app = self.console
-        sessions = await app.hub.sessions.live() if app.started else []
+        if not app.started:  # the hub is starting: only the screens can be found yet
+            self.entries = self._screens()
+            return
+        assert app.hub is not None
+        sessions = await app.hub.sessions.live()
         self.entries = [*self._screens(), *self._actions(),
                         *self._sessions(sessions), *self._servers()]
 
@@ -76,12 +80,14 @@ class ConsoleCommands(Provider):
 
     def _sessions(self, sessions: list[Session]) -> list[Entry]:
         app = self.console
+        hub = app.hub
+        assert hub is not None
         out = []
         for s in sessions:
             text = session_text(s)
             out.append(Entry(f"Session {text}", partial(select_session, app, s),
                              f"on {s.server_id}: select it"))
-            out.append(Entry(f"Attach {text}", partial(start_attach, app.screen, app.hub, s),
+            out.append(Entry(f"Attach {text}", partial(start_attach, app.screen, hub, s),
                              "open its tmux pane in this terminal; detach to come back"))
             out.append(Entry(f"Stop {text}", partial(stop_session, app, s),
                              "Escape and /exit to Claude, after asking"))
@@ -90,6 +96,7 @@ class ConsoleCommands(Provider):
     def _servers(self) -> list[Entry]:
         app = self.console
         out = []
+        assert app.hub is not None
         for v in app.hub.server_views():
             out.append(Entry(f"Server {v['id']} · {v['kind']} · {v['where']}",
                              partial(app.action_show, "breakers"),
@@ -149,6 +156,7 @@ def retry_dead_letters(app: ConsoleApp) -> None:
     """Ask, then send every queued or archived dead letter back to the outbox."""
 
     async def retry() -> None:
+        assert app.hub is not None
         moved = await app.hub.dlq.retry_all()
         app.notify(f"{len(moved)} dead letter(s) back in the outbox." if moved
                    else "No dead letter was waiting.", timeout=5)

@@ -1,18 +1,26 @@
-"""The console's screens, one module each; the app switches between them by number key."""
+"""The console's screens, one module each; the app switches between them by number key.
 
-from ccr.console.screens.alerts import AlertsScreen
-from ccr.console.screens.audit import AuditScreen
-from ccr.console.screens.base import HubScreen, OperatorScreen
-from ccr.console.screens.breakers import BreakersScreen
-from ccr.console.screens.confirm import ConfirmScreen
-from ccr.console.screens.dead_letters import DeadLettersScreen
-from ccr.console.screens.history import HistoryScreen
-from ccr.console.screens.main import MainScreen
-from ccr.console.screens.metrics import MetricsScreen
-from ccr.console.screens.new_session import NewSessionScreen
-from ccr.console.screens.overview import OverviewScreen
-from ccr.console.screens.traces import TracesScreen
+Imported on first use (PEP 562): the console paints its first screen without loading the
+modules (and the services) of the screens not shown yet."""
 
-__all__ = ["AlertsScreen", "AuditScreen", "BreakersScreen", "ConfirmScreen", "DeadLettersScreen",
-           "HistoryScreen", "HubScreen", "MainScreen", "MetricsScreen", "NewSessionScreen",
-           "OperatorScreen", "OverviewScreen", "TracesScreen"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "AlertsScreen": "alerts", "AuditScreen": "audit", "BreakersScreen": "breakers",
+    "ConfirmScreen": "confirm", "DeadLettersScreen": "dead_letters", "HistoryScreen": "history",
+    "HubScreen": "base", "MainScreen": "main", "MetricsScreen": "metrics",
+    "NewSessionScreen": "new_session", "OperatorScreen": "base", "OverviewScreen": "overview",
+    "TracesScreen": "traces",
+}
+
+__all__ = sorted(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

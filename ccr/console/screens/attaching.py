@@ -4,19 +4,21 @@ session's tmux pane, the console suspended meanwhile, and come back when the per
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import SuspendNotSupported
 from textual.screen import Screen
 
-from ccr.console import attach
 from ccr.core.errors import CcrError
 from ccr.core.models import Session
-from ccr.hub import Hub
+
+if TYPE_CHECKING:
+    from ccr.hub import Hub
 
 
 def start_attach(screen: Screen[Any], hub: Hub, session: Session | None) -> None:
     """Attach to `session`'s pane in a worker (or say why not)."""
+    from ccr.console import attach  # the executor's modules: loaded on first use
     if session is None:
         screen.notify("Select a session first (arrow keys in the sessions table).",
                       severity="warning")
@@ -34,6 +36,8 @@ def start_attach(screen: Screen[Any], hub: Hub, session: Session | None) -> None
 
 
 async def _attached(screen: Screen[Any], session: Session, argv: list[str]) -> None:
+    from ccr.console import attach
+
     app = screen.app
     try:
         with app.suspend():

@@ -10,7 +10,7 @@ counts the reads shown, so a test or a tool can wait for "what I just wrote is o
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -20,7 +20,9 @@ from textual.worker import Worker
 from ccr.console.screens.confirm import ConfirmScreen
 from ccr.core.errors import CcrError
 from ccr.core.events import Event
-from ccr.hub import Hub
+
+if TYPE_CHECKING:
+    from ccr.hub import Hub
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -28,11 +30,45 @@ R = TypeVar("R")
 
 class HubScreen(Screen[None]):
     """A screen over one hub. The app calls `hub_event` for every bus event while the
-    screen is mounted; a screen re-reads its sources in `on_screen_resume` (when shown)."""
+    screen is mounted; a screen re-reads its sources in `on_screen_resume` (when shown).
 
-    def __init__(self, hub: Hub) -> None:
+    The hub is the app's (or the one given): `ccr console` paints the first screen before
+    the hub is built, so what runs that early asks `hub_built` / `hub_ready` first."""
+
+    def __init__(self, hub: Hub | None = None) -> None:
         super().__init__()
-        self.hub = hub
+        self._hub = hub
+
+    def _hub_or_none(self) -> Hub | None:
+        if self._hub is not None:
+            return self._hub
+        hub: Hub | None = getattr(self.app, "hub", None)
+        return hub
+
+    @property
+    def hub(self) -> Hub:
+        hub = self._hub_or_none()
+        if hub is None:
+            raise RuntimeError("the console's hub is not built yet")
+        return hub
+
+    @property
+    def hub_built(self) -> bool:
+        """The hub exists (its settings, servers and breakers can be read)."""
+        return self._hub_or_none() is not None
+
+    @property
+    def hub_ready(self) -> bool:
+        """The hub runs (its database and services answer)."""
+        hub = self._hub_or_none()
+        return hub is not None and hub.ready
+
+    def need_hub(self) -> bool:
+        """For an action: True when the hub runs, else say it is starting."""
+        if self.hub_ready:
+            return True
+        self.notify("The hub is still starting; try again in a moment.", severity="warning")
+        return False
 
     def hub_event(self, event: Event) -> None:
         """A hub event arrived; update what depends on it (cheap, synchronous)."""

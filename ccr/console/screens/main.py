@@ -34,7 +34,6 @@ from ccr.core.events import (
     SessionUpdated,
 )
 from ccr.core.models import Session
-from ccr.services.audit import CONSOLE
 
 
 class MainScreen(HubScreen):
@@ -58,7 +57,7 @@ class MainScreen(HubScreen):
                 yield ServersTable(id="servers")
                 yield SessionsTable(id="sessions")
             yield SessionDetail(id="detail")
-        yield ActivityLog(self.hub.clock, id="activity")
+        yield ActivityLog(lambda: self.hub.clock(), id="activity")
         yield SendBar(id="send")
         yield Footer(compact=True)
 
@@ -68,7 +67,8 @@ class MainScreen(HubScreen):
         self.query_one("#detail").border_title = "last exchange"
         self.query_one("#activity").border_title = "activity"
         self.query_one("#send").border_title = "send"
-        self.query_one(ServersTable).show(self.hub.server_views())
+        if self.hub_built:  # else once the app has built it (`hub_started`)
+            self.query_one(ServersTable).show(self.hub.server_views())
         self.set_interval(10, self._tick)
         if getattr(self.app, "started", False):  # first shown after the overview
             self.run_worker(self._load_sessions(), group="sessions")
@@ -76,8 +76,14 @@ class MainScreen(HubScreen):
     async def _load_sessions(self) -> None:
         self.show_sessions(await self.hub.sessions.live())
 
+    def hub_started(self, sessions: list[Session]) -> None:
+        """The hub runs: its servers and the sessions it knew."""
+        self.query_one(ServersTable).show(self.hub.server_views())
+        self.show_sessions(sessions)
+
     def _tick(self) -> None:
-        self.query_one(SessionsTable).tick(self.hub.clock())
+        if self.hub_built:
+            self.query_one(SessionsTable).tick(self.hub.clock())
 
     def show_sessions(self, sessions: list[Session]) -> None:
         for session in sessions:
@@ -116,10 +122,13 @@ class MainScreen(HubScreen):
         self.query_one(SendBar).target(message.session)
 
     def on_send_bar_send(self, message: SendBar.Send) -> None:
-        self.send_text(message.session.id, message.text)
+        if self.need_hub():
+            self.send_text(message.session.id, message.text)
 
     @work(group="send")
     async def send_text(self, session_id: int, text: str) -> None:
+        from ccr.services.audit import CONSOLE
+
         async with self.hub.audit.acting(CONSOLE, "cmd", text):
             await self.hub.commands.submit(text=text, session_id=session_id, source="console")
 
@@ -130,7 +139,8 @@ class MainScreen(HubScreen):
         self.query_one(SessionsTable).focus()
 
     def action_attach(self) -> None:
-        start_attach(self, self.hub, self.query_one(SessionsTable).selected)
+        if self.need_hub():
+            start_attach(self, self.hub, self.query_one(SessionsTable).selected)
 
     def action_clear_log(self) -> None:
         self.query_one(ActivityLog).clear()
@@ -138,11 +148,15 @@ class MainScreen(HubScreen):
     # --- s: the selected session's pane saved as a PNG (ccr.services.screens) -------------
 
     def action_screenshot(self) -> None:
-        save_screenshot(self, self.hub, self.query_one(SessionsTable).selected)
+        if self.need_hub():
+            save_screenshot(self, self.hub, self.query_one(SessionsTable).selected)
 
     # --- n: start Claude, x: stop it (ccr.services.session_control) -----------------------
 
     def action_new_session(self) -> None:
+        if not self.need_hub():
+            return
+
         async def recent(server: str) -> list[str]:
             return [path for _, path in await self.hub.control.recent_dirs(server)]
 
@@ -158,6 +172,8 @@ class MainScreen(HubScreen):
 
     @work(group="control")
     async def start_session(self, server: str, directory: str) -> None:
+        from ccr.services.audit import CONSOLE
+
         self.notify(f"Starting Claude on {server} in {directory}…", timeout=3)
         async with self.hub.audit.acting(CONSOLE, "new", f"start on {server} in {directory}"):
             result = await self.hub.control.start(server, directory)
@@ -172,6 +188,8 @@ class MainScreen(HubScreen):
                     severity="error", timeout=15)
 
     def action_stop_session(self) -> None:
+        if not self.need_hub():
+            return
         session = self.query_one(SessionsTable).selected
         if session is None:
             self.notify("Select a session first (arrow keys in the sessions table).",
@@ -188,6 +206,8 @@ class MainScreen(HubScreen):
 
     @work(group="control")
     async def stop_session(self, token: str) -> None:
+        from ccr.services.audit import CONSOLE
+
         try:
             async with self.hub.audit.acting(CONSOLE, "stop", f"stop {token}"):
                 result = await self.hub.control.stop(token)

@@ -51,8 +51,6 @@ from ccr.core.events import (
     SessionUpdated,
 )
 from ccr.core.models import Command, Session
-from ccr.services.dead_letters import view as dead_letter_view
-from ccr.telemetry.alerts import view as alert_view
 
 WIDE = (160, 45)
 """The smallest terminal on which the overview is the first screen."""
@@ -135,10 +133,13 @@ class OverviewScreen(OperatorScreen[Snapshot]):
 
     def reload(self) -> None:
         """Nothing to read before the hub runs (the app asks again once it does)."""
-        if self.hub.ready:
+        if self.hub_ready:
             super().reload()
 
     async def load(self) -> Snapshot:
+        from ccr.services.dead_letters import view as dead_letter_view
+        from ccr.telemetry.alerts import view as alert_view
+
         hub = self.hub
         alerts = [alert_view(a) for a in await hub.alerts.active()]
         letters = [dead_letter_view(e, hub.dlq.schedule) for e in await hub.dlq.list()]
@@ -186,6 +187,8 @@ class OverviewScreen(OperatorScreen[Snapshot]):
 
     def tick(self) -> None:
         """Each second: plots and servers redrawn, the selected pane captured again."""
+        if not self.hub_built:
+            return
         self._redraw()
         self.capture()
 
@@ -249,7 +252,9 @@ class OverviewScreen(OperatorScreen[Snapshot]):
         self._capturing = False  # a capture cut short by leaving does not block the next
 
     def action_attach(self) -> None:
-        start_attach(self, self.hub, self.selected)
+        if self.need_hub():
+            start_attach(self, self.hub, self.selected)
 
     def action_screenshot(self) -> None:
-        save_screenshot(self, self.hub, self.selected)
+        if self.need_hub():
+            save_screenshot(self, self.hub, self.selected)

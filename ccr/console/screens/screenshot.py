@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.screen import Screen
 
 from ccr.core.errors import CcrError
 from ccr.core.models import Session
-from ccr.hub import Hub
+
+if TYPE_CHECKING:
+    from ccr.hub import Hub
 
 
 def save_screenshot(screen: Screen[Any], hub: Hub, session: Session | None) -> None:
