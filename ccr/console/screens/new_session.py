@@ -57,6 +57,8 @@ class NewSessionScreen(ModalScreen[tuple[str, str] | None]):
     @work(exclusive=True, group="recent")
     async def load_recent(self, server: str) -> None:
         dirs = await self.recent(server)
+        if not self.is_attached:  # answered (or cancelled) while they were read
+            return
         self.query_one("#dir", Input).suggester = SuggestFromList(dirs, case_sensitive=True)
         shown = " · ".join(dirs[:4]) if dirs else "none yet"
         self.query_one("#recent", Static).update(Text(f"Used on {server}: {shown}", style="dim"))
