@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.botapi import BotApiStandIn
@@ -56,6 +57,32 @@ def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path,
     wait_until(lambda: subprocess.run(["tmux", "-L", demo_socket, "list-sessions"],
                                       capture_output=True, check=False).returncode != 0, 10,
                message="the demo's tmux server to be gone")
+
+
+def test_console_in_a_terminal_comes_up_then_shows_the_hub(tmux: Tmux, tmp_path: Path) -> None:
+    """`ccr console` in a real terminal: the overview is drawn, the hub fills it (its API up
+    for the hooks), q quits cleanly; a hub that cannot start says why, not a traceback."""
+    port = free_port()
+    config = write_config(tmp_path / "ccr.toml", port=port, data_dir=tmp_path / "data",
+                          servers=[{"id": "laptop", "kind": "local",
+                                    "tmux_socket": tmux.socket_name}])
+    env = base_env(HOME=str(tmp_path), TERM="xterm-256color")
+    argv = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "ccr", "console",
+            "--config", str(config)]
+    pane = tmux.new_session("console", argv, width=200, height=60, env=env, cwd=tmp_path)
+    screen = tmux.wait_for_text(pane, "1/1 servers up", timeout=30)
+    assert "active alerts" in screen and "latest commands" in screen  # the overview
+    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    tmux.run("send-keys", "-t", pane, "q")
+    wait_until(lambda: "console" not in tmux.run("list-sessions", "-F", "#{session_name}",
+                                                  check=False), 15, message="the console to quit")
+
+    done = ccr("console", "--config", str(config), env=base_env(HOME=str(tmp_path),
+                                                                CCR_SHARED_SECRET=""),
+               timeout=60)
+    assert done.returncode != 0
+    assert "CCR_SHARED_SECRET" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_doctor_checks_ssh_login_and_host_key(sshd: Sshd, tmp_path: Path) -> None:
