@@ -158,7 +158,8 @@ def test_sigkill_keeps_sessions_and_undelivered_notifications(world: World) -> N
     for n in range(3):
         run_hook({"hook_event_name": "Stop", "session_id": f"s{n}", "cwd": f"/w/p{n}",
                   "last_assistant_message": f"reply {n}"}, env | {"TMUX_PANE": f"%{n + 50}"})
-    wait_until(lambda: world.hub.api("GET", "/api/sessions").json()["sessions"], 10)
+    # All three taken (each hook's child posts on its own, later under load), then SIGKILL.
+    wait_until(lambda: len(world.hub.api("GET", "/api/sessions").json()["sessions"]) == 3, 20)
     world.hub.kill()
     world.botapi.clear_faults()
     world.hub.start()

@@ -42,9 +42,10 @@ class TracesTable(KeyedTable):
             self.add_column(label, key=key)
 
     def show(self, traces: list[dict[str, Any]]) -> None:
-        """Replace the list; the highlighted trace stays highlighted when still listed."""
-        if [t["trace_id"] for t in traces] == [t["trace_id"] for t in self.traces]:
-            self.traces = traces
+        """Replace the list; the highlighted trace stays highlighted when still listed. A
+        trace read while its spans were still being written is redrawn once they are (its
+        name, span and error counts change; the same ids are not the same rows)."""
+        if traces == self.traces:
             return
         current = self.selected
         self.traces = traces
