@@ -19,6 +19,7 @@ from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.css.query import NoMatches
 
 from ccr.console.messages import HubEvent, HubStopped
 from ccr.console.palette import ConsoleCommands
@@ -163,7 +164,10 @@ class ConsoleApp(App[CcrError | None]):
         event = message.event
         for screen in self.views.values():
             if screen.is_mounted:
-                screen.hub_event(event)
+                try:
+                    screen.hub_event(event)
+                except NoMatches:  # the screen's widgets are going (the console is closing)
+                    continue
         self._refresh_title()
         match event:
             case CommandChanged(command=c) if c.state is CommandState.EXECUTING:
