@@ -261,10 +261,9 @@ class SessionService:
                 else:
                     held = []
             elif restored and current is not None:  # no notification says it: tell it alone
-                payload = {"handle": session.handle, "server": session.server_id,
-                           "project": session.project or "", "health": SessionHealth.OK.value,
-                           "reason": "Claude reported from its tmux pane again",
-                           "since": current.lost_at or now}
+                payload = health_payload(session, SessionHealth.OK,
+                                         "Claude reported from its tmux pane again",
+                                         current.lost_at or now)
                 for chat in self.recipients():
                     await outbox.enqueue(conn, chat_id=chat, kind="session_health",
                                          payload=payload, now=now, session_id=session.id)
@@ -402,9 +401,7 @@ class SessionService:
                 return current or session
             updated = await rows.set_health(conn, session.id, health, pane_id=session.pane_id,
                                             key=key, now=now)
-            payload = {"handle": updated.handle, "server": updated.server_id,
-                       "project": updated.project or "", "health": health.value,
-                       "reason": reason, "since": current.lost_at or now}
+            payload = health_payload(updated, health, reason, current.lost_at or now)
             chats = self.recipients()
             for chat in chats:
                 await outbox.enqueue(conn, chat_id=chat, kind="session_health", payload=payload,
@@ -442,3 +439,11 @@ class SessionService:
         if chats:
             self.on_outbox()
         return updated
+
+
+def health_payload(session: Session, health: SessionHealth, reason: str,
+                   since: float) -> dict[str, object]:
+    """What a `session_health` message says: the session, its new health, why, since when."""
+    return {"handle": session.handle, "server": session.server_id,
+            "project": session.project or "", "health": health.value, "reason": reason,
+            "since": since}
