@@ -207,6 +207,7 @@ class Tracing:
         self.tracer: trace.Tracer
         self.db: Any = None
         self._purged_at = 0.0
+        self._writes: set[asyncio.Task[int]] = set()
         if not enabled:
             self.tracer = trace.NoOpTracer()
             return
@@ -319,9 +320,23 @@ class Tracing:
         self.db = db
 
     async def flush(self) -> int:
+        """Write the buffered spans and wait for every write in flight; returns how many
+        spans those writes stored.
+
+        Each batch is written by a task of its own: a caller cancelled meanwhile (a screen's
+        reload replaced by the next) must not roll back spans already taken from the buffer.
+        """
         rows = self.processor.take()
-        if not rows or self.db is None:
+        if rows and self.db is not None:
+            task = asyncio.get_running_loop().create_task(self._write(rows))
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+        pending = list(self._writes)
+        if not pending:
             return 0
+        return sum(await asyncio.shield(asyncio.gather(*pending)))
+
+    async def _write(self, rows: list[SpanRow]) -> int:
         try:
             await store.write(self.db, rows)
         except Exception as exc:  # tracing must never take the hub down

@@ -217,6 +217,25 @@ async def test_disabled_tracing_records_and_quotes_nothing(db: Database) -> None
     assert await tracing.flush() == 0
 
 
+async def test_a_flush_cancelled_while_writing_still_stores_its_spans(db: Database) -> None:
+    """A reader's flush (the console's traces reload) can be cancelled by the next one; the
+    spans it already took from the buffer must reach the table all the same."""
+    tracing = Tracing()
+    tracing.attach(db)
+    for name in ("outbox.deliver", "telegram.send"):
+        with tracing.span(name, component="delivery", root=True):
+            pass
+    async with db.transaction():  # the write lock is busy: the flush waits inside its write
+        reader = asyncio.create_task(tracing.flush())
+        await asyncio.sleep(0.05)
+        reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    await tracing.flush()
+    assert sorted(r["name"] for r in await db.fetchall("SELECT name FROM spans")) == [
+        "outbox.deliver", "telegram.send"]
+
+
 def test_the_buffer_is_bounded() -> None:
     tracing = Tracing()
     tracing.processor.buffer = type(tracing.processor.buffer)(maxlen=10)
