@@ -86,7 +86,7 @@ def console(config: ConfigOpt = None) -> None:
 
         return Hub(settings, config_file=config_path(config))
 
-    result = ConsoleApp(build_hub=build).run()
+    result = ConsoleApp(build_hub=build, settings=settings).run()
     if isinstance(result, CcrError):
         fail(result)
 

@@ -34,6 +34,7 @@ from ccr.core.redact import redact
 from ccr.telemetry.health import Level
 
 if TYPE_CHECKING:
+    from ccr.core.config import Settings
     from ccr.hub import Hub
 
 SCREENS = {"metrics": "MetricsScreen", "breakers": "BreakersScreen",
@@ -76,15 +77,17 @@ class ConsoleApp(App[CcrError | None]):
     ]
 
     def __init__(self, hub: Hub | None = None, *, build_hub: Callable[[], Hub] | None = None,
-                 start_http: bool = True,
+                 settings: Settings | None = None, start_http: bool = True,
                  after_start: Callable[[], None] | None = None) -> None:
         """`hub`, or `build_hub` to make it after the first screen is painted (`ccr console`:
-        importing the hub and its services takes longer than painting)."""
+        importing the hub and its services takes longer than painting); `settings` lets the
+        first screen list the configured servers before the hub exists."""
         super().__init__()
         if hub is None and build_hub is None:
             raise ValueError("ConsoleApp needs a hub or a way to build one")
         self.hub: Hub | None = hub
         self._build_hub = build_hub
+        self.settings = settings if settings is not None or hub is None else hub.settings
         self.start_http = start_http
         self.after_start = after_start
         self.started = False  # the hub runs and the sessions it knew are shown

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ccr.console.app import ConsoleApp
-from ccr.core.config import parse_settings
+from ccr.core.config import Settings, parse_settings
 from ccr.core.models import HookEvent
 from ccr.hub import Hub
 from ccr.services.sessions import classify
@@ -32,16 +32,22 @@ def frozen_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ccr.store.sessions.new_token", lambda: next(tokens))
 
 
-def make_hub(tmp_path: Path, tmux: Tmux, *, frozen: bool = True,
-             clock: Callable[[], float] | None = None,
-             servers: tuple[str, ...] = ("laptop",)) -> Hub:
-    """A hub on `servers` (local, all on the test's tmux socket), API off."""
-    settings = parse_settings({
+def make_settings(tmp_path: Path, tmux: Tmux,
+                  servers: tuple[str, ...] = ("laptop",)) -> Settings:
+    """Settings for `servers` (local, all on the test's tmux socket)."""
+    return parse_settings({
         "hub": {"listen": "127.0.0.1:1", "data_dir": str(tmp_path / "data")},
         "executor": {"settle_ms": 50, "enter_check_ms": 50},
         "servers": [{"id": sid, "kind": "local", "tmux_socket": tmux.socket_name}
                     for sid in servers],
     })
+
+
+def make_hub(tmp_path: Path, tmux: Tmux, *, frozen: bool = True,
+             clock: Callable[[], float] | None = None,
+             servers: tuple[str, ...] = ("laptop",)) -> Hub:
+    """A hub on `servers` (local, all on the test's tmux socket), API off."""
+    settings = make_settings(tmp_path, tmux, servers)
     if clock is None:
         clock = (lambda: FROZEN) if frozen else time.time
     return Hub(settings, clock=clock)

@@ -10,7 +10,7 @@ counts the reads shown, so a test or a tool can wait for "what I just wrote is o
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -18,6 +18,7 @@ from textual.timer import Timer
 from textual.worker import Worker
 
 from ccr.console.screens.confirm import ConfirmScreen
+from ccr.core import views
 from ccr.core.errors import CcrError
 from ccr.core.events import Event
 
@@ -62,6 +63,16 @@ class HubScreen(Screen[None]):
         """The hub runs (its database and services answer)."""
         hub = self._hub_or_none()
         return hub is not None and hub.ready
+
+    def server_views(self) -> list[dict[str, Any]]:
+        """The hub's servers; before the hub exists, the configured ones, as starting."""
+        if self.hub_built:
+            return self.hub.server_views()
+        settings = getattr(self.app, "settings", None)
+        if settings is None:
+            return []
+        return [views.server(s, ("starting", "the hub is starting", 0.0))
+                for s in settings.servers]
 
     def need_hub(self) -> bool:
         """For an action: True when the hub runs, else say it is starting."""

@@ -67,8 +67,8 @@ class MainScreen(HubScreen):
         self.query_one("#detail").border_title = "last exchange"
         self.query_one("#activity").border_title = "activity"
         self.query_one("#send").border_title = "send"
-        if self.hub_built:  # else once the app has built it (`hub_started`)
-            self.query_one(ServersTable).show(self.hub.server_views())
+        # before the hub is built, the configured servers as "starting" (`hub_started`)
+        self.query_one(ServersTable).show(self.server_views())
         self.set_interval(10, self._tick)
         if getattr(self.app, "started", False):  # first shown after the overview
             self.run_worker(self._load_sessions(), group="sessions")

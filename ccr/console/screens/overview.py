@@ -119,6 +119,9 @@ class OverviewScreen(OperatorScreen[Snapshot]):
         for selector, title in titles.items():
             self.query_one(selector).border_title = title
         self.query_one(PaneView).show_note("Select a session (arrow keys) to see its pane.")
+        if not self.hub_built:  # the configured servers, as starting, in the first frame
+            self.query_one("#ov-servers", Table).replace(
+                server_rows(self.server_views(), 0.0))
         self._layout(self.app.size.width, self.app.size.height)
         self.query_one(SessionsTable).focus()
 

@@ -7,7 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-STATE_STYLE = {"up": "bold green", "down": "bold red", "unknown": "dim", "open": "bold red",
+STATE_STYLE = {"up": "bold green", "down": "bold red", "unknown": "dim", "starting": "dim",
+               "open": "bold red",
                "half-open": "bold yellow"}
 
 

@@ -15,7 +15,7 @@ from ccr.core.durations import ago
 from ccr.core.models import Command, CommandState
 from ccr.core.redact import redact
 
-HEALTH_STYLE = {"up": "bold green", "down": "bold red", "unknown": "dim"}
+HEALTH_STYLE = {"up": "bold green", "down": "bold red", "unknown": "dim", "starting": "dim"}
 BREAKER_STYLE = {"closed": "green", "open": "bold red", "half_open": "bold yellow"}
 STATE_STYLE = {
     CommandState.COMPLETED: "green", CommandState.FAILED: "bold red",
