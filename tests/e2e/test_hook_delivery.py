@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ccr.hook import REQUEST_TIMEOUT_S
 from tests.fixtures.hub import HubProcess, base_env, free_port, hook_env, wait_until, write_config
 
 pytestmark = pytest.mark.e2e
@@ -87,7 +88,7 @@ def spooled_ids(spool: Path) -> list[str]:
     return [json.loads(p.read_text())["event_id"] for p in sorted(spool.glob("*.json"))]
 
 
-def test_ten_hooks_at_once_all_arrive_within_a_second_each_once(hub: HubProcess) -> None:
+def test_ten_hooks_at_once_all_arrive_each_once(hub: HubProcess) -> None:
     env = hook_env(hub.url, "laptop", hub.workdir)
     argv = hook_argv()
     started = time.monotonic()
@@ -97,7 +98,7 @@ def test_ten_hooks_at_once_all_arrive_within_a_second_each_once(hub: HubProcess)
     wait_until(lambda: len(arrived(hub)) >= N, 10, message=f"{N} events at the hub")
     took = time.monotonic() - started
     print(f"{N} hooks at once: all returned in {returned:.2f} s, all arrived in {took:.2f} s")
-    assert took < 1.5, f"the last of {N} events took {took:.2f} s"
+    # how fast they arrive is measured by `python -m bench.hook --bursts`, not asserted here
     assert len(arrived(hub)) == N
     assert duplicates(hub) == 0  # nobody sent an event twice
     assert not list((hub.workdir / "spool-laptop").glob("*.json"))
@@ -137,7 +138,7 @@ def test_a_hung_hub_does_not_hold_claude_and_the_event_waits_on_disk(tmp_path: P
         started = time.monotonic()
         finished(start_hooks(hook_argv(), env, [stop(1)]))
         took = time.monotonic() - started
-        assert took < 1.0, took
+        assert took < REQUEST_TIMEOUT_S, took  # not held to the request's deadline
         (path,) = (tmp_path / "spool-laptop").glob("*.json")
         assert json.loads(path.read_text())["last_reply"] == "reply 1"
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from ccr.core.errors import RemoteError
@@ -110,11 +108,8 @@ async def test_board_refuses_fast_announces_and_persists(clock: Clock) -> None:
         await board.admit("kr4")
         await board.failure("kr4", "Cannot reach kr4 over SSH")
     assert seen == [("kr4", "closed", "open")] and saved[-1].state is BreakerState.OPEN
-    started = time.perf_counter()
-    with pytest.raises(RemoteError) as info:
+    with pytest.raises(RemoteError) as info:  # how fast: bench/one_down.py
         await board.admit("kr4")
-    took = time.perf_counter() - started
-    assert took < 0.010, f"refusal took {took * 1000:.2f} ms"
     err = info.value
     assert err.code == "server_unavailable" and err.sent is False
     assert "kr4 is temporarily unavailable" in err.message and "in 30 s" in err.message

@@ -81,7 +81,7 @@ def test_hub_down_exits_0_fast_silently_and_spools(tmp_path: Path) -> None:
     proc, took = run_hook({"hook_event_name": "Stop", "session_id": "s1", "cwd": "/p",
                            "last_assistant_message": "hi"}, env)
     assert proc.returncode == 0 and proc.stdout == b""
-    assert took < 2.0
+    assert took < hook.REQUEST_TIMEOUT_S  # Claude never waits out a request's deadline
     spooled = list((tmp_path / "spool").glob("*.json"))
     assert len(spooled) == 1
     event = json.loads(spooled[0].read_text())
@@ -89,7 +89,7 @@ def test_hub_down_exits_0_fast_silently_and_spools(tmp_path: Path) -> None:
     assert event["tmux"]["pane_id"] is None
 
 
-def test_unroutable_hub_still_returns_within_2s(tmp_path: Path) -> None:
+def test_a_hung_hub_does_not_hold_the_hook_to_its_deadline(tmp_path: Path) -> None:
     # A hub that takes the connection and never answers: the hook gives up on its deadline.
     import socket
 
@@ -99,7 +99,7 @@ def test_unroutable_hub_still_returns_within_2s(tmp_path: Path) -> None:
         env = hook_env(tmp_path, f"http://127.0.0.1:{srv.getsockname()[1]}")
         proc, took = run_hook({"hook_event_name": "Notification", "session_id": "s1",
                                "message": "Claude is waiting for your input"}, env)
-    assert proc.returncode == 0 and took < 2.0
+    assert proc.returncode == 0 and took < hook.REQUEST_TIMEOUT_S
     assert len(list((tmp_path / "spool").glob("*.json"))) == 1
 
 
@@ -198,7 +198,8 @@ def test_the_event_is_spooled_privately_before_the_run_returns(tmp_path: Path) -
         env = hook_env(tmp_path, f"http://127.0.0.1:{srv.getsockname()[1]}")
         proc, took = run_printed({"hook_event_name": "Stop", "session_id": "s1",
                                   "last_assistant_message": "ok"}, env)
-        assert proc.returncode == 0 and took < 1.0  # the child waits on the hub, not Claude
+        # the child waits on the hub, not Claude (how fast the run returns: bench/hook.py)
+        assert proc.returncode == 0 and took < hook.REQUEST_TIMEOUT_S
         (path,) = (tmp_path / "spool").glob("*.json")
         assert path.stat().st_mode & 0o777 == 0o600
         assert json.loads(path.read_text())["last_reply"] == "ok"

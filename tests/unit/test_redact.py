@@ -105,11 +105,13 @@ def test_mask_keeps_a_hint_and_never_raises_on_bad_input() -> None:
     assert redact("x", extra=[None]) == MASK  # type: ignore[list-item]
 
 
-def test_long_text_is_fast() -> None:
+def test_long_text_does_not_backtrack_catastrophically() -> None:
+    # A regex that backtracks on this takes minutes; a linear one well under a second. The
+    # bound only tells the two apart (loaded CI machines included); speed is not measured.
     text = ("ordinary words a_b_c-d " * 5000) + "password_reset " * 2000 + "x" * 50000
     start = time.perf_counter()
     redact(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 10.0
 
 
 @settings(max_examples=300, deadline=None)
