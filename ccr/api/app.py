@@ -336,10 +336,13 @@ def create_app(hub: Hub) -> FastAPI:
         return JSONResponse({"alerts": [alert_rules.view(a) for a in found]})
 
     @api.post("/alerts/{alert_id}/ack")
-    async def alert_ack(alert_id: int,
+    async def alert_ack(alert_id: int, request: Request,
                         body: AckRequest | None = None) -> JSONResponse:
-        """Acknowledge a firing alert: quiet until it resolves (409 once resolved)."""
-        by = body.by if body is not None and body.by else "api"
+        """Acknowledge a firing alert: quiet until it resolves (409 once resolved). Without
+        a `by`, it is the token's (`api:grafana`), as the audit log names the caller."""
+        caller = access.identify(hub, request.headers.get("authorization"))
+        by = (body.by if body is not None and body.by
+              else f"api:{caller.name}" if caller is not None else "api")
         try:
             result = await hub.alerts.acknowledge(alert_id, by)
         except CcrError as exc:
@@ -356,7 +359,7 @@ def create_app(hub: Hub) -> FastAPI:
 
 
 class AckRequest(BaseModel):
-    """Who acknowledges (shown to the admins); the default is "api"."""
+    """Who acknowledges (shown to the admins); without it, the API token's name."""
 
     model_config = ConfigDict(extra="forbid")
-    by: str = Field("api", min_length=1, max_length=64, pattern=r"^[\w@.:+-][\w@.:+ -]*$")
+    by: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[\w@.:+-][\w@.:+ -]*$")

@@ -112,6 +112,14 @@ async def test_alerts_list_and_ack_over_the_api(hub: Hub) -> None:
     bad = await get(hub, "/api/alerts/1/ack", method="POST", json={"by": "<script>"})
     assert bad.status_code == 422
     assert (await get(hub, "/api/health")).json()["active_alerts"] == 1
+    # Without a `by`, an acknowledgement is the token's, named as the audit log names it.
+    await hub.alerts.evaluate()
+    await open_breaker(hub, "laptop")
+    await hub.alerts.evaluate()
+    (second,) = [a for a in (await get(hub, "/api/alerts")).json()["alerts"]
+                 if a["server"] == "laptop"]
+    by_token = await get(hub, f"/api/alerts/{second['id']}/ack", method="POST")
+    assert by_token.json()["alert"]["acknowledged_by"] == "api:admin"
 
 
 async def reply_to(botapi: BotApiStandIn, chat: int, text: str, *,
