@@ -78,6 +78,7 @@ def create_app(hub: Hub) -> FastAPI:
                                  request.headers.get(access.CLIENT_HEADER))
         if caller is None:
             raise _Unauthorized
+        request.state.caller = caller  # a route that names its caller reads it here
         async with access.guarded(hub, caller, request.method, request.url.path,
                                   request.headers):
             yield
@@ -340,9 +341,8 @@ def create_app(hub: Hub) -> FastAPI:
                         body: AckRequest | None = None) -> JSONResponse:
         """Acknowledge a firing alert: quiet until it resolves (409 once resolved). Without
         a `by`, it is the token's (`api:grafana`), as the audit log names the caller."""
-        caller = access.identify(hub, request.headers.get("authorization"))
-        by = (body.by if body is not None and body.by
-              else f"api:{caller.name}" if caller is not None else "api")
+        caller: access.Caller = request.state.caller
+        by = body.by if body is not None and body.by else f"api:{caller.name}"
         try:
             result = await hub.alerts.acknowledge(alert_id, by)
         except CcrError as exc:

@@ -8,8 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 STATE_STYLE = {"up": "bold green", "down": "bold red", "unknown": "dim", "starting": "dim",
-               "open": "bold red",
-               "half-open": "bold yellow"}
+               "open": "bold red", "half-open": "bold yellow"}
 
 
 class ServersTable(DataTable[Any]):
