@@ -5,11 +5,9 @@ over the private sshd."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
-import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,22 +60,6 @@ def events(world_dir: Path, server_id: str) -> list[dict[str, Any]]:
 def buttons(msg: dict[str, Any]) -> list[tuple[str, str]]:
     rows = (msg.get("reply_markup") or {}).get("inline_keyboard") or []
     return [(b["text"], b["callback_data"]) for row in rows for b in row]
-
-
-def kill_tmux(tmux: Tmux) -> None:
-    """Kill a private tmux server and anything still naming its (unique) socket: a control
-    client left behind by a dropped SSH session can keep a server alive past kill-server."""
-    tmux.kill_server()
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            continue
-        if b"tmux" in cmdline and tmux.socket_name.encode() in cmdline:
-            with contextlib.suppress(OSError):
-                os.kill(int(proc.name), signal.SIGTERM)
 
 
 def panes(tmux: Tmux) -> dict[str, str]:
@@ -339,7 +321,7 @@ def test_claude_that_exits_at_once_or_stays_silent_is_told(tmp_path: Path, botap
         assert list(panes(silent).values()) == ["ccr"], "left open for a look"
     finally:
         fleet.hub.stop()
-        kill_tmux(silent)
+        silent.kill_server()
 
 
 def test_api_and_cli_start_and_stop(fleet: Fleet) -> None:
@@ -402,7 +384,7 @@ def test_new_and_stop_over_ssh(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Ss
         assert panes(fleet.kr4_tmux) == {} and len(starts(tmp_path, "kr4")) == 1
     finally:
         fleet.hub.stop()
-        kill_tmux(fleet.kr4_tmux)
+        fleet.kr4_tmux.kill_server()
 
 
 def test_a_pane_that_is_no_longer_the_sessions_is_left_alone(fleet: Fleet) -> None:
