@@ -87,7 +87,7 @@ class ConsoleApp(App[CcrError | None]):
             raise ValueError("ConsoleApp needs a hub or a way to build one")
         self.hub: Hub | None = hub
         self._build_hub = build_hub
-        self.settings = settings if settings is not None or hub is None else hub.settings
+        self.settings = settings  # read only until the hub is built
         self.start_http = start_http
         self.after_start = after_start
         self.started = False  # the hub runs and the sessions it knew are shown
