@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import itertools
 import time
 import uuid
@@ -74,5 +76,15 @@ async def wait_for(pilot: Any, predicate: Any, within: float = 10.0) -> None:
     deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in the console")
+            raise AssertionError("condition not met in the console; its tasks were:\n"
+                                 + tasks_now())
         await pilot.pause(0.02)
+
+
+def tasks_now() -> str:
+    """Where every task of the loop stands (a wait that timed out says what held it)."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.print_stack(limit=6, file=out)
+    return out.getvalue()
