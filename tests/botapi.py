@@ -89,6 +89,11 @@ class Fault:
     times: int
     retry_after: int | None = None
     delay: float = 0.0
+    lag: float = 0.0
+    """Handled at once, answered `lag` s later: the message is on the phone, the bot not
+    told yet."""
+    when: Callable[[dict[str, Any]], bool] | None = None
+    """Only calls whose parameters satisfy it."""
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -324,13 +329,21 @@ class BotApiStandIn:
         """The next `times` calls of `method` answer only after `seconds` (a timeout)."""
         self.fail(method, 0, times=times, delay=seconds)
 
+    def lag(self, method: str, seconds: float, *, times: int = 1,
+            when: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """The next `times` calls of `method` (those `when` accepts) take effect at once and
+        are answered `seconds` later."""
+        with self._cond:
+            self._faults.append(Fault(method, 0, times, lag=seconds, when=when))
+
     def clear_faults(self) -> None:
         with self._cond:
             self._faults.clear()
 
-    def _take_fault(self, method: str) -> Fault | None:
+    def _take_fault(self, method: str, params: dict[str, Any]) -> Fault | None:
         for fault in self._faults:
-            if fault.method == method and fault.times > 0:
+            if (fault.method == method and fault.times > 0
+                    and (fault.when is None or fault.when(params))):
                 fault.times -= 1
                 return fault
         return None
@@ -340,7 +353,7 @@ class BotApiStandIn:
     def handle(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         with self._cond:
             self.calls.append((method, params))
-            fault = self._take_fault(method)
+            fault = self._take_fault(method, params)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -353,6 +366,8 @@ class BotApiStandIn:
             result = handler(params)
         except _BadRequest as exc:
             return 400, {"ok": False, "error_code": 400, "description": f"Bad Request: {exc}"}
+        if fault is not None and fault.lag:
+            time.sleep(fault.lag)
         return 200, {"ok": True, "result": result}
 
     def _m_getMe(self, p: dict[str, Any]) -> Any:

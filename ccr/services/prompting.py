@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ccr.core.dialogs import Prompt, parse
@@ -58,6 +58,8 @@ class Answered:
     """"1. Yes", or "esc"."""
     messages: list[tuple[int, int, dict[str, Any]]]
     """(chat, message id, payload) of the notifications that offered this prompt."""
+    unrecorded: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    """(chat, payload) of those whose sending is not recorded yet (tapped at once)."""
 
 
 def wants(event: HookEvent, session: Session) -> bool:
@@ -217,7 +219,10 @@ class PromptService:
                                            since=row.created_at - 1,
                                            until=row.created_at + SENT_WINDOW_S)
         mine = [m for m in messages if m[2].get("prompt_id") == prompt_id]
-        return Answered(prompt_id, session, answer, mine)
+        unsent = await outbox.pending_payloads(self.db, session_id=session.id,
+                                               kind="notification")
+        return Answered(prompt_id, session, answer, mine,
+                        [(c, p) for c, p in unsent if p.get("prompt_id") == prompt_id])
 
     async def _after_refusal(self, session: Session, answer: str, at: float) -> None:
         """Claude Code ends a turn whose tool was refused with no Stop hook: once the pane

@@ -234,6 +234,16 @@ async def update_payload_and_release(db: Database, ids: list[int], extra: dict[s
     return changed
 
 
+async def pending_payloads(db: Database, *, session_id: int, kind: str,
+                           ) -> list[tuple[int, dict[str, Any]]]:
+    """(chat, payload) of a session's rows of `kind` not yet marked sent: one may be on the
+    phone already, its send returned but not yet recorded."""
+    rows = await db.fetchall(
+        "SELECT chat_id, text FROM outbox WHERE state = 'pending' AND session_id = ? "
+        "AND kind = ? ORDER BY id", (session_id, kind))
+    return [(int(r["chat_id"]), json.loads(r["text"])) for r in rows]
+
+
 async def sent_since(db: Database, *, session_id: int, kind: str, since: float,
                      until: float) -> list[tuple[int, int, dict[str, Any]]]:
     """(chat, message id, payload) of a session's sent rows of `kind` that were released

@@ -43,13 +43,18 @@ class PromptButtons:
             return render.esc(exc.message)
         for chat_id, message_id, payload in done.messages:
             await self._show(chat_id, message_id, {**payload, "answered": done.answer})
-        if query.message is not None and not any(
-                (c, mid) == (query.message.chat.id, query.message.message_id)
-                for c, mid, _ in done.messages):
-            with contextlib.suppress(TelegramError):  # not one of ours: just drop its buttons
-                await self.bot.edit_message_reply_markup(
-                    chat_id=query.message.chat.id, message_id=query.message.message_id,
-                    reply_markup=None)
+        tapped = query.message
+        if tapped is not None and not any((c, mid) == (tapped.chat.id, tapped.message_id)
+                                          for c, mid, _ in done.messages):
+            offered = next((p for c, p in done.unrecorded if c == tapped.chat.id), None)
+            if offered is not None:  # tapped before its sending was recorded
+                await self._show(tapped.chat.id, tapped.message_id,
+                                 {**offered, "answered": done.answer})
+            else:
+                with contextlib.suppress(TelegramError):  # not one of ours: drop its buttons
+                    await self.bot.edit_message_reply_markup(
+                        chat_id=tapped.chat.id, message_id=tapped.message_id,
+                        reply_markup=None)
         if done.answer == "esc":
             return f"⎋ Pressed Esc in {done.session.handle}"
         return render.clip(f"✅ Chose {done.answer} in {done.session.handle}", 200)

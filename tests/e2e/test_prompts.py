@@ -130,3 +130,20 @@ def test_permission_dialog_over_ssh(ssh_world: World) -> None:
     ssh_world.notification_for("kr4:1")
     answer_and_check(ssh_world, "kr4:1", pane, state)
     assert stops(state) == 1
+
+
+def test_a_tap_before_the_hub_recorded_the_message_still_shows_the_choice(
+        world: World) -> None:
+    """On a slow network the dialog's message is on the phone, and tapped, before the Bot API's
+    answer tells the hub its id: the tapped message still says what was chosen."""
+    pane, state = world.start_agent("laptop", "perm", *QUICK)
+    world.notification_for("laptop:1")
+    world.botapi.lag("sendMessage", 4.0,
+                     when=lambda p: "Do you want to proceed?" in str(p.get("text", "")))
+    msg = ask(world, "laptop:1")
+    assert "Chose 1. Yes" in tap(world, msg, buttons(msg)[0][1])
+    world.tmux.wait_for_text(pane, "⎿  stand-in permission check")
+    edited = world.botapi.wait_for_message(
+        lambda m: m["message_id"] == msg["message_id"] and "You chose: 1. Yes" in m["text"])
+    assert not buttons(edited) and "Do you want to proceed?" in edited["text"]
+    assert stops(state) >= 1
