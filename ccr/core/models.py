@@ -86,6 +86,15 @@ class Session:
     ended_at: float | None = None
     """When Claude Code said it ended (SessionEnd): not live since; its pane's next event
     brings it back."""
+    ended_sent_at: float | None = None
+    """When that SessionEnd was sent, on the hook's clock: an event its Claude sent earlier
+    arrived late and does not bring the session back."""
+
+    def sent_before_end(self, event_sent_at: float, claude_session_id: str | None) -> bool:
+        """Was this event sent by the Claude that ended here, before it said goodbye?"""
+        return (self.ended_sent_at is not None and claude_session_id is not None
+                and claude_session_id == self.claude_session_id
+                and event_sent_at < self.ended_sent_at)
 
     @property
     def handle(self) -> str:

@@ -68,6 +68,8 @@ QUIET = frozenset({EventKind.PROMPT, EventKind.SESSION_START, EventKind.SESSION_
 """Kinds that tell the hub something without a notification of their own: a prompt arrived
 (the command's message shows it), a session started or ended (/sessions shows it), a
 permission dialog opened (its Notification, read from the pane, brings the buttons)."""
+ANSWERS = frozenset({EventKind.STOP, EventKind.STOP_FAILURE})
+"""Kinds still told when they arrive after their Claude ended: what it answered."""
 
 
 def ends_session(event: HookEvent) -> bool:
@@ -200,21 +202,24 @@ class SessionService:
                 current = await rows.find_lost_in_tmux_session(
                     conn, event.server_id, event.tmux_socket, event.tmux_session, now)
             back = None
+            late = False  # sent by a Claude before it ended here, delivered after its goodbye
             if current is None and not ending:  # Claude Code runs in an ended one's pane again
                 back = await rows.find_ended_by_pane(conn, event.server_id, key, now - self.ttl)
                 if back is not None:
-                    await rows.reopen(conn, back.id)
+                    late = back.sent_before_end(event.sent_at, event.claude_session_id)
+                    if not late:
+                        await rows.reopen(conn, back.id)
                     current = back
             if current is None and ending:
                 return IngestResult(duplicate=False, session=None, notified=0)
-            restored = current is not None and (current.health is not SessionHealth.OK
-                                                or back is not None)
+            restored = current is not None and not late and (
+                current.health is not SessionHealth.OK or back is not None)
             repeat_idle = (
                 current is not None and event.notification_type == "idle_prompt"
                 and current.last_event in (EventKind.STOP.value, EventKind.STOP_FAILURE.value)
             )
-            if ending:  # a goodbye says nothing reliable of where Claude lived: its pane
-                for gone in ("pane_id", "tmux_socket", "tmux_session"):  # may be another's now
+            if ending or late:  # a goodbye says nothing reliable of where Claude lived: its
+                for gone in ("pane_id", "tmux_socket", "tmux_session"):  # pane may be another's
                     fields[gone] = None
             elif (current is not None and current.tmux_session
                   and event.kind is not EventKind.SESSION_START):
@@ -229,19 +234,22 @@ class SessionService:
             else:
                 if repeat_idle:
                     fields["last_event"] = None  # keep "stop": the reminder adds nothing
-                session = await rows.update(conn, current.id, fields, now, now + self.ttl)
+                session = await rows.update(conn, current.id, fields, now,
+                                            current.expires_at if late else now + self.ttl)
                 if restored:  # its own hook proves the pane is alive, maybe a new one
                     session = await rows.set_health(conn, session.id, SessionHealth.OK,
                                                     pane_id=event.pane_id, key=key, now=now)
             if ending:  # it leaves the live sessions now, not at the next health check
-                session = await rows.end(conn, session.id, now)
+                session = await rows.end(conn, session.id, now, event.sent_at)
             await conn.execute("UPDATE hook_events SET session_id = ? WHERE event_id = ?",
                                (session.id, event.event_id))
             claude_changed = await self._claude_state(conn, event, now)
             turn = (await self.turns.on_hook(conn, event, session, now)
                     if self.turns is not None else None)
             quiet: set[int] = set(turn.quiet_chats) if turn is not None else set()
-            if not repeat_idle and event.kind not in QUIET:
+            # a dead Claude's late question has nobody to answer it; its late answer is told
+            if not repeat_idle and event.kind not in QUIET and (not late
+                                                                 or event.kind in ANSWERS):
                 payload = self.notification_payload(event, session, created=current is None)
                 payload["restored"] = restored
                 payload["degraded"] = self.degraded() or ""

@@ -319,4 +319,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX audit_by_time ON audit (at);
     """,
+    # 14: when the goodbye was sent, on the hook's own clock: an event its Claude sent before
+    # it (delivered late) is told without bringing the ended session back
+    """
+    ALTER TABLE sessions ADD COLUMN ended_sent_at REAL;
+    """,
 ]

@@ -13,7 +13,7 @@ from ccr.core.models import Session, SessionHealth
 TOKEN_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 COLUMNS = ("id, server_id, number, token, pane_id, tmux_socket, tmux_session, claude_session_id, "
            "project, last_event, last_prompt, last_reply, created_at, updated_at, expires_at, "
-           "health, lost_at, ended_at")
+           "health, lost_at, ended_at, ended_sent_at")
 _COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
@@ -53,9 +53,10 @@ SQL_SET_HEALTH = ("UPDATE sessions SET health = ?, lost_at = CASE WHEN ? = 'ok' 
 SQL_ENDED_BY_PANE = (f"SELECT {COLUMNS} FROM sessions WHERE server_id = ? AND pane_key = ? "  # nosec B608: only the constant column list is formatted in; values are bound
                      "AND expires_at > ? AND ended_at IS NOT NULL ORDER BY id DESC LIMIT 1")
 """The latest session of a pane that ended (its expiry set to the end) after a given time."""
-SQL_END = ("UPDATE sessions SET ended_at = ?, expires_at = MIN(expires_at, ?) WHERE id = ? "  # nosec B608: only the constant column list is formatted in; values are bound
+SQL_END = ("UPDATE sessions SET ended_at = ?, ended_sent_at = ?, "
+           "expires_at = MIN(expires_at, ?) WHERE id = ? "  # nosec B608: only the constant column list is formatted in; values are bound
            f"RETURNING {COLUMNS}")
-SQL_REOPEN = "UPDATE sessions SET ended_at = NULL WHERE id = ?"
+SQL_REOPEN = "UPDATE sessions SET ended_at = NULL, ended_sent_at = NULL WHERE id = ?"
 SQL_EXTEND = ("UPDATE sessions SET expires_at = ?, last_used_at = ? WHERE id = ? "  # nosec B608: only the constant column list is formatted in; values are bound
               f"RETURNING {COLUMNS}")
 
@@ -223,9 +224,11 @@ async def extend(conn: aiosqlite.Connection, session_id: int, expires_at: float,
     return from_row(row)
 
 
-async def end(conn: aiosqlite.Connection, session_id: int, now: float) -> Session:
-    """Claude Code ended in this session: it is no longer live (kept to be brought back)."""
-    async with conn.execute(SQL_END, (now, now, session_id)) as cur:
+async def end(conn: aiosqlite.Connection, session_id: int, now: float,
+              sent_at: float | None = None) -> Session:
+    """Claude Code ended in this session: it is no longer live (kept to be brought back).
+    `sent_at`: when its hook sent the goodbye, on the server's clock."""
+    async with conn.execute(SQL_END, (now, sent_at, now, session_id)) as cur:
         row = await cur.fetchone()
     assert row is not None
     return from_row(row)

@@ -266,6 +266,34 @@ async def test_session_end_takes_the_session_off_at_once_and_its_pane_brings_it_
     assert handle in [s.handle for s in await sessions.live()]
 
 
+async def test_a_dead_claudes_late_hooks_are_told_without_bringing_its_session_back(
+        db: Database) -> None:
+    """Claude was killed; hooks it sent before its goodbye arrive after it (a slow server):
+    its answer is still told, its question is not, and the session stays ended."""
+    sessions = service(db)
+    await sessions.ingest(event("SessionStart", event_id="evt-s", source="startup",
+                                pane_id="%5", claude_session_id="dead", sent_at=NOW - 30))
+    await sessions.ingest(event("SessionEnd", event_id="evt-e", pane_id="%5",
+                                claude_session_id="dead", reason="other", sent_at=NOW - 5))
+    waiting = await sessions.ingest(event(
+        "Notification", event_id="evt-w", pane_id="%5", claude_session_id="dead",
+        notification_type="idle_prompt", message="Claude is waiting for your input",
+        sent_at=NOW - 10))
+    assert waiting.notified == 0, "nobody is there to answer a dead Claude's question"
+    answer = await sessions.ingest(event("Stop", event_id="evt-stop", pane_id="%5",
+                                         claude_session_id="dead", last_reply="done: 3 files",
+                                         sent_at=NOW - 8))
+    assert answer.notified == 1, "what it answered before it ended is still told"
+    assert answer.session is not None and answer.session.ended_at is not None
+    dead = answer.session.handle
+    assert dead not in [s.handle for s in await sessions.live()]
+    # A Claude started in that pane afterwards (even resuming the same conversation) is back.
+    back = await sessions.ingest(event("SessionStart", event_id="evt-s2", source="resume",
+                                       pane_id="%5", claude_session_id="dead", sent_at=NOW))
+    assert back.session is not None and back.session.ended_at is None
+    assert back.session.handle == dead and dead in [s.handle for s in await sessions.live()]
+
+
 async def test_a_clear_ends_the_conversation_not_the_session(db: Database) -> None:
     sessions = service(db)
     await sessions.ingest(event("Stop", event_id="evt-stop-1", pane_id="%8", last_reply="hi"))
