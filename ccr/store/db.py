@@ -37,6 +37,8 @@ class Database:
         self.log = log
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self.holder: asyncio.Task[object] | None = None
+        """The task inside a transaction or read now (one at a time)."""
         self.observe: Callable[[str, float], None] | None = None
         """Told of each transaction and read: ("transaction"|"read", seconds). Metrics."""
 
@@ -85,7 +87,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-        async with self._lock:
+        async with self._held():
             with self._timed("transaction"):
                 conn = self.conn
                 await self._begin(conn)
@@ -95,6 +97,21 @@ class Database:
                     await conn.execute("ROLLBACK")
                     raise
                 await conn.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def _held(self) -> AsyncIterator[None]:
+        """The connection, for one task at a time. A task that asks again while it holds it
+        would wait on itself for ever: that is a bug, raised at once."""
+        me = asyncio.current_task()
+        if me is not None and self.holder is me:
+            raise RuntimeError("the database was asked for again by the task that holds it "
+                               "(a read or transaction inside another)")
+        async with self._lock:
+            self.holder = me
+            try:
+                yield
+            finally:
+                self.holder = None
 
     @contextlib.contextmanager
     def _timed(self, operation: str) -> Iterator[None]:
@@ -124,7 +141,7 @@ class Database:
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
         """The connection for reads, outside anyone's open transaction."""
-        async with self._lock:
+        async with self._held():
             with self._timed("read"):
                 yield self.conn
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
+import sys
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,15 +78,43 @@ async def wait_for(pilot: Any, predicate: Any, within: float = 10.0) -> None:
     deadline = time.monotonic() + within
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in the console; its tasks were:\n"
-                                 + tasks_now())
+            hub = getattr(pilot.app, "hub", None)
+            holder = hub.db.holder if hub is not None else None
+            raise AssertionError(
+                "condition not met in the console; the database is held by "
+                f"{holder.get_name() if holder else 'nobody'}; its tasks were:\n"
+                + tasks_now())
         await pilot.pause(0.02)
 
 
 def tasks_now() -> str:
-    """Where every task of the loop stands (a wait that timed out says what held it)."""
-    out = io.StringIO()
+    """Where every task of the loop stands, down its chain of awaits (a wait that timed out
+    says what held it); Textual's idle message pumps are left out."""
+    lines = []
     for task in asyncio.all_tasks():
-        if task is not asyncio.current_task():
-            task.print_stack(limit=6, file=out)
-    return out.getvalue()
+        if task is asyncio.current_task() or task.get_name().startswith("message pump"):
+            continue
+        lines.append(f"task {task.get_name()}:")
+        lines.extend(f"  {where}" for where in awaits(task.get_coro()))
+    frames = sys._current_frames()
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or -1)
+        if thread is threading.main_thread() or frame is None:
+            continue
+        lines.append(f"thread {thread.name}:")
+        lines.extend(f"  {line.strip()}" for line in traceback.format_stack(frame, limit=8)
+                     if line.strip().startswith("File"))
+    return "\n".join(lines)
+
+
+def awaits(coro: Any) -> list[str]:
+    """file:line of each coroutine (or async generator) the awaitable is suspended in."""
+    out = []
+    while coro is not None and len(out) < 30:
+        frame = (getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+                 or getattr(coro, "gi_frame", None))
+        if frame is not None:
+            out.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = (getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+                or getattr(coro, "gi_yieldfrom", None))
+    return out
