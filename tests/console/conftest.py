@@ -76,15 +76,19 @@ def hook_event(*, pane: str = "%1", name: str = "Stop", reply: str = "Tests pass
 
 async def wait_for(pilot: Any, predicate: Any, within: float = 10.0) -> None:
     deadline = time.monotonic() + within
+    longest = 0.0  # a pause waits for every widget to handle its messages: a busy one shows
     while not predicate():
         if time.monotonic() > deadline:
             hub = getattr(pilot.app, "hub", None)
             holder = hub.db.holder if hub is not None else None
             raise AssertionError(
-                "condition not met in the console; the database is held by "
+                f"condition not met in the console within {within} s; the longest pause "
+                f"took {longest:.1f} s; the database is held by "
                 f"{holder.get_name() if holder else 'nobody'}; its tasks were:\n"
                 + tasks_now())
+        paused = time.monotonic()
         await pilot.pause(0.02)
+        longest = max(longest, time.monotonic() - paused)
 
 
 def tasks_now() -> str:
@@ -92,10 +96,11 @@ def tasks_now() -> str:
     says what held it); Textual's idle message pumps are left out."""
     lines = []
     for task in asyncio.all_tasks():
-        if task is asyncio.current_task() or task.get_name().startswith("message pump"):
+        chain = awaits(task.get_coro())
+        if task is asyncio.current_task() or (chain and IDLE in chain[-1]):
             continue
         lines.append(f"task {task.get_name()}:")
-        lines.extend(f"  {where}" for where in awaits(task.get_coro()))
+        lines.extend(f"  {where}" for where in chain)
     frames = sys._current_frames()
     for thread in threading.enumerate():
         frame = frames.get(thread.ident or -1)
@@ -105,6 +110,10 @@ def tasks_now() -> str:
         lines.extend(f"  {line.strip()}" for line in traceback.format_stack(frame, limit=8)
                      if line.strip().startswith("File"))
     return "\n".join(lines)
+
+
+IDLE = "queues.py"
+"""Where an idle message pump (or any queue reader) waits: left out of the dump."""
 
 
 def awaits(coro: Any) -> list[str]:
