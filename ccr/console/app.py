@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, work
@@ -78,7 +78,8 @@ class ConsoleApp(App[CcrError | None]):
 
     def __init__(self, hub: Hub | None = None, *, build_hub: Callable[[], Hub] | None = None,
                  settings: Settings | None = None, start_http: bool = True,
-                 after_start: Callable[[], None] | None = None) -> None:
+                 after_start: Callable[[], None] | None = None,
+                 before_stop: Callable[[], Awaitable[None]] | None = None) -> None:
         """`hub`, or `build_hub` to make it after the first screen is painted (`ccr console`:
         importing the hub and its services takes longer than painting); `settings` lets the
         first screen list the configured servers before the hub exists."""
@@ -90,6 +91,7 @@ class ConsoleApp(App[CcrError | None]):
         self.settings = settings  # read only until the hub is built
         self.start_http = start_http
         self.after_start = after_start
+        self.before_stop = before_stop  # while the hub still runs (the demo ends its agent)
         self.started = False  # the hub runs and the sessions it knew are shown
         self.events_posted = self.events_handled = 0
         self._events: asyncio.Queue[Event] | None = None
@@ -223,5 +225,7 @@ class ConsoleApp(App[CcrError | None]):
         self.exit(None)
 
     async def on_unmount(self) -> None:
+        if self.before_stop is not None and self.started:
+            await self.before_stop()
         if self.hub is not None:
             await self.hub.stop()

@@ -7,6 +7,7 @@ uses that bot too.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shlex
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from ccr.core.config import Settings, TelegramSettings, load_settings, parse_settings
@@ -84,6 +86,32 @@ def start_agent(settings: Settings, tmux_socket: str, state: Path) -> str:
     return f"tmux -L {tmux_socket} attach -t claude"
 
 
+def end_agent(tmux_socket: str, spool: Path, within: float = 3.0) -> None:
+    """End the stand-in's tmux server and give its goodbye hook up to `within` s to reach
+    the hub (still running): nothing is left spooled to be retried, or written into the
+    demo's folder after it is removed."""
+    listed = subprocess.run(["tmux", "-L", tmux_socket, "list-panes", "-a", "-F",
+                             "#{pane_pid}"], capture_output=True, text=True, check=False)
+    pids = [int(p) for p in listed.stdout.split() if p.isdigit()]
+    subprocess.run(["tmux", "-L", tmux_socket, "kill-server"], capture_output=True,
+                   check=False)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not any(_alive(pid) for pid in pids) and not any(spool.glob("*.json")):
+            return
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run_demo(*, data_dir: Path | None = None, port: int = 0) -> None:
     from ccr.console.app import ConsoleApp
     from ccr.hub import Hub
@@ -112,7 +140,10 @@ def run_demo(*, data_dir: Path | None = None, port: int = 0) -> None:
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, hang_up)
     try:
-        ConsoleApp(hub, after_start=launch).run()
+        async def before_stop() -> None:
+            await asyncio.to_thread(end_agent, tmux_socket, base / "spool")
+
+        ConsoleApp(hub, after_start=launch, before_stop=before_stop).run()
     finally:
         subprocess.run(["tmux", "-L", tmux_socket, "kill-server"], capture_output=True,
                        check=False)

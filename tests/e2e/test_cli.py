@@ -29,7 +29,9 @@ def ccr(*args: str, env: dict[str, str] | None = None,
 
 def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path,
                                                  request: pytest.FixtureRequest) -> None:
-    env = base_env(HOME=str(tmp_path), TERM="xterm-256color")
+    scratch = tmp_path / "tmp"  # where the demo makes its temporary folder
+    scratch.mkdir()
+    env = base_env(HOME=str(tmp_path), TERM="xterm-256color", TMPDIR=str(scratch))
     # Textual obeys COLUMNS/LINES over the pane's real size; env execs, so the pid stays.
     argv = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "ccr", "demo"]
     pane = tmux.new_session("demo", argv, width=170,
@@ -57,6 +59,11 @@ def test_demo_shows_the_whole_loop_and_cleans_up(tmux: Tmux, tmp_path: Path,
     wait_until(lambda: subprocess.run(["tmux", "-L", demo_socket, "list-sessions"],
                                       capture_output=True, check=False).returncode != 0, 10,
                message="the demo's tmux server to be gone")
+    # The agent's goodbye reached the hub before it stopped: nothing stayed spooled, and
+    # nothing was written into the demo's folder after it was removed.
+    wait_until(lambda: not any(scratch.iterdir()), 10, message="the demo's folder to go")
+    time.sleep(1.5)
+    assert [p.name for p in scratch.iterdir()] == []
 
 
 def test_console_in_a_terminal_comes_up_then_shows_the_hub(tmux: Tmux, tmp_path: Path) -> None:
