@@ -171,7 +171,7 @@ class Hub:
         tr = settings.tracing
         self.tracing = Tracing(enabled=tr.enabled, otlp_endpoint=tr.otlp_endpoint,
                                retention_s=tr.retention_hours * 3600, max_spans=tr.max_spans,
-                               log=self.log)
+                               log=self.log, clock=clock)
         self.tracing.attach(self.db)
         self.sessions.tracing = self.commands.tracing = self.control.tracing = self.tracing
         self.delivery.tracing = self.executor.tracing = self.tracing

@@ -36,7 +36,7 @@ async def shoot(name: str, suffix: str, size: tuple[int, int], tmp: Path, tmux: 
         state.prepare(hub)
     app = ConsoleApp(hub, start_http=False)
     async with app.run_test(size=size) as pilot:
-        await state.run(pilot)
+        await state.play(pilot)
         out = app.save_screenshot(filename=f"{name}{suffix}.svg",
                                   path=str(ROOT / "screenshots"))
     return Path(out)

@@ -195,8 +195,9 @@ class Tracing:
     def __init__(self, *, enabled: bool = True, otlp_endpoint: str = "",
                  retention_s: float = store.RETENTION_S, max_spans: int = store.MAX_SPANS,
                  flush_interval_s: float = 1.0, log: Callable[[str, str], None] | None = None,
-                 service: str = "ccr-hub") -> None:
+                 service: str = "ccr-hub", clock: Callable[[], float] = time.time) -> None:
         self.enabled = enabled
+        self.clock = clock  # the hub's: what "older than the retention" is measured from
         self.retention_s = retention_s
         self.max_spans = max_spans
         self.flush_interval_s = flush_interval_s
@@ -347,7 +348,7 @@ class Tracing:
     async def purge(self, now: float | None = None) -> int:
         if self.db is None:
             return 0
-        return await store.purge(self.db, time.time() if now is None else now,
+        return await store.purge(self.db, self.clock() if now is None else now,
                                  retention_s=self.retention_s, max_rows=self.max_spans)
 
     async def run(self) -> None:

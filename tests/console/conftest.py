@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import sys
 import threading
@@ -24,6 +25,20 @@ from tests.fixtures.hub import SECRET
 from tests.fixtures.tmux import Tmux
 
 FROZEN = 1_764_000_000.0  # a fixed "now" so snapshots do not move
+
+_gc = {"started": 0.0, "longest": 0.0}
+
+
+def _time_gc(phase: str, info: dict[str, Any]) -> None:
+    """The longest garbage collection in this worker: a timed-out wait reports it (a long
+    one holds the GIL, and every thread, the database's included, with it)."""
+    if phase == "start":
+        _gc["started"] = time.perf_counter()
+    else:
+        _gc["longest"] = max(_gc["longest"], time.perf_counter() - _gc["started"])
+
+
+gc.callbacks.append(_time_gc)
 
 
 @pytest.fixture
@@ -83,7 +98,8 @@ async def wait_for(pilot: Any, predicate: Any, within: float = 10.0) -> None:
             holder = hub.db.holder if hub is not None else None
             raise AssertionError(
                 f"condition not met in the console within {within} s; the longest pause "
-                f"took {longest:.1f} s; the database is held by "
+                f"took {longest:.1f} s, this worker's longest garbage collection "
+                f"{_gc['longest']:.2f} s; the database is held by "
                 f"{holder.get_name() if holder else 'nobody'}; its tasks were:\n"
                 + tasks_now())
         paused = time.monotonic()

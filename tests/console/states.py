@@ -263,12 +263,6 @@ def _span(trace: str, n: int, parent: int | None, name: str, component: str, sta
                    ended_at=FROZEN - start + took, status=status, attributes=attrs)
 
 
-def keep_old_spans(hub: Hub) -> None:
-    """The states' spans are dated by the frozen clock, the tracing purge goes by the wall
-    clock: without this it drops them a few seconds in, and the screen shows an empty list."""
-    hub.tracing.retention_s = 100 * 365 * 86400.0
-
-
 async def write_traces(hub: Hub) -> None:
     """Two stored flows: a notification that reached Telegram, a command whose SSH failed."""
     await spans.write(hub.db, [
@@ -446,6 +440,29 @@ class State:
     run: Callable[[Pilot[Any]], Awaitable[None]]
     prepare: Callable[[Hub], None] | None = None
 
+    async def play(self, pilot: Pilot[Any]) -> None:
+        """Drive the app into the state, then wait until it is still (the picture taken
+        next shows it, not a redraw half done)."""
+        await self.run(pilot)
+        await still(pilot)
+
+
+async def still(pilot: Pilot[Any]) -> None:
+    """Every hub event shown, no screen re-reading, every table's columns measured: a
+    DataTable sizes its columns when it is next idle, after its rows changed."""
+    from textual.widgets import DataTable
+
+    app = app_of(pilot)
+    await events_shown(pilot)
+    await wait_for(pilot, lambda: all(
+        not screen._loading and screen.settled >= screen.requested
+        for screen in app.views.values()
+        if isinstance(screen, OperatorScreen) and screen.is_mounted))
+    await wait_for(pilot, lambda: not any(
+        table._require_update_dimensions or table._updated_cells
+        for table in app.screen.query(DataTable)))
+    await pilot.pause(0.05)
+
 
 STATES: dict[str, State] = {
     "console-empty": State(settled),
@@ -455,7 +472,7 @@ STATES: dict[str, State] = {
     "dead-letters": State(with_dead_letters, failing_telegram),
     "dead-letters-retry": State(with_retry_question, failing_telegram),
     "alerts": State(with_alerts, quiet_metrics),
-    "traces": State(with_traces, keep_old_spans),
+    "traces": State(with_traces),
     "history": State(with_history),
     "audit": State(with_audit),
     "new-session": State(with_new_session_dialog),

@@ -24,7 +24,7 @@ def snap(snap_compare: Any, tmp_path: Path, tmux: Tmux, state: str,
     if chosen.prepare is not None:
         chosen.prepare(hub)
     app = ConsoleApp(hub, start_http=False)
-    return bool(snap_compare(app, terminal_size=size, run_before=chosen.run))
+    return bool(snap_compare(app, terminal_size=size, run_before=chosen.play))
 
 
 def test_empty_console(snap_compare: Any, tmp_path: Path, tmux: Tmux, frozen_env: None) -> None:

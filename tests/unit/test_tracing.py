@@ -107,6 +107,18 @@ async def test_purge_drops_spans_past_the_retention(db: Database) -> None:
     assert await store.count(db) == 3
 
 
+async def test_the_tracing_purge_measures_age_on_the_hubs_clock(db: Database) -> None:
+    """The hub's clock, not the wall clock, says what is old (a hub on a set clock, as the
+    console's snapshots run, keeps the spans of its own day)."""
+    day = 1_764_000_000.0
+    tracing = Tracing(retention_s=24 * 3600, clock=lambda: day)
+    tracing.attach(db)
+    await store.write(db, [row("a" * 32, "1" * 16, day - 60),
+                           row("b" * 32, "2" * 16, day - 25 * 3600)])
+    assert await tracing.purge() == 1
+    assert [r[0] for r in await db.fetchall("SELECT trace_id FROM spans")] == ["a" * 32]
+
+
 async def test_purge_keeps_at_most_the_row_cap_newest_first(db: Database) -> None:
     now = time.time()
     await store.write(db, [row(f"{i:032x}", f"{i:016x}", now - 100 + i) for i in range(1, 51)])
