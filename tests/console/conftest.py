@@ -44,10 +44,10 @@ gc.callbacks.append(_time_gc)
 @pytest.fixture(autouse=True)
 def _short_gc_pauses() -> Iterator[None]:
     """Collect what the tests before left and freeze what survives for the length of this
-    test: its collections scan only its own objects. Late in a full run a worker holds
-    millions of objects, and one full collection over them stopped every thread of a console
-    (the database's included) for 5.6 s, past the states' waits. Unfrozen after, so what the
-    frozen objects leave behind is still collected."""
+    test: its collections scan only its own objects. A worker's heap grows test after test
+    (Textual's caches), and late in a full run one collection stopped every thread of a
+    console (the database's included) for 5.6 s, past the states' waits. Unfrozen after, so
+    what the frozen objects leave behind is still collected."""
     gc.collect()
     gc.freeze()
     yield

@@ -454,8 +454,8 @@ async def still(pilot: Pilot[Any]) -> None:
 
     app = app_of(pilot)
     await events_shown(pilot)
-    await wait_for(pilot, lambda: all(
-        not screen._loading and screen.settled >= screen.requested
+    await wait_for(pilot, lambda: all(  # each reload counts in `requested` before it reads
+        screen.settled >= screen.requested
         for screen in app.views.values()
         if isinstance(screen, OperatorScreen) and screen.is_mounted))
     await wait_for(pilot, lambda: not any(
