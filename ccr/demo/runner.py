@@ -145,8 +145,9 @@ def run_demo(*, data_dir: Path | None = None, port: int = 0) -> None:
 
         ConsoleApp(hub, after_start=launch, before_stop=before_stop).run()
     finally:
-        subprocess.run(["tmux", "-L", tmux_socket, "kill-server"], capture_output=True,
-                       check=False)
+        # A closed terminal skips before_stop: end the agent here too, and let its goodbye
+        # hook finish before its folder goes (a hook still running would write it anew).
+        end_agent(tmux_socket, base / "spool")
         if own_dir:
             shutil.rmtree(base, ignore_errors=True)
         if hung_up:

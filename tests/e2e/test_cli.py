@@ -175,9 +175,12 @@ def test_missing_secret_is_explained(tmp_path: Path) -> None:
 
 
 def test_demo_cleans_up_when_its_terminal_closes(tmux: Tmux, tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"  # where the demo makes its temporary folder
+    scratch.mkdir()
     argv = ["env", "-u", "COLUMNS", "-u", "LINES", sys.executable, "-m", "ccr", "demo"]
     pane = tmux.new_session("demo", argv, width=120, height=36,
-                            env=base_env(HOME=str(tmp_path)), cwd=tmp_path)
+                            env=base_env(HOME=str(tmp_path), TMPDIR=str(scratch)),
+                            cwd=tmp_path)
     tmux.wait_for_text(pane, "demo:1", timeout=30)
     pid = int(tmux.run('display-message', '-p', '-t', pane, '#{pane_pid}').strip())
     demo_socket = f"ccr-demo-{pid}"
@@ -186,6 +189,8 @@ def test_demo_cleans_up_when_its_terminal_closes(tmux: Tmux, tmp_path: Path) -> 
                                       capture_output=True, check=False).returncode != 0, 15,
                message="the demo's stand-in agent to be cleaned up after SIGHUP")
     wait_until(lambda: gone(pid), 15, message="the demo process itself to exit after SIGHUP")
+    time.sleep(1.5)  # a goodbye hook still running would write the folder anew
+    assert [p.name for p in scratch.iterdir()] == []
 
 
 def gone(pid: int) -> bool:
