@@ -8,6 +8,7 @@ uses that bot too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import shlex
@@ -88,28 +89,35 @@ def start_agent(settings: Settings, tmux_socket: str, state: Path) -> str:
 
 def end_agent(tmux_socket: str, spool: Path, within: float = 3.0) -> None:
     """End the stand-in's tmux server and give its goodbye hook up to `within` s to reach
-    the hub (still running): nothing is left spooled to be retried, or written into the
-    demo's folder after it is removed."""
-    listed = subprocess.run(["tmux", "-L", tmux_socket, "list-panes", "-a", "-F",
-                             "#{pane_pid}"], capture_output=True, text=True, check=False)
-    pids = [int(p) for p in listed.stdout.split() if p.isdigit()]
+    the hub (if it still runs); then end whatever the demo started that is still running.
+    Nothing is left spooled to be retried, or written into the demo's folder after it is
+    removed (a hook still running would write its log there anew)."""
     subprocess.run(["tmux", "-L", tmux_socket, "kill-server"], capture_output=True,
                    check=False)
+    marker = f"CCR_SPOOL_DIR={spool}".encode()
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        if not any(_alive(pid) for pid in pids) and not any(spool.glob("*.json")):
+        if not started_for(marker) and not any(spool.glob("*.json")):
             return
         time.sleep(0.05)
+    for pid in started_for(marker):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def started_for(marker: bytes) -> list[int]:
+    """Live processes whose environment holds `marker`: the agent and its hooks, which run
+    in sessions of their own. Read from /proc (Linux); elsewhere none are found and the
+    demo only waits for its spool to empty."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            env = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone meanwhile, or not ours
+        if marker in env.split(b"\0"):
+            found.append(int(entry.name))
+    return found
 
 
 def run_demo(*, data_dir: Path | None = None, port: int = 0) -> None:

@@ -190,7 +190,7 @@ def test_demo_cleans_up_when_its_terminal_closes(tmux: Tmux, tmp_path: Path) -> 
                message="the demo's stand-in agent to be cleaned up after SIGHUP")
     wait_until(lambda: gone(pid), 15, message="the demo process itself to exit after SIGHUP")
     time.sleep(1.5)  # a goodbye hook still running would write the folder anew
-    assert [p.name for p in scratch.iterdir()] == []
+    assert sorted(str(p.relative_to(scratch)) for p in scratch.rglob("*")) == []
 
 
 def gone(pid: int) -> bool:
