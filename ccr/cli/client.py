@@ -8,6 +8,7 @@ import httpx
 
 from ccr.core.config import Settings
 from ccr.core.errors import CcrError
+from ccr.core.plain_http import no_ca_store
 
 
 def api_token(settings: Settings) -> str:
@@ -29,7 +30,7 @@ class HubClient:
         self.settings = settings
         self.url = settings.hub.url
         self._client = httpx.Client(
-            base_url=self.url, timeout=timeout,
+            base_url=self.url, timeout=timeout, verify=no_ca_store(),
             headers={"Authorization": f"Bearer {api_token(settings)}",
                      "X-CCR-Client": "cli"},  # the audit log says the CLI acted
         )

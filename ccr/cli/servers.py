@@ -18,6 +18,7 @@ from ccr.cli.common import ConfigOpt, JsonOpt, err, fail, out, print_error
 from ccr.core.config import Settings, config_path, load_settings, parse_settings
 from ccr.core.durations import ago
 from ccr.core.errors import CcrError
+from ccr.core.plain_http import no_ca_store
 
 T = TypeVar("T")
 
@@ -92,7 +93,8 @@ class _Hub:
         import httpx  # only here: ~0.2 s to import
 
         try:
-            return httpx.get(f"{self._settings().hub.url}/healthz", timeout=3).status_code == 200
+            url = f"{self._settings().hub.url}/healthz"
+            return httpx.get(url, timeout=3, verify=no_ca_store()).status_code == 200
         except httpx.HTTPError:
             return False
 

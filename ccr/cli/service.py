@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from ccr.cli.common import ConfigOpt, err, out, settings_or_exit
 from ccr.core.config import Settings, config_path
+from ccr.core.plain_http import no_ca_store
 from ccr.services import systemd
 
 app = typer.Typer(help="Run the hub as a systemd service (restarted on failure).",
@@ -132,7 +133,7 @@ def status(config: ConfigOpt = None, user: UserOpt = False, unit_dir: UnitDirOpt
     import httpx  # only here: ~0.2 s to import
 
     try:
-        code = httpx.get(f"{url}/healthz", timeout=3).status_code
+        code = httpx.get(f"{url}/healthz", timeout=3, verify=no_ca_store()).status_code
     except httpx.HTTPError:
         code = 0
     if code == 200:

@@ -16,6 +16,7 @@ import httpx
 
 from ccr.core.config import LocalServer, Settings, SshServer
 from ccr.core.errors import CcrError
+from ccr.core.plain_http import no_ca_store
 from ccr.remote.executor import Executor
 from ccr.remote.forward import hook_path
 from ccr.services.claude_settings import is_ccr_command, why_missing
@@ -265,7 +266,7 @@ async def _telegram(settings: Settings) -> list[Check]:
 async def _hub(settings: Settings) -> Check:
     url = settings.hub.url
     try:
-        async with httpx.AsyncClient(timeout=2) as client:
+        async with httpx.AsyncClient(timeout=2, verify=no_ca_store()) as client:
             resp = await client.get(f"{url}/healthz")
         ok = resp.status_code == 200
         return Check("hub", ok if ok else None, f"{url} answers {resp.status_code}")

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.fixtures.hub import (
+    HTTP,
     HubProcess,
     agent_argv,
     base_env,
@@ -56,7 +56,7 @@ class World:
             "session_id": session_id, "cwd": str(self.workdir),
             "tmux": {"pane_id": pane, "socket": self.tmux.socket_path}, **fields,
         }).encode()
-        resp = httpx.post(f"{self.hub.url}/notify", content=body,
+        resp = HTTP.post(f"{self.hub.url}/notify", content=body,
                           headers=signed_headers(body), timeout=10)
         assert resp.status_code == 200, resp.text
         return dict(resp.json())

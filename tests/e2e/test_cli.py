@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.botapi import BotApiStandIn
-from tests.fixtures.hub import ROOT, HubProcess, base_env, free_port, wait_until, write_config
+from tests.fixtures.hub import HTTP, ROOT, HubProcess, base_env, free_port, wait_until, write_config
 from tests.fixtures.sshd import Sshd
 from tests.fixtures.tmux import Tmux
 
@@ -79,7 +78,7 @@ def test_console_in_a_terminal_comes_up_then_shows_the_hub(tmux: Tmux, tmp_path:
     pane = tmux.new_session("console", argv, width=200, height=60, env=env, cwd=tmp_path)
     screen = tmux.wait_for_text(pane, "1/1 servers up", timeout=30)
     assert "active alerts" in screen and "latest commands" in screen  # the overview
-    assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    assert HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     tmux.run("send-keys", "-t", pane, "q")
     wait_until(lambda: "console" not in tmux.run("list-sessions", "-F", "#{session_name}",
                                                   check=False), 15, message="the console to quit")

@@ -7,12 +7,11 @@ import json
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ccr.hook import REQUEST_TIMEOUT_S
 from tests.e2e.conftest import CHAT, STRANGER, World
-from tests.fixtures.hub import hook_env, prompts, run_hook, wait_until
+from tests.fixtures.hub import HTTP, hook_env, prompts, run_hook, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +126,7 @@ def test_wrong_secret_is_refused_and_kept_for_later(world: World) -> None:
     time.sleep(0.3)
     assert not [m for m in world.botapi.sent_messages() if "sneaky" in m["text"]]
     raw = json.dumps({"event_id": "e" * 10, "server_id": "laptop", "hook_event_name": "Stop"})
-    resp = httpx.post(f"{world.hub.url}/notify", content=raw,
+    resp = HTTP.post(f"{world.hub.url}/notify", content=raw,
                       headers={"X-CCR-Timestamp": str(int(time.time())),
                                "X-CCR-Signature": "sha256=" + "0" * 64})
     assert resp.status_code == 401

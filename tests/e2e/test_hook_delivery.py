@@ -18,11 +18,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ccr.hook import REQUEST_TIMEOUT_S
-from tests.fixtures.hub import HubProcess, base_env, free_port, hook_env, wait_until, write_config
+from tests.fixtures.hub import (
+    HTTP,
+    HubProcess,
+    base_env,
+    free_port,
+    hook_env,
+    wait_until,
+    write_config,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +86,7 @@ def arrived(hub: HubProcess) -> list[tuple[str, float]]:
 
 
 def duplicates(hub: HubProcess) -> float:
-    text = httpx.get(f"{hub.url}/metrics", timeout=10).text
+    text = HTTP.get(f"{hub.url}/metrics", timeout=10).text
     return sum(float(m.group(1)) for m in re.finditer(
         r'^ccr_hook_events_total\{[^}]*status="duplicate"[^}]*\} (\S+)$', text, re.M))
 

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.conftest import World, make_world
-from tests.fixtures.hub import free_port, hook_env, run_hook, toml_value, wait_until
+from tests.fixtures.hub import HTTP, free_port, hook_env, run_hook, toml_value, wait_until
 from tests.fixtures.sshd import Sshd, _children_map, _descendants, _owns_socket
 from tests.fixtures.tmux import Tmux
 from tests.integration.test_metrics import value
@@ -35,7 +34,7 @@ def forward_world(tmp_path: Path, botapi: Any, tmux: Tmux, sshd: Sshd,
 
 
 def metrics(world: World) -> str:
-    return httpx.get(f"{world.hub.url}/metrics", timeout=5).text
+    return HTTP.get(f"{world.hub.url}/metrics", timeout=5).text
 
 
 def forward_up(world: World, server: str = "kr4") -> float:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.conftest import CHAT
 from tests.e2e.test_session_control import Fleet, buttons, make_fleet, starts
-from tests.fixtures.hub import prompts, wait_until
+from tests.fixtures.hub import HTTP, prompts, wait_until
 from tests.fixtures.tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -177,7 +177,7 @@ def test_each_role_does_what_it_may_and_every_action_is_audited_once(team: Fleet
 
 def api(team: Fleet, token: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
-    return httpx.request(method, f"{team.hub.url}{path}", headers=headers, timeout=60,
+    return HTTP.request(method, f"{team.hub.url}{path}", headers=headers, timeout=60,
                          **kwargs)
 
 
@@ -193,7 +193,7 @@ def test_api_tokens_have_roles_and_their_calls_are_audited(team: Fleet) -> None:
     assert error["steps"]
     assert api(team, "not-a-token", "GET", "/api/sessions").status_code == 401
     assert api(team, GRAFANA, "GET", "/metrics").status_code == 200  # a scraper's token
-    assert httpx.get(f"{team.hub.url}/metrics", timeout=30).status_code == 401
+    assert HTTP.get(f"{team.hub.url}/metrics", timeout=30).status_code == 401
 
     # Operator token: starts and stops Claude, but admins' routes answer 403.
     started = api(team, CI, "POST", "/api/sessions", json={"server": "laptop", "dir": "~/shop"})

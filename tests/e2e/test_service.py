@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from ccr.services.systemd import read_env_file, systemd_running, unit_settings
-from tests.fixtures.hub import ROOT, SECRET, base_env, free_port, wait_until, write_config
+from tests.fixtures.hub import HTTP, ROOT, SECRET, base_env, free_port, wait_until, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -131,6 +131,6 @@ def test_without_systemd_install_says_so_prints_the_unit_and_writes_nothing(
 
 def _answers(port: int) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200
+        return HTTP.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False

@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import CHAT
 from tests.faults.helpers import fault_world, log_lines, wait_command
-from tests.fixtures.hub import prompts, signed_headers, wait_until
+from tests.fixtures.hub import HTTP, prompts, signed_headers, wait_until
 from tests.fixtures.tmux import Tmux
 
 pytestmark = pytest.mark.e2e
@@ -43,7 +43,7 @@ print("released", flush=True)
 
 def post(url: str, event: dict[str, Any]) -> httpx.Response:
     body = json.dumps(event).encode()
-    return httpx.post(f"{url}/notify", content=body, timeout=15, headers=signed_headers(body))
+    return HTTP.post(f"{url}/notify", content=body, timeout=15, headers=signed_headers(body))
 
 
 def test_a_held_write_lock_makes_operations_wait_not_fail(

@@ -27,7 +27,7 @@ import pytest
 
 from tests.e2e.conftest import CHAT
 from tests.faults.helpers import fault_world
-from tests.fixtures.hub import prompts, signed_headers, wait_until
+from tests.fixtures.hub import HTTP, prompts, signed_headers, wait_until
 from tests.fixtures.tmux import Tmux
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -45,7 +45,7 @@ def post_until_accepted(url: str, event: dict[str, Any], deadline: float) -> boo
     body = json.dumps(event).encode()
     while time.monotonic() < deadline:
         try:
-            resp = httpx.post(f"{url}/notify", content=body, timeout=2,
+            resp = HTTP.post(f"{url}/notify", content=body, timeout=2,
                               headers=signed_headers(body))
             if 200 <= resp.status_code < 300:
                 return True

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.fixtures.hub import (
+    HTTP,
     HubProcess,
     base_env,
     free_port,
@@ -46,7 +46,7 @@ class Rig:
             "hook_event_name": "Stop", "session_id": "s1", "cwd": "/w/shop",
             "last_reply": f"note-{n:02d}", "tmux": {"pane_id": "%77"},
         }).encode()
-        resp = httpx.post(f"{self.hub.url}/notify", content=body, timeout=10,
+        resp = HTTP.post(f"{self.hub.url}/notify", content=body, timeout=10,
                           headers=signed_headers(body))
         assert resp.json()["status"] == "accepted"
 
@@ -227,7 +227,7 @@ def test_dlq_api_needs_the_token(make_rig: Callable[..., Rig]) -> None:
     rig = make_rig()
     for method, path in (("GET", "/api/dlq"), ("GET", "/api/dlq/1"), ("POST", "/api/dlq/retry"),
                          ("POST", "/api/dlq/1/retry"), ("DELETE", "/api/dlq")):
-        assert httpx.request(method, f"{rig.hub.url}{path}").status_code == 401
+        assert HTTP.request(method, f"{rig.hub.url}{path}").status_code == 401
     missing = rig.hub.ccr("dlq", "retry", "99")
     assert missing.returncode == 1 and "no dead letter 99" in missing.stderr
 
