@@ -97,6 +97,9 @@ def test_each_role_does_what_it_may_and_every_action_is_audited_once(team: Fleet
     team.botapi.push_text(CHAT, "/new laptop ~/shop", user_id=OPERATOR)
     started = team.message(lambda m: m["message_id"] not in seen
                            and "Claude started" in m["text"])
+    # The stand-in greets with an idle Notification at start: wait for its card, so that it
+    # is not taken below for the bot's answer to someone (in CI it came that late).
+    team.message(lambda m: m["message_id"] not in seen and "waiting for your input" in m["text"])
     assert team.live() == ["laptop:1"]
     refused = say(team, OBSERVER, "/new laptop ~/shop")
     assert "may not start a session" in refused["text"] and "observer" in refused["text"]
