@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from ccr.core.models import SessionHealth
 from ccr.store import sessions as rows
@@ -81,3 +84,22 @@ async def test_a_database_with_the_activity_tables_gains_the_audit_log(tmp_path:
         assert {"command_steps", "command_activity", "audit"} <= tables
     finally:
         await db.close()
+
+
+async def test_a_failing_migration_leaves_nothing_half_done(tmp_path: Path,
+                                                             monkeypatch: Any) -> None:
+    """A migration runs whole or not at all: one whose last statement fails leaves neither
+    its first statement's table nor its version number (each is sent as one script)."""
+    broken = (*MIGRATIONS, "CREATE TABLE half_done (x INTEGER);\n"
+                           "INSERT INTO no_such_table VALUES (1);")
+    monkeypatch.setattr("ccr.store.db.MIGRATIONS", broken)
+    path = tmp_path / "ccr.db"
+    db = Database(path)
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
+        await db.open()
+    await db.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchone() \
+        is None
+    conn.close()
