@@ -81,7 +81,9 @@ async def settled(pilot: Pilot[Any], *, main: bool = True) -> None:
     """The hub runs, its first probe is in, and (with `main`) the main screen is shown: on a
     terminal of 160x45 or more the console opens on the overview."""
     app = app_of(pilot)
-    await wait_for(pilot, lambda: app.started)
+    # A bound for a hang, not a timing: a fresh hub (its schema, its first probe) starts
+    # beside the first frame, and in CI that took past 10 s once (the other worker busy).
+    await wait_for(pilot, lambda: app.started, within=30.0)
     if main and app.current_mode != "main":
         await pilot.press("1")
         await wait_for(pilot, lambda: app.current_mode == "main" and app.main.is_mounted)

@@ -101,8 +101,10 @@ def test_exec_connection_dropped_after_the_keys_were_sent(
 
         command = wait_command(world, text, timeout=10)
         assert command["state"] == "uncertain" and command["error_code"] == "delivery_uncertain"
-        msg = world.botapi.wait_for_message(lambda m: text in m["text"])
-        assert "may not have reached" in msg["text"] and "kr4:1" in msg["text"], dump(world)
+        # The command's message is edited to say so (it said "Typing…" until then).
+        msg = world.botapi.wait_for_message(
+            lambda m: text in m["text"] and "may not have reached" in m["text"])
+        assert "kr4:1" in msg["text"], dump(world)
         assert "1. Look at the session before sending again" in msg["text"]
         assert "2. If the text is not there, send it again." in msg["text"]
 

@@ -17,10 +17,12 @@ from tests.fixtures.hub import prompts, wait_until
 from tests.fixtures.tmux import Tmux
 
 
-def agent(tmux: Tmux, tmp_path: Path, name: str = "claude") -> tuple[Session, Path]:
+def agent(tmux: Tmux, tmp_path: Path, name: str = "claude",
+          burst_ms: float = 15.0) -> tuple[Session, Path]:
     """A stand-in Claude (no hook) in the private tmux; the session that points at it."""
     state = tmp_path / f"agent-{name}"
-    argv = [sys.executable, "-m", "ccr.demo.agent", "--state-dir", str(state), "--no-greet"]
+    argv = [sys.executable, "-m", "ccr.demo.agent", "--state-dir", str(state), "--no-greet",
+            "--burst-ms", str(burst_ms)]
     pane = tmux.new_session(name, argv, cwd=tmp_path)
     tmux.wait_for_text(pane, "ccr stand-in agent")
     session = Session(id=1, server_id="laptop", number=1, token="abcdefgh", pane_id=pane,
@@ -30,6 +32,10 @@ def agent(tmux: Tmux, tmp_path: Path, name: str = "claude") -> tuple[Session, Pa
     return session, state
 
 
+SLOW_BURST_MS = 150.0
+"""A burst window the text and the Enter always fall in, even on a loaded machine."""
+
+
 def executor(**settings: int) -> Executor:
     return Executor([LocalServer(id="laptop", kind="local")], ExecutorSettings(**settings))
 
@@ -37,8 +43,10 @@ def executor(**settings: int) -> Executor:
 async def test_an_enter_inside_the_burst_is_swallowed_like_claude_code(
         tmux: Tmux, tmp_path: Path) -> None:
     """Without the settle time and the check, the stand-in keeps the text on its input line:
-    this is the failure the executor exists to avoid, so the stand-in must reproduce it."""
-    session, state = agent(tmux, tmp_path)
+    this is the failure the executor exists to avoid, so the stand-in must reproduce it.
+    Its burst window is wider than Claude Code's here: under load the two tmux calls (text,
+    then Enter) came more than 15 ms apart, and the Enter then rightly submitted."""
+    session, state = agent(tmux, tmp_path, burst_ms=SLOW_BURST_MS)
     ex = executor(settle_ms=0, enter_check_ms=0)
     await ex.send_text(session, "swallowed")
     await asyncio.sleep(0.3)
@@ -48,8 +56,10 @@ async def test_an_enter_inside_the_burst_is_swallowed_like_claude_code(
 
 
 async def test_a_lost_enter_is_sent_again_but_never_the_text(tmux: Tmux, tmp_path: Path) -> None:
-    session, state = agent(tmux, tmp_path)
-    ex = executor(settle_ms=0, enter_check_ms=100)
+    """The first Enter falls in the burst (swallowed), the check's Enter after a quiet gap
+    longer than the burst submits."""
+    session, state = agent(tmux, tmp_path, burst_ms=SLOW_BURST_MS)
+    ex = executor(settle_ms=0, enter_check_ms=int(SLOW_BURST_MS * 3))
     delivery = await ex.send_text(session, "rescued by the check")
     assert delivery.enters == 2
     wait_until(lambda: prompts(state), 5)
