@@ -84,9 +84,8 @@ class Database:
         version = int(row[0]) if row else 0
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             # Python 3.11's executescript commits an open transaction first, so the script
-            # carries its own BEGIN and COMMIT.
-            body = ";\n".join(s.rstrip(";") for s in split_statements(script))
-            sql = f"BEGIN IMMEDIATE;\n{body};\nPRAGMA user_version = {number};\nCOMMIT;"
+            # carries its own BEGIN and COMMIT (an empty statement after `;` is no statement).
+            sql = f"BEGIN IMMEDIATE;\n{script}\n;\nPRAGMA user_version = {number};\nCOMMIT;"
             async with self._held():
                 await self._script(sql)
 
@@ -178,18 +177,3 @@ class Database:
         async with self.reading() as conn, conn.execute(sql, params) as cur:
             row: sqlite3.Row | None = await cur.fetchone()
             return row
-
-
-def split_statements(script: str) -> list[str]:
-    """A migration script as single statements (a trigger's body keeps its semicolons)."""
-    statements: list[str] = []
-    pending = ""
-    for piece in script.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \n;"):
-                statements.append(pending.strip())
-            pending = ""
-    if pending.strip(" \n;"):
-        statements.append(pending.strip())
-    return statements
